@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// FleetPrep: fleet camera video -> training shards.
+//
+// Data flows one way through the targets below:
+//   CFFmpeg -> FleetMedia (decode) -> FleetKernels (transform) -> FleetLabels (align/sync)
+//   -> FleetShards (pack/write/read) -> FleetPrep (ingest pipeline) -> fleetprep (CLI)
+// Only CFFmpeg/FleetMedia touch FFmpeg: FleetKernels, FleetLabels, FleetShards and
+// FleetPlanner build and test without it.
+import PackageDescription
+
+let package = Package(
+    name: "FleetPrep",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "FleetMedia", targets: ["FleetMedia"]),
+        .library(name: "FleetKernels", targets: ["FleetKernels"]),
+        .library(name: "FleetLabels", targets: ["FleetLabels"]),
+        .library(name: "FleetShards", targets: ["FleetShards"]),
+        .library(name: "FleetPlanner", targets: ["FleetPlanner"]),
+        .library(name: "FleetPrep", targets: ["FleetPrep"]),
+        .executable(name: "fleetprep", targets: ["fleetprep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
+    ],
+    targets: [
+        // FFmpeg 5.1 (libavformat, libavcodec, libswscale, libavutil) found with pkg-config.
+        .systemLibrary(
+            name: "CFFmpeg",
+            path: "Sources/CFFmpeg",
+            pkgConfig: "libavformat libavcodec libswscale libavutil",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev", "pkg-config"])]
+        ),
+        .target(name: "FleetMedia", dependencies: ["CFFmpeg"]),
+        .target(name: "FleetKernels"),
+        .target(name: "FleetLabels"),
+        .target(name: "FleetShards"),
+        .target(name: "FleetPlanner"),
+        .target(
+            name: "FleetPrep",
+            dependencies: ["FleetMedia", "FleetKernels", "FleetLabels", "FleetShards", "FleetPlanner"]
+        ),
+        .executableTarget(
+            name: "fleetprep",
+            dependencies: ["FleetPrep", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "FleetMediaTests", dependencies: ["FleetMedia"]),
+        .testTarget(name: "FleetKernelsTests", dependencies: ["FleetKernels"]),
+        .testTarget(name: "FleetLabelsTests", dependencies: ["FleetLabels"]),
+        .testTarget(name: "FleetShardsTests", dependencies: ["FleetShards"]),
+        .testTarget(name: "FleetPlannerTests", dependencies: ["FleetPlanner"]),
+        .testTarget(name: "FleetPrepTests", dependencies: ["FleetPrep", "fleetprep"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,100 @@
+// CFFmpeg shim: the FFmpeg 5.1 headers FleetMedia needs, plus static inline wrappers for the
+// function-like macros and compound literals that Swift cannot import
+// (AVERROR(e), AVERROR_EOF, AV_NOPTS_VALUE, AV_TIME_BASE_Q, av_err2str).
+#ifndef FLEETPREP_CFFMPEG_SHIM_H
+#define FLEETPREP_CFFMPEG_SHIM_H
+
+#include <errno.h>
+#include <libavformat/avformat.h>
+#include <libavcodec/avcodec.h>
+#include <libswscale/swscale.h>
+#include <libavutil/avutil.h>
+#include <libavutil/display.h>
+#include <libavutil/error.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/log.h>
+
+/// AVERROR(e): a POSIX errno as an FFmpeg error code.
+static inline int fp_averror(int e) { return AVERROR(e); }
+/// AVERROR_EOF: end of file / stream drained.
+static inline int fp_averror_eof(void) { return AVERROR_EOF; }
+/// AVERROR(EAGAIN): the codec needs more input (or output must be read first).
+static inline int fp_averror_eagain(void) { return AVERROR(EAGAIN); }
+/// AVERROR_INVALIDDATA: invalid data found when processing input.
+static inline int fp_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+/// AVERROR_DECODER_NOT_FOUND.
+static inline int fp_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
+/// AVERROR_STREAM_NOT_FOUND.
+static inline int fp_averror_stream_not_found(void) { return AVERROR_STREAM_NOT_FOUND; }
+/// AV_NOPTS_VALUE: "no timestamp".
+static inline int64_t fp_nopts_value(void) { return AV_NOPTS_VALUE; }
+/// AV_TIME_BASE_Q: the microsecond time base used by AVFormatContext.duration.
+static inline AVRational fp_time_base_q(void) { AVRational q = { 1, AV_TIME_BASE }; return q; }
+
+/// Writes FFmpeg's message for `errnum` into `buf` (what av_err2str does, without the compound literal).
+static inline void fp_strerror(int errnum, char *buf, size_t size) {
+    if (av_strerror(errnum, buf, size) < 0) {
+        snprintf(buf, size, "unknown FFmpeg error %d", errnum);
+    }
+}
+
+/// Rotation in degrees (counter-clockwise, as ffprobe reports it) from a stream's display
+/// matrix side data, or 0 when there is none.
+static inline double fp_stream_rotation(const AVStream *st) {
+    size_t size = 0;
+    const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (!m || size < 9 * sizeof(int32_t)) return 0.0;
+    double r = av_display_rotation_get((const int32_t *)m);
+    if (r != r) return 0.0; /* NaN */
+    return r;
+}
+
+/// Plane i of a frame's data / linesize arrays (they import into Swift as 8-tuples).
+static inline uint8_t *fp_frame_data(const AVFrame *f, int i) { return f->data[i]; }
+static inline int fp_frame_linesize(const AVFrame *f, int i) { return f->linesize[i]; }
+
+
+/* ---- Capturing FFmpeg's own log messages -------------------------------------------------
+ * Return codes carry only a generic text ("Invalid data found when processing input"); the
+ * specific reason ("moov atom not found") goes to av_log. fp_install_log_capture() replaces the
+ * default stderr logger with one that keeps the last error-level line of each thread, so that
+ * errors can carry FFmpeg's own words without FFmpeg printing over the CLI's output.
+ * av_log is variadic (unavailable in Swift), hence this C callback. */
+#include <stdio.h>
+#include <string.h>
+#include <stdarg.h>
+
+static _Thread_local char fp_last_log_line[512];
+static int fp_log_print_level = AV_LOG_QUIET;
+
+static void fp_log_callback(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level <= fp_log_print_level) {
+        av_log_default_callback(avcl, level, fmt, vl);
+        return;
+    }
+    if (level > AV_LOG_ERROR) return;
+    char line[512];
+    int print_prefix = 1;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+    if (n > 0) memcpy(fp_last_log_line, line, n + 1);
+}
+
+/// Installs the capturing logger. Messages at or below `print_level` still go to stderr
+/// (AV_LOG_QUIET prints none).
+static inline void fp_install_log_capture(int print_level) {
+    fp_log_print_level = print_level;
+    av_log_set_callback(fp_log_callback);
+}
+/// Clears the calling thread's last captured line.
+static inline void fp_clear_last_log(void) { fp_last_log_line[0] = 0; }
+/// Copies the calling thread's last captured error line into buf ("" when none).
+static inline void fp_copy_last_log(char *buf, size_t size) {
+    if (size == 0) return;
+    strncpy(buf, fp_last_log_line, size - 1);
+    buf[size - 1] = 0;
+}
+
+#endif

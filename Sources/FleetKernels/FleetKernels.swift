@@ -1,0 +1,1 @@
+// FleetKernels: crop, resize, colour conversion and normalization kernels. Standard library only.

@@ -1,0 +1,1 @@
+// FleetLabels: see docs/ARCHITECTURE.md. Foundation only, no FFmpeg.

@@ -1,0 +1,38 @@
+/// Facts about a clip and its chosen video stream, as FFmpeg reports them.
+public struct ClipInfo: Sendable, Codable, Equatable {
+    /// The file the facts describe.
+    public var path: String
+    /// Container short name(s) as FFmpeg's demuxer reports them, e.g. "mov,mp4,m4a,3gp,3g2,mj2".
+    public var container: String
+    /// Codec short name, e.g. "h264", "hevc".
+    public var codec: String
+    /// Codec profile name, e.g. "High", "Main 10"; nil when FFmpeg reports none.
+    public var profile: String?
+    /// Coded picture size in pixels (before any rotation is applied).
+    public var width: Int
+    public var height: Int
+    /// FFmpeg's pixel format name, e.g. "yuv420p", "yuv420p10le".
+    public var pixelFormat: String
+    /// Bits per component of the pixel format (8, 10, ...).
+    public var bitDepth: Int
+    /// Colour matrix name ("bt709", "bt470bg", "smpte170m", "unknown", ...).
+    public var colorSpace: String
+    /// "tv" (limited), "pc" (full) or "unknown".
+    public var colorRange: String
+    /// Average frame rate of the stream; 0/0 or 0/1 when unknown.
+    public var frameRate: Rational
+    /// The stream's time base: pts units in seconds.
+    public var timeBase: Rational
+    /// Duration in seconds (stream duration when known, else the container's); nil when unknown.
+    public var duration: Double?
+    /// Start time of the stream in seconds (the first pts); 0 when unknown.
+    public var startTime: Double
+    /// Display rotation in degrees, counter-clockwise, from the display matrix (0, 90, -90, 180...).
+    public var rotation: Double
+    /// Index of the chosen video stream in the container.
+    public var streamIndex: Int
+    /// Number of streams in the container.
+    public var streamCount: Int
+    /// Frame count from the container's header (nb_frames); nil when the container does not say.
+    public var frameCountHint: Int?
+}

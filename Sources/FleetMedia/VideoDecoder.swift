@@ -1,0 +1,321 @@
+import CFFmpeg
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Demuxes and decodes the video stream of one clip, frame by frame in presentation order.
+///
+/// A decoder owns its FFmpeg objects and frees them in `close()` or `deinit`, whichever comes
+/// first. It is not thread-safe: use one decoder from one task at a time.
+///
+/// ```swift
+/// let decoder = try VideoDecoder(path: "SampleClips/h264_1280x960.mp4")
+/// try decoder.forEachFrame { frame in
+///     print(frame.index, frame.time, frame.plane(0).row(0)[0])
+/// }
+/// ```
+public final class VideoDecoder {
+    /// Facts about the clip and its chosen video stream.
+    public let info: ClipInfo
+    /// The options the decoder was opened with.
+    public let options: DecoderOptions
+    /// Packets that could not be decoded and were skipped (lenient mode only).
+    public private(set) var droppedPackets = 0
+    /// Frames delivered so far (since opening; seeking does not reset it).
+    public private(set) var framesDelivered = 0
+
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private let stream: Int32
+    private let timeBase: Rational
+    private let framePeriod: Double
+    private var sentFlush = false
+    private var finished = false
+    private var nextIndex = 0
+    private var lastTime: Double?
+    private var seekTargetPTS: Int64?
+    private var indexFromTime = false
+
+    /// Opens `path`, picks its video stream and opens a decoder for it.
+    /// - Throws: `MediaError` naming the file: `.fileNotFound`, `.unreadable`, `.notMedia`,
+    ///   `.noVideoStream`, `.decoderMissing`, `.corruptData` or `.limitExceeded`.
+    public init(path: String, options: DecoderOptions = DecoderOptions()) throws {
+        FFmpegRuntime.ensure()
+        self.options = options
+        try Self.checkFile(path)
+        fp_clear_last_log()
+
+        var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
+        let openCode = avformat_open_input(&fmt, path, nil, nil)
+        guard openCode >= 0, let fmt else {
+            throw Self.openError(path: path, code: openCode)
+        }
+        // From here on every early exit must free what was allocated: own it in a local guard.
+        var owned = Owned(format: fmt)
+        defer { owned.release() }
+
+        let infoCode = avformat_find_stream_info(fmt, nil)
+        if infoCode < 0 {
+            throw MediaError(.corruptData, path: path,
+                             message: ffmpegMessage(infoCode, context: "cannot read stream information"),
+                             ffmpegCode: infoCode)
+        }
+
+        let streamIndex: Int32
+        if let wanted = options.streamIndex {
+            guard wanted >= 0, wanted < Int(fmt.pointee.nb_streams),
+                  fmt.pointee.streams[wanted]!.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
+                throw MediaError(.noVideoStream, path: path, message: "stream \(wanted) is not a video stream")
+            }
+            streamIndex = Int32(wanted)
+        } else {
+            streamIndex = Self.bestVideoStream(fmt)
+            guard streamIndex >= 0 else {
+                throw MediaError(.noVideoStream, path: path,
+                                 message: "no video stream among \(fmt.pointee.nb_streams) stream(s)",
+                                 ffmpegCode: fp_averror_stream_not_found())
+            }
+        }
+        let st = fmt.pointee.streams[Int(streamIndex)]!
+        let par = st.pointee.codecpar!
+
+        let width = Int(par.pointee.width), height = Int(par.pointee.height)
+        if width <= 0 || height <= 0 {
+            throw MediaError(.corruptData, path: path, message: "video stream \(streamIndex) has no picture size (\(width)x\(height))")
+        }
+        if width * height > options.maxPixels {
+            throw MediaError(.limitExceeded, path: path,
+                             message: "picture \(width)x\(height) exceeds the limit of \(options.maxPixels) pixels")
+        }
+
+        guard let decoderCodec = avcodec_find_decoder(par.pointee.codec_id) else {
+            let name = String(optionalCString: avcodec_get_name(par.pointee.codec_id)) ?? "unknown"
+            throw MediaError(.decoderMissing, path: path, message: "no decoder for codec \(name) in this FFmpeg build",
+                             ffmpegCode: fp_averror_decoder_not_found())
+        }
+        guard let ctx = avcodec_alloc_context3(decoderCodec) else {
+            throw MediaError(.decoderMissing, path: path, message: "cannot allocate a decoder context")
+        }
+        owned.codec = ctx
+        var code = avcodec_parameters_to_context(ctx, par)
+        if code < 0 {
+            throw MediaError(.corruptData, path: path, message: ffmpegMessage(code, context: "bad codec parameters"), ffmpegCode: code)
+        }
+        ctx.pointee.pkt_timebase = st.pointee.time_base
+        ctx.pointee.thread_count = Int32(max(0, options.threads))
+        ctx.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+        switch options.discard {
+        case .none: ctx.pointee.skip_frame = AVDISCARD_DEFAULT
+        case .nonReference: ctx.pointee.skip_frame = AVDISCARD_NONREF
+        case .nonKey: ctx.pointee.skip_frame = AVDISCARD_NONKEY
+        }
+        code = avcodec_open2(ctx, decoderCodec, nil)
+        if code < 0 {
+            throw MediaError(.decoderMissing, path: path, message: ffmpegMessage(code, context: "cannot open decoder"), ffmpegCode: code)
+        }
+        // Other streams' packets need not be read into memory by the demuxer at all.
+        for i in 0..<Int(fmt.pointee.nb_streams) where i != Int(streamIndex) {
+            fmt.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
+        }
+        guard let pkt = av_packet_alloc(), let frm = av_frame_alloc() else {
+            throw MediaError(.limitExceeded, path: path, message: "out of memory allocating packet/frame")
+        }
+        owned.packet = pkt
+        owned.frame = frm
+
+        let info = Self.makeInfo(path: path, format: fmt, stream: st, index: streamIndex)
+        self.info = info
+        self.stream = streamIndex
+        self.timeBase = info.timeBase
+        self.framePeriod = info.frameRate.isKnown ? 1 / info.frameRate.doubleValue : 0
+        (self.format, self.codec, self.packet, self.frame) = (owned.format, owned.codec, owned.packet, owned.frame)
+        owned = Owned(format: nil)  // ownership moved to self
+    }
+
+    deinit { close() }
+
+    /// Frees every FFmpeg object the decoder holds. Further calls to `nextFrame` return nil.
+    public func close() {
+        var o = Owned(format: format)
+        (o.codec, o.packet, o.frame) = (codec, packet, frame)
+        o.release()
+        (format, codec, packet, frame) = (nil, nil, nil, nil)
+        finished = true
+    }
+
+    /// Decodes the next frame and passes it to `body`. Returns `body`'s result, or nil at the end.
+    ///
+    /// The `FrameView` is valid only inside `body`.
+    /// - Throws: `MediaError` (`.corruptData`, `.truncated`, `.limitExceeded`) after the frames that
+    ///   could be decoded, or whatever `body` throws.
+    public func nextFrame<R>(_ body: (FrameView) throws -> R) throws -> R? {
+        guard try receiveFrame(), let frame else { return nil }
+        defer { av_frame_unref(frame) }
+        return try body(makeView(frame))
+    }
+
+    /// Decodes every remaining frame, passing each to `body`. Returns the number of frames.
+    @discardableResult
+    public func forEachFrame(_ body: (FrameView) throws -> Void) throws -> Int {
+        var n = 0
+        while try nextFrame(body) != nil { n += 1 }
+        return n
+    }
+
+    /// Decodes the rest of the clip without looking at the pictures; returns the frame count.
+    public func countFrames() throws -> Int { try forEachFrame { _ in } }
+
+    /// Seeks so that the next frame delivered is the first whose presentation time is at or after
+    /// `seconds` (on the stream's clock, as `FrameView.time`). Decodes from the preceding key frame.
+    public func seek(to seconds: Double) throws {
+        guard seconds.isFinite, seconds >= 0 else {
+            throw MediaError(.invalidArgument, path: info.path, message: "cannot seek to \(seconds) s")
+        }
+        guard let format, let codec else {
+            throw MediaError(.invalidArgument, path: info.path, message: "decoder is closed")
+        }
+        let tb = timeBase
+        let target = Int64((seconds * Double(tb.denominator) / Double(tb.numerator)).rounded(.up))
+        let code = av_seek_frame(format, stream, target, AVSEEK_FLAG_BACKWARD)
+        if code < 0 {
+            throw MediaError(.corruptData, path: info.path, message: ffmpegMessage(code, context: "cannot seek to \(seconds) s"), ffmpegCode: code)
+        }
+        avcodec_flush_buffers(codec)
+        sentFlush = false
+        finished = false
+        lastTime = nil
+        seekTargetPTS = target
+        indexFromTime = true
+    }
+
+    /// A reference-counted handle to the frame `nextFrame` is currently showing, valid after the
+    /// closure returns. The pixel data are shared with the decoder's buffer pool, not copied.
+    /// Call from inside `nextFrame`'s closure.
+    public func retainCurrentFrame(_ view: FrameView) -> RetainedFrame? {
+        guard let frame, let copy = av_frame_clone(frame) else { return nil }
+        return RetainedFrame(frame: copy, view: view)
+    }
+
+    // MARK: - Decoding loop
+
+    /// Fills `self.frame` with the next frame to deliver; false at the end of the stream.
+    private func receiveFrame() throws -> Bool {
+        guard !finished, let format, let codec, let packet, let frame else { return false }
+        while true {
+            let r = avcodec_receive_frame(codec, frame)
+            if r >= 0 {
+                if let target = seekTargetPTS {
+                    let pts = frame.pointee.best_effort_timestamp
+                    if pts != fp_nopts_value() && pts < target { av_frame_unref(frame); continue }
+                    seekTargetPTS = nil
+                }
+                if let limit = options.maxFrames, framesDelivered >= limit {
+                    av_frame_unref(frame)
+                    finished = true
+                    throw MediaError(.limitExceeded, path: info.path, message: "clip has more than \(limit) frames")
+                }
+                return true
+            }
+            if r == fp_averror_eof() { return try endOfStream() }
+            if r != fp_averror_eagain() {
+                // A decoding error surfaced on output (frame threading reports them here).
+                if options.lenient { droppedPackets += 1; continue }
+                finished = true
+                throw MediaError(.corruptData, path: info.path,
+                                 message: ffmpegMessage(r, context: "cannot decode frame after \(framesDelivered) frame(s)"), ffmpegCode: r)
+            }
+            if sentFlush { return try endOfStream() }
+            fp_clear_last_log()
+            let readCode = av_read_frame(format, packet)
+            if readCode == fp_averror_eof() {
+                avcodec_send_packet(codec, nil)
+                sentFlush = true
+                continue
+            }
+            if readCode < 0 {
+                if options.lenient {
+                    droppedPackets += 1
+                    avcodec_send_packet(codec, nil)
+                    sentFlush = true
+                    continue
+                }
+                let truncated = isAtEndOfFile(format) || (ffmpegLastLogLine()?.contains("partial file") ?? false)
+                // Drain the frames already inside the decoder before reporting: the caller gets
+                // every frame before the damage. The error is raised once those are delivered.
+                pendingError = MediaError(truncated ? .truncated : .corruptData, path: info.path,
+                                          message: ffmpegMessage(readCode, context: truncated
+                                              ? "file ends early after \(framesDelivered) decoded frame(s)"
+                                              : "cannot read packet after \(framesDelivered) decoded frame(s)"),
+                                          ffmpegCode: readCode)
+                avcodec_send_packet(codec, nil)
+                sentFlush = true
+                continue
+            }
+            defer { av_packet_unref(packet) }
+            if packet.pointee.stream_index != stream { continue }
+            let sendCode = avcodec_send_packet(codec, packet)
+            if sendCode < 0 && sendCode != fp_averror_eagain() {
+                if options.lenient { droppedPackets += 1; continue }
+                finished = true
+                throw MediaError(.corruptData, path: info.path,
+                                 message: ffmpegMessage(sendCode, context: "cannot decode packet after \(framesDelivered) frame(s)"), ffmpegCode: sendCode)
+            }
+        }
+    }
+
+    /// An error found while reading, raised once the frames already in the decoder are delivered.
+    private var pendingError: MediaError?
+
+    private func endOfStream() throws -> Bool {
+        finished = true
+        if let e = pendingError { pendingError = nil; throw e }
+        return false
+    }
+
+    private func isAtEndOfFile(_ fmt: UnsafeMutablePointer<AVFormatContext>) -> Bool {
+        guard let pb = fmt.pointee.pb else { return false }
+        let size = avio_size(pb)
+        return size > 0 && (avio_feof(pb) != 0 || avio_tell(pb) >= size)
+    }
+
+    private func makeView(_ f: UnsafeMutablePointer<AVFrame>) -> FrameView {
+        let rawPTS = f.pointee.best_effort_timestamp
+        let pts: Int64? = rawPTS == fp_nopts_value() ? nil : rawPTS
+        var time: Double
+        if let pts {
+            time = timeBase.seconds(pts)
+        } else if let last = lastTime {
+            time = last + framePeriod
+        } else {
+            time = info.startTime
+        }
+        if let last = lastTime, time < last, pts == nil { time = last }
+        lastTime = time
+
+        let index: Int
+        if indexFromTime, framePeriod > 0 {
+            index = max(0, Int(((time - info.startTime) / framePeriod).rounded()))
+            nextIndex = index + 1
+            indexFromTime = false
+        } else {
+            index = nextIndex
+            nextIndex += 1
+        }
+        framesDelivered += 1
+
+        let pixfmt = PixelFormat(rawValue: f.pointee.format)
+        let w = Int(f.pointee.width), h = Int(f.pointee.height)
+        func plane(_ i: Int32) -> PlaneView? {
+            guard Int(i) < pixfmt.planeCount, let base = fp_frame_data(f, i) else { return nil }
+            return PlaneView(base: UnsafeRawPointer(base), stride: Int(fp_frame_linesize(f, i)),
+                             rowBytes: pixfmt.rowBytes(plane: Int(i), width: w), rows: pixfmt.rows(plane: Int(i), height: h))
+        }
+        let isKey = f.pointee.key_frame != 0
+        return FrameView(index: index, pts: pts, timeBase: timeBase, time: time, width: w, height: h,
+                         pixelFormat: pixfmt, isKeyFrame: isKey, planes: (plane(0), plane(1), plane(2), plane(3)))
+    }
+}

@@ -1,0 +1,1 @@
+// FleetPlanner: see docs/ARCHITECTURE.md. Foundation only, no FFmpeg.

@@ -1,0 +1,1 @@
+// FleetPrep: the ingest pipeline and public entry points.

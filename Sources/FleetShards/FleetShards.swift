@@ -1,0 +1,1 @@
+// FleetShards: see docs/ARCHITECTURE.md. Foundation only, no FFmpeg.

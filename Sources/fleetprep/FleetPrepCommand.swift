@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FleetPrepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleetprep",
+        abstract: "Turn fleet camera video into sharded training data.",
+        subcommands: []
+    )
+}
