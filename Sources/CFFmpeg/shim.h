@@ -65,11 +65,14 @@ static inline int fp_frame_linesize(const AVFrame *f, int i) { return f->linesiz
 #include <string.h>
 #include <stdarg.h>
 
-static _Thread_local char fp_last_log_line[512];
-static int fp_log_print_level = AV_LOG_QUIET;
+/* Function-local statics: Swift's importer emits these inline functions (and their statics)
+ * into the object of each Swift file that calls them, so FleetMedia calls every fp_*log*
+ * function from FFmpegSupport.swift alone. */
+static inline char *fp_last_log_line(void) { static _Thread_local char line[512]; return line; }
+static inline int *fp_log_print_level(void) { static int level = AV_LOG_QUIET; return &level; }
 
 static void fp_log_callback(void *avcl, int level, const char *fmt, va_list vl) {
-    if (level <= fp_log_print_level) {
+    if (level <= *fp_log_print_level()) {
         av_log_default_callback(avcl, level, fmt, vl);
         return;
     }
@@ -79,21 +82,21 @@ static void fp_log_callback(void *avcl, int level, const char *fmt, va_list vl) 
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-    if (n > 0) memcpy(fp_last_log_line, line, n + 1);
+    if (n > 0) memcpy(fp_last_log_line(), line, n + 1);
 }
 
 /// Installs the capturing logger. Messages at or below `print_level` still go to stderr
 /// (AV_LOG_QUIET prints none).
 static inline void fp_install_log_capture(int print_level) {
-    fp_log_print_level = print_level;
+    *fp_log_print_level() = print_level;
     av_log_set_callback(fp_log_callback);
 }
 /// Clears the calling thread's last captured line.
-static inline void fp_clear_last_log(void) { fp_last_log_line[0] = 0; }
+static inline void fp_clear_last_log(void) { fp_last_log_line()[0] = 0; }
 /// Copies the calling thread's last captured error line into buf ("" when none).
 static inline void fp_copy_last_log(char *buf, size_t size) {
     if (size == 0) return;
-    strncpy(buf, fp_last_log_line, size - 1);
+    strncpy(buf, fp_last_log_line(), size - 1);
     buf[size - 1] = 0;
 }
 

@@ -22,6 +22,9 @@ func ffmpegLastLogLine() -> String? {
     return line.isEmpty ? nil : line
 }
 
+/// Forgets the calling thread's last logged line (before an FFmpeg call whose failure we explain).
+func ffmpegClearLastLog() { fp_clear_last_log() }
+
 /// Combines FFmpeg's return-code text with its last logged line when that adds something.
 func ffmpegMessage(_ code: Int32, context: String) -> String {
     var text = "\(context): \(ffmpegErrorString(code))"

@@ -47,7 +47,7 @@ public final class VideoDecoder {
         FFmpegRuntime.ensure()
         self.options = options
         try Self.checkFile(path)
-        fp_clear_last_log()
+        ffmpegClearLastLog()
 
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
         let openCode = avformat_open_input(&fmt, path, nil, nil)
@@ -229,7 +229,7 @@ public final class VideoDecoder {
                                  message: ffmpegMessage(r, context: "cannot decode frame after \(framesDelivered) frame(s)"), ffmpegCode: r)
             }
             if sentFlush { return try endOfStream() }
-            fp_clear_last_log()
+            ffmpegClearLastLog()
             let readCode = av_read_frame(format, packet)
             if readCode == fp_averror_eof() {
                 avcodec_send_packet(codec, nil)
