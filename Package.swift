@@ -44,12 +44,14 @@ let package = Package(
             name: "fleetprep",
             dependencies: ["FleetPrep", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "FleetMediaTests", dependencies: ["FleetMedia"]),
+        // Test helpers: repository paths, ffprobe/framemd5 oracle readers, MD5.
+        .target(name: "FleetTestSupport", path: "Tests/FleetTestSupport"),
+        .testTarget(name: "FleetMediaTests", dependencies: ["FleetMedia", "FleetTestSupport"]),
         .testTarget(name: "FleetKernelsTests", dependencies: ["FleetKernels"]),
         .testTarget(name: "FleetLabelsTests", dependencies: ["FleetLabels"]),
         .testTarget(name: "FleetShardsTests", dependencies: ["FleetShards"]),
         .testTarget(name: "FleetPlannerTests", dependencies: ["FleetPlanner"]),
-        .testTarget(name: "FleetPrepTests", dependencies: ["FleetPrep", "fleetprep"]),
+        .testTarget(name: "FleetPrepTests", dependencies: ["FleetPrep", "fleetprep", "FleetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,7 +20,7 @@ oracle() { # clip -> clip.probe.json + clip.framemd5
     local clip=$1 base=${1%.*}
     ffprobe -v error -print_format json -show_format -show_streams \
         -show_entries frame=media_type,stream_index,pts,pts_time,best_effort_timestamp,best_effort_timestamp_time,key_frame,width,height,pix_fmt \
-        -select_streams v -show_frames "$clip" > "$base.probe.json"
+        -select_streams v -show_frames "$clip" > "$base.probe.json"   # nb_streams: see format
     ffmpeg -hide_banner -loglevel error -noautorotate -i "$clip" -map 0:v:0 -fps_mode passthrough \
         -f framemd5 - > "$base.framemd5"
 }
@@ -90,7 +90,7 @@ oracle odd_321x241.mkv
 
 # --- variable frame rate: irregular timestamps in Matroska (1 ms time base) ---------------------
 "${FF[@]}" -f lavfi -i "testsrc2=size=160x120:rate=30:duration=1.5" \
-    -vf "setpts='N/30/TB + eq(mod(N\,4)\,1)*0.012/TB'" -fps_mode vfr \
+    -vf "settb=1/1000,setpts='N/30/TB + eq(mod(N\,4)\,1)*0.012/TB'" -fps_mode vfr -enc_time_base:v 1/1000 \
     -c:v libx264 -preset veryfast -crf 30 -bf 0 -pix_fmt yuv420p "${BITEXACT[@]}" vfr_160x120.mkv
 oracle vfr_160x120.mkv
 
@@ -137,6 +137,14 @@ for i in range(start, end):
     x = (1103515245 * x + 12345) & 0x7FFFFFFF
     data[i] = x >> 16 & 0xFF
 open(sys.argv[2], "wb").write(data)
+PY
+
+# An AVI whose video FourCC no decoder knows ('MJPG' -> 'QQQQ'): a video stream without a decoder.
+python3 - "$root/SampleClips/mjpeg_176x144.avi" "$bad/unknown_codec.avi" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert data.count(b"MJPG") == 2
+open(sys.argv[2], "wb").write(data.replace(b"MJPG", b"QQQQ"))
 PY
 
 echo "sample clips:"; du -ch -- *.mp4 *.mkv *.avi *.mov "$event"/*.mp4 | tail -1

@@ -21,8 +21,9 @@ public final class VideoDecoder {
     public let info: ClipInfo
     /// The options the decoder was opened with.
     public let options: DecoderOptions
-    /// Packets that could not be decoded and were skipped (lenient mode only).
-    public private(set) var droppedPackets = 0
+    /// Frames lost to damage and skipped (lenient mode only): packets the decoder rejected and
+    /// frames it could only produce with errors (missing references, concealment).
+    public private(set) var droppedFrames = 0
     /// Frames delivered so far (since opening; seeking does not reset it).
     public private(set) var framesDelivered = 0
 
@@ -39,6 +40,7 @@ public final class VideoDecoder {
     private var lastTime: Double?
     private var seekTargetPTS: Int64?
     private var indexFromTime = false
+    private var everSeeked = false
 
     /// Opens `path`, picks its video stream and opens a decoder for it.
     /// - Throws: `MediaError` naming the file: `.fileNotFound`, `.unreadable`, `.notMedia`,
@@ -190,6 +192,7 @@ public final class VideoDecoder {
         lastTime = nil
         seekTargetPTS = target
         indexFromTime = true
+        everSeeked = true
     }
 
     /// A reference-counted handle to the frame `nextFrame` is currently showing, valid after the
@@ -208,6 +211,13 @@ public final class VideoDecoder {
         while true {
             let r = avcodec_receive_frame(codec, frame)
             if r >= 0 {
+                if isDamaged(frame) {
+                    av_frame_unref(frame)
+                    if options.lenient { droppedFrames += 1; continue }
+                    // Strict: the frames before the damage were delivered; stop here.
+                    finished = true
+                    throw damageError(nil, context: "frame \(framesDelivered) is damaged (decode error flags \(frame.pointee.decode_error_flags))")
+                }
                 if let target = seekTargetPTS {
                     let pts = frame.pointee.best_effort_timestamp
                     if pts != fp_nopts_value() && pts < target { av_frame_unref(frame); continue }
@@ -223,46 +233,39 @@ public final class VideoDecoder {
             if r == fp_averror_eof() { return try endOfStream() }
             if r != fp_averror_eagain() {
                 // A decoding error surfaced on output (frame threading reports them here).
-                if options.lenient { droppedPackets += 1; continue }
-                finished = true
-                throw MediaError(.corruptData, path: info.path,
-                                 message: ffmpegMessage(r, context: "cannot decode frame after \(framesDelivered) frame(s)"), ffmpegCode: r)
+                if options.lenient { droppedFrames += 1; continue }
+                failAfterDraining(damageError(r, context: "cannot decode frame after \(framesDelivered) frame(s)"), codec)
+                continue
             }
             if sentFlush { return try endOfStream() }
             ffmpegClearLastLog()
             let readCode = av_read_frame(format, packet)
             if readCode == fp_averror_eof() {
+                // The demuxer may stop early on a damaged container without an error code, only
+                // logging why (e.g. Matroska's "Element ... exceeds containing master element").
+                if !options.lenient, ffmpegLastLogLine() != nil {
+                    pendingError = damageError(nil, context: "demuxing stopped after \(framesDelivered) decoded frame(s)")
+                }
                 avcodec_send_packet(codec, nil)
                 sentFlush = true
                 continue
             }
             if readCode < 0 {
                 if options.lenient {
-                    droppedPackets += 1
+                    droppedFrames += 1
                     avcodec_send_packet(codec, nil)
                     sentFlush = true
                     continue
                 }
-                let truncated = isAtEndOfFile(format) || (ffmpegLastLogLine()?.contains("partial file") ?? false)
-                // Drain the frames already inside the decoder before reporting: the caller gets
-                // every frame before the damage. The error is raised once those are delivered.
-                pendingError = MediaError(truncated ? .truncated : .corruptData, path: info.path,
-                                          message: ffmpegMessage(readCode, context: truncated
-                                              ? "file ends early after \(framesDelivered) decoded frame(s)"
-                                              : "cannot read packet after \(framesDelivered) decoded frame(s)"),
-                                          ffmpegCode: readCode)
-                avcodec_send_packet(codec, nil)
-                sentFlush = true
+                failAfterDraining(damageError(readCode, context: "cannot read packet after \(framesDelivered) decoded frame(s)"), codec)
                 continue
             }
             defer { av_packet_unref(packet) }
             if packet.pointee.stream_index != stream { continue }
             let sendCode = avcodec_send_packet(codec, packet)
             if sendCode < 0 && sendCode != fp_averror_eagain() {
-                if options.lenient { droppedPackets += 1; continue }
-                finished = true
-                throw MediaError(.corruptData, path: info.path,
-                                 message: ffmpegMessage(sendCode, context: "cannot decode packet after \(framesDelivered) frame(s)"), ffmpegCode: sendCode)
+                if options.lenient { droppedFrames += 1; continue }
+                failAfterDraining(damageError(sendCode, context: "cannot decode packet after \(framesDelivered) frame(s)"), codec)
             }
         }
     }
@@ -273,7 +276,58 @@ public final class VideoDecoder {
     private func endOfStream() throws -> Bool {
         finished = true
         if let e = pendingError { pendingError = nil; throw e }
+        if let e = shortfallError() {
+            guard options.lenient else { throw e }
+            droppedFrames += missingFrameEstimate()
+        }
         return false
+    }
+
+    /// Frames the header promises that never came: from nb_frames when the container has it,
+    /// else from the declared duration and the frame rate.
+    private func missingFrameEstimate() -> Int {
+        if let hint = info.frameCountHint, hint > framesDelivered + droppedFrames {
+            return hint - framesDelivered - droppedFrames
+        }
+        guard let duration = info.duration, framePeriod > 0, let last = lastTime else { return 0 }
+        return max(0, Int(((info.startTime + duration - last) / framePeriod).rounded()) - 1)
+    }
+
+    /// Strict mode, whole-clip decodes only: a clip whose frames stop well before the duration its
+    /// header declares has lost data even when no FFmpeg call failed.
+    private func shortfallError() -> MediaError? {
+        guard options.discard == .none, !indexFromTime, seekTargetPTS == nil, !everSeeked,
+              let duration = info.duration, duration > 1, let last = lastTime else { return nil }
+        let covered = last + framePeriod - info.startTime
+        guard covered < duration * 0.9 - 0.1 else { return nil }
+        return MediaError(.truncated, path: info.path,
+                          message: "frames end at \(covered) s but the header declares \(duration) s (\(framesDelivered) frame(s) decoded)")
+    }
+
+    /// Strict mode: remember `error`, stop reading, and let the decoder hand out the frames it
+    /// already holds (they precede the damage); the error is thrown once they are delivered.
+    private func failAfterDraining(_ error: MediaError, _ codec: UnsafeMutablePointer<AVCodecContext>) {
+        if pendingError == nil { pendingError = error }
+        if !sentFlush {
+            avcodec_send_packet(codec, nil)
+            sentFlush = true
+        }
+    }
+
+    /// True when the decoder could only produce the frame with errors.
+    private func isDamaged(_ f: UnsafeMutablePointer<AVFrame>) -> Bool {
+        f.pointee.decode_error_flags != 0 || (f.pointee.flags & AV_FRAME_FLAG_CORRUPT) != 0
+    }
+
+    /// A `.truncated` error when the file ended early (the demuxer is at end of file or reported a
+    /// partial file), else `.corruptData`; the message carries FFmpeg's own words.
+    private func damageError(_ code: Int32?, context: String) -> MediaError {
+        let log = ffmpegLastLogLine() ?? ""
+        let atEnd = format.map(isAtEndOfFile) ?? false
+        let truncated = atEnd || log.contains("partial file")
+        var message = code.map { ffmpegMessage($0, context: context) } ?? (log.isEmpty ? context : "\(context) (\(log))")
+        if truncated { message = "file ends early: " + message }
+        return MediaError(truncated ? .truncated : .corruptData, path: info.path, message: message, ffmpegCode: code)
     }
 
     private func isAtEndOfFile(_ fmt: UnsafeMutablePointer<AVFormatContext>) -> Bool {
