@@ -42,7 +42,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "fleetprep",
-            dependencies: ["FleetPrep", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "FleetPrep", "FleetMedia", "FleetKernels", "FleetLabels", "FleetShards", "FleetPlanner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Test helpers: repository paths, ffprobe/framemd5 oracle readers, MD5.
         .target(name: "FleetTestSupport", path: "Tests/FleetTestSupport"),

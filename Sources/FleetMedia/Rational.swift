@@ -1,5 +1,5 @@
 /// An exact rational number, as FFmpeg keeps time bases and frame rates.
-public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct Rational: Sendable, Hashable, CustomStringConvertible {
     public var numerator: Int32
     public var denominator: Int32
 
@@ -24,4 +24,22 @@ public struct Rational: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(numerator)/\(denominator)" }
+}
+
+extension Rational: Codable {
+    /// Encoded as FFmpeg writes it: "num/den" (e.g. "30000/1001").
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let n = Int32(parts[0]), let d = Int32(parts[1]) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected \"num/den\", got \"\(text)\"")
+        }
+        self.init(n, d)
+    }
 }

@@ -48,8 +48,11 @@ public enum TestPaths {
 
     /// Runs a command, returning (status, stdout, stderr).
     @discardableResult
-    public static func run(_ exe: String, _ args: [String], stdin: Data? = nil) throws -> (Int32, Data, String) {
+    public static func run(_ exe: String, _ args: [String], stdin: Data? = nil, cwd: URL? = nil,
+                           environment: [String: String]? = nil) throws -> (Int32, Data, String) {
         let p = Process()
+        if let cwd { p.currentDirectoryURL = cwd }
+        if let environment { p.environment = environment }
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
         let out = Pipe(), err = Pipe()
@@ -83,4 +86,22 @@ public final class LockedBox<T>: @unchecked Sendable {
     public init(_ v: T) { value = v }
     public func get() -> T { lock.lock(); defer { lock.unlock() }; return value }
     public func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+}
+
+extension TestPaths {
+    /// The `fleetprep` executable built beside the test bundle.
+    public static var fleetprepExecutable: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("fleetprep").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return dir.appendingPathComponent("fleetprep").path
+    }
+
+    /// Runs the built `fleetprep` with `args` from the repository root.
+    public static func fleetprep(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (s, o, e) = try run(fleetprepExecutable, args, cwd: repoRoot)
+        return (s, String(decoding: o, as: UTF8.self), e)
+    }
 }
