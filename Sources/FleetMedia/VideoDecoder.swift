@@ -34,6 +34,13 @@ public final class VideoDecoder {
     private let stream: Int32
     private let timeBase: Rational
     private let framePeriod: Double
+    private var baseDiscard: AVDiscard {
+        switch options.discard {
+        case .none: return AVDISCARD_DEFAULT
+        case .nonReference: return AVDISCARD_NONREF
+        case .nonKey: return AVDISCARD_NONKEY
+        }
+    }
     private var sentFlush = false
     private var finished = false
     private var nextIndex = 0
@@ -41,6 +48,9 @@ public final class VideoDecoder {
     private var seekTargetPTS: Int64?
     private var indexFromTime = false
     private var everSeeked = false
+    /// Presentation timestamps to deliver (nil: all), and each timestamp's index in the clip.
+    var selection: Set<Int64>?
+    var ptsIndex: [Int64: Int]?
 
     /// Opens `path`, picks its video stream and opens a decoder for it.
     /// - Throws: `MediaError` naming the file: `.fileNotFound`, `.unreadable`, `.notMedia`,
@@ -218,6 +228,10 @@ public final class VideoDecoder {
                     finished = true
                     throw damageError(nil, context: "frame \(framesDelivered) is damaged (decode error flags \(frame.pointee.decode_error_flags))")
                 }
+                if let selection {
+                    let pts = frame.pointee.best_effort_timestamp
+                    if !selection.contains(pts) { av_frame_unref(frame); continue }
+                }
                 if let target = seekTargetPTS {
                     let pts = frame.pointee.best_effort_timestamp
                     if pts != fp_nopts_value() && pts < target { av_frame_unref(frame); continue }
@@ -262,6 +276,11 @@ public final class VideoDecoder {
             }
             defer { av_packet_unref(packet) }
             if packet.pointee.stream_index != stream { continue }
+            if let selection {
+                // Not needed: let the decoder skip it if no other frame references it.
+                let wanted = selection.contains(packet.pointee.pts)
+                codec.pointee.skip_frame = wanted ? baseDiscard : AVDISCARD_NONREF
+            }
             let sendCode = avcodec_send_packet(codec, packet)
             if sendCode < 0 && sendCode != fp_averror_eagain() {
                 if options.lenient { droppedFrames += 1; continue }
@@ -296,7 +315,7 @@ public final class VideoDecoder {
     /// Strict mode, whole-clip decodes only: a clip whose frames stop well before the duration its
     /// header declares has lost data even when no FFmpeg call failed.
     private func shortfallError() -> MediaError? {
-        guard options.discard == .none, !indexFromTime, seekTargetPTS == nil, !everSeeked,
+        guard options.discard == .none, selection == nil, !indexFromTime, seekTargetPTS == nil, !everSeeked,
               let duration = info.duration, duration > 1, let last = lastTime else { return nil }
         let covered = last + framePeriod - info.startTime
         guard covered < duration * 0.9 - 0.1 else { return nil }
@@ -351,7 +370,11 @@ public final class VideoDecoder {
         lastTime = time
 
         let index: Int
-        if indexFromTime, framePeriod > 0 {
+        if let pts, let known = ptsIndex?[pts] {
+            index = known
+            nextIndex = known + 1
+            indexFromTime = false
+        } else if indexFromTime, framePeriod > 0 {
             index = max(0, Int(((time - info.startTime) / framePeriod).rounded()))
             nextIndex = index + 1
             indexFromTime = false
