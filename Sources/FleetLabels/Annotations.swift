@@ -53,16 +53,15 @@ public struct Annotations: Sendable, Hashable, Codable {
             }
             let key: AnnotationRecord.Key
             if let v = dict["frame"] {
-                guard let n = v as? NSNumber, !(v is Bool), let d = Optional(n.doubleValue),
-                      d >= 0, d == d.rounded(), d < 1e15 else {
+                guard let d = jsonNumber(v), d >= 0, d == d.rounded(), d < 1e15 else {
                     throw LabelError(.badValue, file: file, line: line, "\"frame\" must be an integer >= 0")
                 }
                 key = .frame(Int(d))
             } else if let v = dict["t"] {
-                guard let n = v as? NSNumber, !(v is Bool), n.doubleValue.isFinite else {
+                guard let d = jsonNumber(v), d.isFinite else {
                     throw LabelError(.badValue, file: file, line: line, "\"t\" must be a number of seconds")
                 }
-                key = .time(n.doubleValue)
+                key = .time(d)
             } else {
                 throw LabelError(.badValue, file: file, line: line, "object has neither \"frame\" nor \"t\"")
             }

@@ -95,11 +95,11 @@ public struct ClipManifest: Sendable, Codable, Hashable {
             guard let d = v as? [String: Any] else { throw bad("offsets", "an object of camera: seconds") }
             for (name, value) in d.sorted(by: { $0.key < $1.key }) {
                 try checkCamera(name, key: "offsets")
-                guard let n = value as? NSNumber, !(value is Bool), n.doubleValue.isFinite else {
+                guard let seconds = jsonNumber(value), seconds.isFinite else {
                     throw LabelError(.badValue, file: file, line: lineOfString(name, afterKey: "offsets", in: bytes),
                                      "offset of \"\(name)\" must be a number of seconds")
                 }
-                m.offsets[name] = n.doubleValue
+                m.offsets[name] = seconds
             }
         }
         if let v = dict["units"] {

@@ -83,3 +83,11 @@ enum SidecarIO {
         return line
     }
 }
+
+/// A JSON number from JSONSerialization as Double; nil for booleans, strings and the rest.
+/// (On Linux `value is Bool` is true for the numbers 0 and 1; booleans have objCType "c".)
+func jsonNumber(_ value: Any) -> Double? {
+    guard let n = value as? NSNumber else { return nil }
+    if String(cString: n.objCType) == "c" { return nil }
+    return n.doubleValue
+}
