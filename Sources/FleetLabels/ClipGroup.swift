@@ -126,6 +126,7 @@ public struct ClipGroupDiscovery: Sendable {
                               annotations: nil, manifest: nil, ignored: [])
             for v in videos {
                 if options.cameraNames.contains(stem(v)) {
+                    seen.insert(Self.canonical(join(dir, v)))
                     g.videos.append(.init(camera: stem(v), path: join(dir, v)))
                 } else {
                     g.ignored.append(join(dir, v))

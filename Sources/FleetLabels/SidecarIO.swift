@@ -21,7 +21,7 @@ enum SidecarIO {
         // Read at most limit+1 bytes so that a file growing after the stat still cannot exceed it.
         let data: Data
         do {
-            data = try handle.read(upToCount: limit + 1) ?? Data()
+            data = try handle.read(upToCount: limit < Int.max ? limit + 1 : limit) ?? Data()
         } catch {
             throw LabelError(.unreadable, file: path, "read failed: \(error.localizedDescription)")
         }
