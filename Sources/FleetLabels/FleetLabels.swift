@@ -1,1 +1,0 @@
-// FleetLabels: see docs/ARCHITECTURE.md. Foundation only, no FFmpeg.

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Configuration for discovery, sidecar loading, sync and label packing. One value per ingest
+/// job; part of the job's configuration (output depends only on inputs and this).
+public struct LabelOptions: Sendable, Hashable, Codable {
+    /// 64 MiB: a sidecar larger than this is refused (`tooLarge`) rather than read.
+    public static let defaultMaxSidecarBytes = 64 << 20
+    /// 0.25 s: a frame further than this from the samples it would be computed from is masked.
+    public static let defaultMaxGap = 0.25
+    /// The camera names of a multi-camera event, in their default sample order.
+    public static let standardCameras = ["main", "narrow", "wide", "left_pillar", "right_pillar",
+                                         "left_repeater", "right_repeater", "rear"]
+    /// Video file extensions discovery recognizes (compared case-insensitively).
+    public static let standardVideoExtensions = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts",
+                                                 "m2ts", "mpg", "mpeg", "flv", "3gp", "wmv", "ogv"]
+
+    public var maxGap: Double = LabelOptions.defaultMaxGap
+    public var maxSidecarBytes: Int = LabelOptions.defaultMaxSidecarBytes
+    /// Known camera names: a video whose stem is one of these makes its directory a
+    /// multi-camera group; clip.json may name no other camera.
+    public var cameraNames: [String] = LabelOptions.standardCameras
+    public var videoExtensions: [String] = LabelOptions.standardVideoExtensions
+    /// Master camera when clip.json does not name one (falls back to the group's first camera
+    /// when the group has no camera of this name).
+    public var master: String = "main"
+    /// Sync tolerance in seconds; nil = half the master's nominal frame period.
+    public var syncTolerance: Double? = nil
+    public var missingCameraPolicy: MissingCameraPolicy = .drop
+    /// Signals treated as categorical in addition to those clip.json declares.
+    public var categoricalSignals: [String] = []
+    /// A fixed output schema for every clip of the job (so that all records have the same
+    /// width). nil = each clip's own schema (its signals in file order).
+    public var schema: LabelSchema? = nil
+
+    public init() {}
+
+    func isVideo(_ name: String) -> Bool {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }
+        let ext = name[name.index(after: dot)...].lowercased()
+        return videoExtensions.contains { $0.lowercased() == ext }
+    }
+}
+
+/// One label field: a column of the per-sample vector.
+public struct LabelField: Sendable, Hashable, Codable {
+    public var name: String
+    /// Unit as declared in clip.json `units` ("" when not declared).
+    public var unit: String
+    public var kind: SignalKind
+
+    public init(name: String, unit: String = "", kind: SignalKind = .continuous) {
+        self.name = name
+        self.unit = unit
+        self.kind = kind
+    }
+}
+
+/// The ordered fields of the fixed-width float32 label vector. It travels with the records
+/// (the shard manifest stores it) so that a reader knows what column k means.
+public struct LabelSchema: Sendable, Hashable, Codable {
+    public var fields: [LabelField]
+
+    public init(fields: [LabelField]) { self.fields = fields }
+
+    /// Number of floats (and mask bytes) per sample.
+    public var width: Int { fields.count }
+    public var names: [String] { fields.map(\.name) }
+    public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
+}

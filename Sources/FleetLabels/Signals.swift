@@ -1,0 +1,135 @@
+import Foundation
+
+/// One vehicle signal: samples (time on the clip clock in seconds, value), times non-decreasing.
+public struct SignalSeries: Sendable, Hashable, Codable {
+    public var name: String
+    public var times: [Double]
+    public var values: [Double]
+    /// The file it was read from ("" when built in code).
+    public var file: String
+
+    public init(name: String, times: [Double], values: [Double], file: String = "") {
+        precondition(times.count == values.count, "times and values differ in length")
+        self.name = name
+        self.times = times
+        self.values = values
+        self.file = file
+    }
+}
+
+/// Parsers for signal CSV files.
+///
+/// * A table (`signals.csv`): header `t,<signal>,<signal>,...`; one row per time; an empty
+///   cell means "no sample of that signal at this time".
+/// * One file per signal (`signals/<name>.csv`): header `t,<anything>` (e.g. `t,value`), two
+///   columns; the signal is named after the file's stem.
+///
+/// Rules, for both: the first line is the header and its first column is `t`; names are
+/// non-empty and unique; cells are separated by `,` and may be padded with spaces; every row has
+/// as many cells as the header; times and values are finite decimal numbers; times never
+/// decrease (equal times are allowed, the later row wins at that instant); blank lines are
+/// skipped; `\r\n` line ends and a UTF-8 BOM are accepted. Any violation is a `LabelError`
+/// naming the file and line.
+public enum SignalsCSV {
+    public static func loadTable(path: String, maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> [SignalSeries] {
+        try parseTable(SidecarIO.read(path, limit: maxBytes), file: path)
+    }
+
+    public static func loadSingle(path: String, name: String? = nil,
+                                  maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> SignalSeries {
+        let stem = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        return try parseSingle(SidecarIO.read(path, limit: maxBytes), name: stem, file: path)
+    }
+
+    public static func parseSingle(_ bytes: [UInt8], name: String, file: String) throws -> SignalSeries {
+        var table = try parseTable(bytes, file: file, expectedColumns: 2)
+        table[0].name = name
+        return table[0]
+    }
+
+    public static func parseTable(_ bytes: [UInt8], file: String) throws -> [SignalSeries] {
+        try parseTable(bytes, file: file, expectedColumns: nil)
+    }
+
+    static func parseTable(_ bytes: [UInt8], file: String, expectedColumns: Int?) throws -> [SignalSeries] {
+        var names: [String] = []
+        var times: [[Double]] = []
+        var values: [[Double]] = []
+        var lastTime = -Double.infinity
+        var lastTimeLine = 0
+        var cells: [Range<Int>] = []
+        cells.reserveCapacity(16)
+        var sawHeader = false
+
+        try SidecarIO.forEachLine(bytes) { line, range in
+            cells.removeAll(keepingCapacity: true)
+            var start = range.lowerBound
+            var i = range.lowerBound
+            while i < range.upperBound {
+                if bytes[i] == UInt8(ascii: ",") {
+                    cells.append(SidecarIO.trim(bytes, start..<i))
+                    start = i + 1
+                }
+                i += 1
+            }
+            cells.append(SidecarIO.trim(bytes, start..<range.upperBound))
+
+            if !sawHeader {
+                sawHeader = true
+                let header = cells.map { SidecarIO.string(bytes, $0) }
+                guard header.first == "t" else {
+                    throw LabelError(.badHeader, file: file, line: line,
+                                     "header must start with \"t\" (time in seconds), found \"\(header.first ?? "")\"")
+                }
+                guard header.count >= 2 else {
+                    throw LabelError(.badHeader, file: file, line: line, "header names no signal column")
+                }
+                if let expectedColumns, header.count != expectedColumns {
+                    throw LabelError(.badHeader, file: file, line: line,
+                                     "a one-signal file has header \"t,value\": found \(header.count) columns")
+                }
+                var seen = Set<String>()
+                for (k, name) in header.enumerated().dropFirst() {
+                    guard !name.isEmpty else {
+                        throw LabelError(.badHeader, file: file, line: line, "column \(k + 1) has no name")
+                    }
+                    guard seen.insert(name).inserted else {
+                        throw LabelError(.badHeader, file: file, line: line, "column \"\(name)\" appears twice")
+                    }
+                }
+                names = Array(header.dropFirst())
+                times = Array(repeating: [], count: names.count)
+                values = Array(repeating: [], count: names.count)
+                return
+            }
+            // Blank line: skip.
+            if cells.count == 1, cells[0].isEmpty { return }
+            guard cells.count == names.count + 1 else {
+                throw LabelError(.badRow, file: file, line: line,
+                                 "\(cells.count) cells, the header has \(names.count + 1)")
+            }
+            guard let t = SidecarIO.double(bytes, cells[0]) else {
+                throw LabelError(.nonNumeric, file: file, line: line,
+                                 "time \"\(SidecarIO.string(bytes, cells[0]))\" is not a finite number")
+            }
+            guard t >= lastTime else {
+                throw LabelError(.timeBackwards, file: file, line: line,
+                                 "time \(t) is earlier than \(lastTime) on line \(lastTimeLine)")
+            }
+            lastTime = t
+            lastTimeLine = line
+            for k in 0..<names.count {
+                let cell = cells[k + 1]
+                if cell.isEmpty { continue }
+                guard let v = SidecarIO.double(bytes, cell) else {
+                    throw LabelError(.nonNumeric, file: file, line: line,
+                                     "\(names[k]) \"\(SidecarIO.string(bytes, cell))\" is not a finite number")
+                }
+                times[k].append(t)
+                values[k].append(v)
+            }
+        }
+        guard sawHeader else { throw LabelError(.badHeader, file: file, line: 1, "empty file: no header") }
+        return names.indices.map { SignalSeries(name: names[$0], times: times[$0], values: values[$0], file: file) }
+    }
+}
