@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // FFmpeg 5.1 (libavformat, libavcodec, libswscale, libavutil) found with pkg-config.
@@ -34,7 +35,8 @@ let package = Package(
         .target(name: "FleetMedia", dependencies: ["CFFmpeg"]),
         .target(name: "FleetKernels"),
         .target(name: "FleetLabels"),
-        .target(name: "FleetShards"),
+        // Shards need SHA-256 (swift-crypto) and nothing of the decode stack.
+        .target(name: "FleetShards", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FleetPlanner"),
         .target(
             name: "FleetPrep",
@@ -52,7 +54,7 @@ let package = Package(
         .testTarget(name: "FleetMediaTests", dependencies: ["FleetMedia", "FleetTestSupport"]),
         .testTarget(name: "FleetKernelsTests", dependencies: ["FleetKernels"]),
         .testTarget(name: "FleetLabelsTests", dependencies: ["FleetLabels"]),
-        .testTarget(name: "FleetShardsTests", dependencies: ["FleetShards"]),
+        .testTarget(name: "FleetShardsTests", dependencies: ["FleetShards", "FleetTestSupport"]),
         .testTarget(name: "FleetPlannerTests", dependencies: ["FleetPlanner"]),
         .testTarget(name: "FleetPrepTests", dependencies: ["FleetPrep", "fleetprep", "FleetTestSupport"]),
     ],

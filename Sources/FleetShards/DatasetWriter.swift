@@ -1,0 +1,183 @@
+import Crypto
+import Foundation
+
+/// Shard formats.
+public enum ShardFormat: String, Sendable, Codable, CaseIterable {
+    /// FleetPrep's aligned, indexed, checksummed format (docs/shard-format.md), extension `.fps`.
+    case native
+    /// WebDataset: a tar of `<key>.npy` + `<key>.json` per sample, extension `.tar`.
+    case wds
+
+    public var fileExtension: String { self == .native ? NativeShard.fileExtension : WebDatasetShard.fileExtension }
+}
+
+/// A finished shard.
+public struct ShardInfo: Sendable, Codable, Equatable {
+    /// File name, relative to the dataset directory.
+    public var file: String
+    public var samples: Int
+    public var bytes: Int64
+    public var sha256: String
+    public var firstKey: String
+    public var lastKey: String
+
+    public init(file: String, samples: Int, bytes: Int64, sha256: String, firstKey: String, lastKey: String) {
+        self.file = file
+        self.samples = samples
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.firstKey = firstKey
+        self.lastKey = lastKey
+    }
+}
+
+protocol ShardFileWriter: AnyObject {
+    var count: Int { get }
+    func sizeIfAppended(_ r: SampleRecord) -> Int64
+    func append(_ r: SampleRecord) throws(ShardError)
+    func finish() throws(ShardError)
+    func abandon()
+}
+
+/// Writes samples into a sequence of shards, each at most `budget.bytes`: a shard is written
+/// under a temporary name (`.NAME.tmp`), fsynced and renamed, so a reader never sees part of
+/// one. Shards are named `PREFIX-NNNNNN.EXT`, numbered from `startShardIndex`.
+public final class DatasetWriter {
+    public let directory: URL
+    public let format: ShardFormat
+    public let budget: ShardBudget
+    public let schema: LabelSchema
+    public let prefix: String
+    public let alignment: Int
+    private let onShardFinished: (ShardInfo) throws -> Void
+    private var nextIndex: Int
+    private var current: (writer: ShardFileWriter, temp: URL, final: URL, first: String, last: String)?
+    private var finished: [ShardInfo] = []
+
+    /// - Parameters:
+    ///   - startShardIndex: number of the first shard (a resumed run continues the numbering).
+    ///   - onShardFinished: called after each shard is renamed into place.
+    public init(directory: URL, format: ShardFormat, budget: ShardBudget, schema: LabelSchema, prefix: String = "shard",
+                startShardIndex: Int = 0, alignment: Int = 4096,
+                onShardFinished: @escaping (ShardInfo) throws -> Void = { _ in }) throws(ShardError) {
+        guard alignment >= 1, alignment & (alignment - 1) == 0 else {
+            throw ShardError(.invalidArgument, "alignment must be a power of two, got \(alignment)")
+        }
+        guard SampleRecord.isValidKey(prefix) else { throw ShardError(.invalidArgument, "shard prefix \"\(prefix)\" must be [A-Za-z0-9_-]") }
+        self.directory = directory
+        self.format = format
+        self.budget = budget
+        self.schema = schema
+        self.prefix = prefix
+        self.alignment = alignment
+        self.onShardFinished = onShardFinished
+        nextIndex = startShardIndex
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw ShardError(.io, file: directory.path, "cannot create the directory: \(error.localizedDescription)")
+        }
+        // Temporary files of an earlier, killed writer with this prefix.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        where name.hasPrefix("." + prefix + "-") && name.hasSuffix(".tmp") {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
+    /// Name of shard `index`.
+    public func shardName(_ index: Int) -> String {
+        let n = String(index)
+        return prefix + "-" + String(repeating: "0", count: max(0, 6 - n.count)) + n + "." + format.fileExtension
+    }
+
+    /// Appends a sample, closing the open shard first if the sample would push it over budget.
+    public func append(_ record: SampleRecord) throws(ShardError) {
+        guard SampleRecord.isValidKey(record.key) else {
+            throw ShardError(.invalidArgument, record: record.key, "keys must be 1-96 characters of [A-Za-z0-9_-]")
+        }
+        guard record.tensor.byteCount == record.tensorBytes.count else {
+            throw ShardError(.invalidArgument, record: record.key, "tensor \(record.tensor.shape) \(record.tensor.dtype) needs \(record.tensor.byteCount) bytes, got \(record.tensorBytes.count)")
+        }
+        guard record.labels.count == schema.width, record.mask.count == schema.width else {
+            throw ShardError(.invalidArgument, record: record.key, "labels/mask have \(record.labels.count)/\(record.mask.count) values; the schema has \(schema.width)")
+        }
+        if let c = current, c.writer.count > 0, c.writer.sizeIfAppended(record) > budget.bytes {
+            try closeCurrent()
+        }
+        if current == nil { try openNext() }
+        let c = current!
+        let size = c.writer.sizeIfAppended(record)
+        if size > budget.bytes {
+            throw ShardError(.recordTooLarge, record: record.key,
+                             "needs \(size) bytes in a shard (\(record.tensorBytes.count) of tensor) but the budget is \(budget.bytes) bytes (\(budget.target.name) × \(budget.fill))")
+        }
+        try c.writer.append(record)
+        current!.last = record.key
+        if c.writer.count == 1 { current!.first = record.key }
+    }
+
+    /// Closes the open shard (if it holds samples) and returns every shard this writer finished.
+    @discardableResult
+    public func finish() throws(ShardError) -> [ShardInfo] {
+        if let c = current {
+            if c.writer.count > 0 { try closeCurrent() } else { abandon() }
+        }
+        return finished
+    }
+
+    /// Drops the open shard (its temporary file is removed); finished shards stay.
+    public func abandon() {
+        if let c = current {
+            c.writer.abandon()
+            try? FileManager.default.removeItem(at: c.temp)
+            current = nil
+        }
+    }
+
+    private func openNext() throws(ShardError) {
+        let name = shardName(nextIndex)
+        let final = directory.appendingPathComponent(name)
+        let temp = directory.appendingPathComponent("." + name + ".tmp")
+        let w: ShardFileWriter
+        switch format {
+        case .native: w = try NativeShardWriter(path: temp.path, alignment: alignment, schema: schema)
+        case .wds: w = try WebDatasetShardWriter(path: temp.path, schema: schema)
+        }
+        current = (w, temp, final, "", "")
+        nextIndex += 1
+    }
+
+    private func closeCurrent() throws(ShardError) {
+        guard let c = current else { return }
+        try c.writer.finish()
+        let (digest, size) = try Self.sha256(of: c.temp.path)
+        guard rename(c.temp.path, c.final.path) == 0 else {
+            throw ShardError(.io, file: c.final.path, "rename failed: \(String(cString: strerror(errno)))")
+        }
+        Self.syncDirectory(directory.path)
+        current = nil
+        let info = ShardInfo(file: c.final.lastPathComponent, samples: c.writer.count, bytes: size, sha256: digest,
+                             firstKey: c.first, lastKey: c.last)
+        finished.append(info)
+        do { try onShardFinished(info) } catch {
+            throw ShardError(.io, file: c.final.path, "after the shard was written: \(error)")
+        }
+    }
+
+    /// SHA-256 (hex) and size of a file.
+    public static func sha256(of path: String) throws(ShardError) -> (String, Int64) {
+        let m = try MappedFile(path: path)
+        var h = SHA256()
+        var off = 0
+        while off < m.bytes.count {
+            let n = min(8 << 20, m.bytes.count - off)
+            h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: m.bytes[off..<(off + n)]))
+            off += n
+        }
+        let hex = h.finalize().map { String(format: "%02x", $0) }.joined()
+        return (hex, Int64(m.bytes.count))
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

@@ -1,1 +1,0 @@
-// FleetShards: see docs/ARCHITECTURE.md. Foundation only, no FFmpeg.

@@ -1,0 +1,201 @@
+import Foundation
+
+/// The native shard format ("FLEETSHD", version 1); docs/shard-format.md is its specification.
+///
+/// ```
+/// offset 0   header, 64 bytes, little-endian:
+///            magic "FLEETSHD" | u32 version=1 | u32 header size=64 | u64 record count |
+///            u64 alignment | u64 index offset | u64 index length | u32 index CRC32C |
+///            u32 flags=0 | 8 zero bytes
+/// then       records, each starting at a multiple of `alignment` (zero padding between):
+///            tensor bytes | labels (f32 × L) | mask (u8 × L) | annotation JSON | metadata JSON
+/// then       the index: UTF-8 JSON {"format","version","schema","records":[…]} whose entries give
+///            each record's key, offset, length, CRC32C and the sizes of its parts
+/// ```
+enum NativeShard {
+    static let magic = Array("FLEETSHD".utf8)
+    static let version: UInt32 = 1
+    static let headerSize = 64
+    static let fileExtension = "fps"
+
+    /// One record's index entry.
+    struct Entry: Codable, Equatable {
+        var key: String
+        var offset: Int64
+        var length: Int64
+        var crc32c: UInt32
+        var tensor: TensorSpec
+        var tensorBytes: Int
+        var labels: Int
+        var annotationsBytes: Int
+        var metadataBytes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case key, offset, length, crc32c, tensor
+            case tensorBytes = "tensor_bytes", labels
+            case annotationsBytes = "annotations_bytes", metadataBytes = "metadata_bytes"
+        }
+    }
+
+    struct Index: Codable {
+        var format = "fleetprep-shard"
+        var version = 1
+        var schema: LabelSchema
+        var records: [Entry]
+    }
+
+    static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}
+
+/// Writes one native shard (to a temporary path; `DatasetWriter` renames it).
+final class NativeShardWriter: ShardFileWriter {
+    private let file: RawFile
+    private let alignment: Int64
+    private let schema: LabelSchema
+    private var entries: [NativeShard.Entry] = []
+    private var indexBytes: Int
+    private let indexFixed: Int
+
+    init(path: String, alignment: Int, schema: LabelSchema) throws(ShardError) {
+        file = try RawFile(creating: path)
+        self.alignment = Int64(alignment)
+        self.schema = schema
+        let empty = (try? NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: []))) ?? Data()
+        indexFixed = empty.count
+        indexBytes = empty.count
+        try file.write([UInt8](repeating: 0, count: NativeShard.headerSize))
+    }
+
+    var count: Int { entries.count }
+
+    private func parts(_ r: SampleRecord) -> (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]) {
+        var lb = [UInt8]()
+        lb.reserveCapacity(r.labels.count * 5)
+        for v in r.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { lb += $0 } }
+        lb += r.mask
+        return (lb, Array(r.annotations.utf8), Array(r.metadata.jsonText.utf8))
+    }
+
+    private func entry(_ r: SampleRecord, at offset: Int64, parts p: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]), crc: UInt32) -> NativeShard.Entry {
+        NativeShard.Entry(key: r.key, offset: offset,
+                          length: Int64(r.tensorBytes.count + p.labels.count + p.annotations.count + p.metadata.count),
+                          crc32c: crc, tensor: r.tensor, tensorBytes: r.tensorBytes.count, labels: r.labels.count,
+                          annotationsBytes: p.annotations.count, metadataBytes: p.metadata.count)
+    }
+
+    func sizeIfAppended(_ r: SampleRecord) -> Int64 {
+        let p = parts(r)
+        let offset = alignUp(max(file.offset, Int64(NativeShard.headerSize)), alignment)
+        let e = entry(r, at: offset, parts: p, crc: UInt32.max)
+        let eBytes = (try? NativeShard.encoder().encode(e).count) ?? 256
+        return offset + e.length + Int64(indexBytes + eBytes + 1)
+    }
+
+    func append(_ r: SampleRecord) throws(ShardError) {
+        let p = parts(r)
+        try file.pad(to: alignment)
+        let offset = file.offset
+        var crc = CRC32C.checksum(r.tensorBytes)
+        crc = CRC32C.checksum(p.labels, seed: crc)
+        crc = CRC32C.checksum(p.annotations, seed: crc)
+        crc = CRC32C.checksum(p.metadata, seed: crc)
+        try file.write(r.tensorBytes)
+        try file.write(p.labels)
+        try file.write(p.annotations)
+        try file.write(p.metadata)
+        let e = entry(r, at: offset, parts: p, crc: crc)
+        indexBytes += ((try? NativeShard.encoder().encode(e).count) ?? 0) + (entries.isEmpty ? 0 : 1)
+        entries.append(e)
+    }
+
+    func finish() throws(ShardError) {
+        let index: Data
+        do { index = try NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: entries)) } catch {
+            throw ShardError(.io, file: file.path, "cannot encode the index: \(error)")
+        }
+        let indexOffset = file.offset
+        let ib = [UInt8](index)
+        try file.write(ib)
+        var h = ByteWriter()
+        h.bytes += NativeShard.magic
+        h.u32(NativeShard.version)
+        h.u32(UInt32(NativeShard.headerSize))
+        h.u64(UInt64(entries.count))
+        h.u64(UInt64(alignment))
+        h.u64(UInt64(indexOffset))
+        h.u64(UInt64(ib.count))
+        h.u32(CRC32C.checksum(ib))
+        h.u32(0)
+        h.u64(0)
+        try file.pwrite(h.bytes, at: 0)
+        try file.sync()
+        file.close()
+    }
+
+    func abandon() { file.close() }
+}
+
+/// Reads a native shard from a memory map.
+struct NativeShardReader {
+    let file: MappedFile
+    let schema: LabelSchema
+    let entries: [NativeShard.Entry]
+
+    init(file: MappedFile) throws(ShardError) {
+        self.file = file
+        let path = file.path
+        guard file.bytes.count >= NativeShard.headerSize else {
+            throw ShardError(.truncated, file: path, "\(file.bytes.count) bytes is shorter than the 64-byte header")
+        }
+        guard Array(file.bytes[0..<8]) == NativeShard.magic else { throw ShardError(.notAShard, file: path, "no FLEETSHD magic") }
+        let version = file.u32(8)
+        guard version == NativeShard.version else { throw ShardError(.notAShard, file: path, "unsupported version \(version)") }
+        let count = file.u64(16), indexOffset = file.u64(32), indexLength = file.u64(40), indexCRC = file.u32(48)
+        guard indexOffset >= UInt64(NativeShard.headerSize), indexOffset <= UInt64(file.bytes.count),
+              indexLength <= UInt64(file.bytes.count) - indexOffset, indexLength > 0 else {
+            throw ShardError(.truncated, file: path, "the index (\(indexOffset)+\(indexLength)) lies beyond the end of the file (\(file.bytes.count) bytes)")
+        }
+        let ib = UnsafeRawBufferPointer(rebasing: file.bytes[Int(indexOffset)..<Int(indexOffset + indexLength)])
+        guard CRC32C.checksum(ib) == indexCRC else {
+            throw ShardError(.checksumMismatch, file: path, "the index checksum does not match")
+        }
+        let index: NativeShard.Index
+        do { index = try JSONDecoder().decode(NativeShard.Index.self, from: Data(ib)) } catch {
+            throw ShardError(.notAShard, file: path, "the index is not valid: \(error)")
+        }
+        guard index.records.count == Int(count) else {
+            throw ShardError(.notAShard, file: path, "the header says \(count) records, the index lists \(index.records.count)")
+        }
+        for e in index.records {
+            let parts = e.tensorBytes + e.labels * 5 + e.annotationsBytes + e.metadataBytes
+            guard e.offset >= Int64(NativeShard.headerSize), e.length >= 0, e.offset + e.length <= Int64(indexOffset),
+                  Int64(parts) == e.length, e.tensorBytes == e.tensor.byteCount, e.tensor.shape.allSatisfy({ $0 >= 0 }) else {
+                throw ShardError(.notAShard, file: path, record: e.key, "the index entry is inconsistent with the file")
+            }
+        }
+        schema = index.schema
+        entries = index.records
+    }
+
+    func record(_ i: Int) -> RecordView {
+        let e = entries[i]
+        let base = Int(e.offset)
+        let t = UnsafeRawBufferPointer(rebasing: file.bytes[base..<(base + e.tensorBytes)])
+        var p = base + e.tensorBytes
+        var labels = [Float](repeating: 0, count: e.labels)
+        for k in 0..<e.labels { labels[k] = Float(bitPattern: file.u32(p + 4 * k)) }
+        p += 4 * e.labels
+        let mask = Array(file.bytes[p..<(p + e.labels)])
+        p += e.labels
+        let ann = String(decoding: file.bytes[p..<(p + e.annotationsBytes)], as: UTF8.self)
+        p += e.annotationsBytes
+        let metaText = String(decoding: file.bytes[p..<(p + e.metadataBytes)], as: UTF8.self)
+        return RecordView(key: e.key, tensor: e.tensor, tensorBytes: t, labels: labels, mask: mask, annotations: ann,
+                          metadata: (try? JSONValue(parsing: metaText)) ?? .null, storedCRC32C: e.crc32c,
+                          recordBytes: UnsafeRawBufferPointer(rebasing: file.bytes[base..<(base + Int(e.length))]))
+    }
+}

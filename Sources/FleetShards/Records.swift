@@ -1,0 +1,87 @@
+/// Element type of a stored tensor.
+public enum TensorDType: String, Sendable, Codable, CaseIterable {
+    case u8, f16, bf16, f32
+
+    public var byteWidth: Int {
+        switch self {
+        case .u8: return 1
+        case .f16, .bf16: return 2
+        case .f32: return 4
+        }
+    }
+
+    /// numpy's dtype string (bf16 has none: stored as little-endian uint16 bit patterns).
+    public var numpyDescr: String {
+        switch self {
+        case .u8: return "|u1"
+        case .f16: return "<f2"
+        case .bf16: return "<u2"
+        case .f32: return "<f4"
+        }
+    }
+}
+
+/// What a record's tensor is: name, element type, shape and layout ("NCHW", "NHWC", ...).
+public struct TensorSpec: Sendable, Codable, Equatable {
+    public var name: String
+    public var dtype: TensorDType
+    public var shape: [Int]
+    public var layout: String
+
+    public init(name: String, dtype: TensorDType, shape: [Int], layout: String) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.layout = layout
+    }
+
+    /// Bytes of the tensor: product of the shape × element width.
+    public var byteCount: Int { shape.reduce(1, *) * dtype.byteWidth }
+}
+
+/// Names, units and kinds ("continuous"/"categorical") of the label vector, in order.
+public struct LabelSchema: Sendable, Codable, Equatable {
+    public var names: [String]
+    public var units: [String]
+    public var kinds: [String]
+
+    public init(names: [String], units: [String], kinds: [String]) {
+        self.names = names
+        self.units = units
+        self.kinds = kinds
+    }
+
+    public var width: Int { names.count }
+}
+
+/// One sample to write. The tensor bytes are borrowed for the duration of `append` only.
+public struct SampleRecord {
+    public var key: String
+    public var tensor: TensorSpec
+    public var tensorBytes: UnsafeRawBufferPointer
+    public var labels: [Float]
+    public var mask: [UInt8]
+    /// Annotation JSON text ("null" when none).
+    public var annotations: String
+    /// Source clip, cameras, timestamps...
+    public var metadata: JSONValue
+
+    public init(key: String, tensor: TensorSpec, tensorBytes: UnsafeRawBufferPointer, labels: [Float], mask: [UInt8],
+                annotations: String, metadata: JSONValue) {
+        self.key = key
+        self.tensor = tensor
+        self.tensorBytes = tensorBytes
+        self.labels = labels
+        self.mask = mask
+        self.annotations = annotations
+        self.metadata = metadata
+    }
+
+    /// Keys are `[A-Za-z0-9_-]{1,96}`: safe as file names, tar members and WebDataset keys
+    /// (which end at the first '.').
+    public static func isValidKey(_ key: String) -> Bool {
+        let u = Array(key.utf8)
+        guard !u.isEmpty, u.count <= 96 else { return false }
+        return u.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
+    }
+}

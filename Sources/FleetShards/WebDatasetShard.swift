@@ -1,0 +1,230 @@
+import Foundation
+
+/// WebDataset shards: POSIX ustar archives where each sample is `<key>.npy` (the tensor in
+/// numpy's .npy v1.0 format) followed by `<key>.json` (labels, mask, annotations, metadata and
+/// the CRC32C of the .npy member). Member headers carry mtime 0 and uid/gid 0, so the same
+/// samples give the same bytes.
+enum WebDatasetShard {
+    static let fileExtension = "tar"
+    static let block = 512
+
+    /// The .npy v1.0 header for `spec` (magic, version, length, dict padded to 64 bytes).
+    static func npyHeader(_ spec: TensorSpec) -> [UInt8] {
+        let shape = spec.shape.count == 1 ? "(\(spec.shape[0]),)" : "(" + spec.shape.map(String.init).joined(separator: ", ") + ")"
+        var dict = "{'descr': '\(spec.dtype.numpyDescr)', 'fortran_order': False, 'shape': \(shape), }"
+        let total = 10 + dict.utf8.count + 1
+        dict += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var out: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        let n = UInt16(dict.utf8.count)
+        out += [UInt8(n & 0xFF), UInt8(n >> 8)]
+        out += Array(dict.utf8)
+        return out
+    }
+
+    /// Parses a .npy header: (descr, shape, data offset).
+    static func parseNpy(_ b: UnsafeRawBufferPointer) -> (descr: String, shape: [Int], dataOffset: Int)? {
+        guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else { return nil }
+        let major = b[6]
+        var hlen: Int, start: Int
+        if major == 1 { hlen = Int(b[8]) | Int(b[9]) << 8; start = 10 }
+        else {
+            guard b.count >= 12 else { return nil }
+            hlen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
+        }
+        guard start + hlen <= b.count else { return nil }
+        let text = String(decoding: b[start..<(start + hlen)], as: UTF8.self)
+        guard let d = text.range(of: "'descr': '"), let dEnd = text[d.upperBound...].firstIndex(of: "'"),
+              let s = text.range(of: "'shape': ("), let sEnd = text[s.upperBound...].firstIndex(of: ")") else { return nil }
+        guard !text.contains("'fortran_order': True") else { return nil }
+        let descr = String(text[d.upperBound..<dEnd])
+        let dims = text[s.upperBound..<sEnd].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return (descr, dims, start + hlen)
+    }
+
+    static func dtype(numpy descr: String, stored: String?) -> TensorDType? {
+        if stored == "bf16" && descr == "<u2" { return .bf16 }
+        return TensorDType.allCases.first { $0.numpyDescr == descr && $0 != .bf16 }
+    }
+
+    /// A ustar header for a regular file.
+    static func tarHeader(name: String, size: Int) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: block)
+        func put(_ s: String, _ at: Int, _ len: Int) {
+            let u = Array(s.utf8)
+            for i in 0..<min(u.count, len) { h[at + i] = u[i] }
+        }
+        func octal(_ v: Int, _ at: Int, _ len: Int) {
+            let s = String(v, radix: 8)
+            put(String(repeating: "0", count: max(0, len - 1 - s.count)) + s, at, len - 1)
+        }
+        put(name, 0, 100)
+        octal(0o644, 100, 8)
+        octal(0, 108, 8)
+        octal(0, 116, 8)
+        octal(size, 124, 12)
+        octal(0, 136, 12)
+        for i in 148..<156 { h[i] = 0x20 }
+        h[156] = UInt8(ascii: "0")
+        put("ustar", 257, 6)
+        put("00", 263, 2)
+        let sum = h.reduce(0) { $0 + Int($1) }
+        let s = String(sum, radix: 8)
+        put(String(repeating: "0", count: max(0, 6 - s.count)) + s, 148, 6)
+        h[154] = 0
+        h[155] = 0x20
+        return h
+    }
+
+    static func padded(_ n: Int) -> Int { (n + block - 1) / block * block }
+
+    /// The .json member of a sample.
+    static func sampleJSON(_ r: SampleRecord, schema: LabelSchema, npyCRC: UInt32) -> [UInt8] {
+        let labels = r.labels.map { v -> String in
+            guard v.isFinite else { return "null" }
+            return JSONValue.number(Double(v)).jsonText
+        }.joined(separator: ",")
+        let ann = (try? JSONValue(parsing: r.annotations)) != nil ? r.annotations : JSONValue.string(r.annotations).jsonText
+        let tensor = (try? NativeShard.encoder().encode(r.tensor)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        let names = JSONValue.array(schema.names.map { .string($0) }).jsonText
+        let s = "{\"annotations\":\(ann),\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":\(npyCRC),\"tensor\":\(tensor)}"
+        return Array(s.utf8)
+    }
+}
+
+/// Writes one WebDataset tar shard.
+final class WebDatasetShardWriter: ShardFileWriter {
+    private let file: RawFile
+    private let schema: LabelSchema
+    private(set) var count = 0
+
+    init(path: String, schema: LabelSchema) throws(ShardError) {
+        file = try RawFile(creating: path)
+        self.schema = schema
+    }
+
+    func sizeIfAppended(_ r: SampleRecord) -> Int64 {
+        let npy = WebDatasetShard.npyHeader(r.tensor).count + r.tensorBytes.count
+        let json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: 0).count + 10
+        return file.offset + Int64(2 * WebDatasetShard.block + WebDatasetShard.padded(npy) + WebDatasetShard.padded(json) + 2 * WebDatasetShard.block)
+    }
+
+    func append(_ r: SampleRecord) throws(ShardError) {
+        let header = WebDatasetShard.npyHeader(r.tensor)
+        var crc = CRC32C.checksum(header)
+        crc = CRC32C.checksum(r.tensorBytes, seed: crc)
+        let npySize = header.count + r.tensorBytes.count
+        try file.write(WebDatasetShard.tarHeader(name: r.key + ".npy", size: npySize))
+        try file.write(header)
+        try file.write(r.tensorBytes)
+        try file.pad(to: Int64(WebDatasetShard.block))
+        let json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: crc)
+        try file.write(WebDatasetShard.tarHeader(name: r.key + ".json", size: json.count))
+        try file.write(json)
+        try file.pad(to: Int64(WebDatasetShard.block))
+        count += 1
+    }
+
+    func finish() throws(ShardError) {
+        try file.write([UInt8](repeating: 0, count: 2 * WebDatasetShard.block))
+        try file.sync()
+        file.close()
+    }
+
+    func abandon() { file.close() }
+}
+
+/// Reads a WebDataset tar shard written by `WebDatasetShardWriter` (or any tar of .npy + .json
+/// pairs with the same keys).
+struct WebDatasetShardReader {
+    struct Sample {
+        var key: String
+        var npy: Range<Int>
+        var json: Range<Int>
+    }
+    let file: MappedFile
+    let samples: [Sample]
+
+    init(file: MappedFile) throws(ShardError) {
+        self.file = file
+        let b = file.bytes
+        var pos = 0
+        var pending: [String: (npy: Range<Int>?, json: Range<Int>?)] = [:]
+        var order: [String] = []
+        var sawEnd = false
+        while pos + WebDatasetShard.block <= b.count {
+            let h = UnsafeRawBufferPointer(rebasing: b[pos..<(pos + WebDatasetShard.block)])
+            if h.allSatisfy({ $0 == 0 }) { sawEnd = true; break }
+            let nameBytes = h[0..<100].prefix { $0 != 0 }
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            let sizeText = String(decoding: h[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
+            guard Array(h[257..<262]) == Array("ustar".utf8), let size = Int(sizeText, radix: 8) else {
+                throw ShardError(.notAShard, file: file.path, "no tar header at byte \(pos)")
+            }
+            let stored = h[148..<156].prefix { $0 != 0 && $0 != 0x20 }
+            var sum = 0
+            for i in 0..<WebDatasetShard.block { sum += (i >= 148 && i < 156) ? 0x20 : Int(h[i]) }
+            guard Int(String(decoding: stored, as: UTF8.self), radix: 8) == sum else {
+                throw ShardError(.checksumMismatch, file: file.path, record: name, "tar header checksum does not match")
+            }
+            let data = pos + WebDatasetShard.block
+            guard data + size <= b.count else {
+                throw ShardError(.truncated, file: file.path, record: name, "member of \(size) bytes runs past the end of the file")
+            }
+            if h[156] == UInt8(ascii: "0") || h[156] == 0 {
+                guard let dot = name.firstIndex(of: ".") else {
+                    throw ShardError(.notAShard, file: file.path, record: name, "member name has no extension")
+                }
+                let key = String(name[..<dot]), ext = String(name[name.index(after: dot)...])
+                if pending[key] == nil { order.append(key); pending[key] = (nil, nil) }
+                if ext == "npy" { pending[key]!.npy = data..<(data + size) }
+                else if ext == "json" { pending[key]!.json = data..<(data + size) }
+            }
+            pos = data + WebDatasetShard.padded(size)
+        }
+        guard sawEnd else { throw ShardError(.truncated, file: file.path, "the archive has no end-of-archive blocks") }
+        var out: [Sample] = []
+        for k in order {
+            guard let n = pending[k]!.npy, let j = pending[k]!.json else {
+                throw ShardError(.notAShard, file: file.path, record: k, "sample lacks its .npy or .json member")
+            }
+            out.append(Sample(key: k, npy: n, json: j))
+        }
+        samples = out
+    }
+
+    func record(_ i: Int) throws(ShardError) -> RecordView {
+        let s = samples[i]
+        let b = file.bytes
+        let npy = UnsafeRawBufferPointer(rebasing: b[s.npy])
+        let meta = (try? JSONValue(parsing: String(decoding: b[s.json], as: UTF8.self))) ?? .null
+        guard let (descr, shape, off) = WebDatasetShard.parseNpy(npy) else {
+            throw ShardError(.notAShard, file: file.path, record: s.key, "the .npy header is not valid")
+        }
+        var storedDType: String? = nil
+        var tensor = TensorSpec(name: "frames", dtype: .u8, shape: shape, layout: "")
+        if case .object(let t)? = meta["tensor"] {
+            if case .string(let d)? = t["dtype"] { storedDType = d }
+            if case .string(let l)? = t["layout"] { tensor.layout = l }
+            if case .string(let n)? = t["name"] { tensor.name = n }
+        }
+        guard let dt = WebDatasetShard.dtype(numpy: descr, stored: storedDType) else {
+            throw ShardError(.notAShard, file: file.path, record: s.key, "unsupported numpy dtype \(descr)")
+        }
+        tensor.dtype = dt
+        guard off + tensor.byteCount == npy.count else {
+            throw ShardError(.notAShard, file: file.path, record: s.key, "the .npy data size does not match its shape")
+        }
+        var labels: [Float] = [], mask: [UInt8] = []
+        if case .array(let a)? = meta["labels"] {
+            labels = a.map { if case .number(let n) = $0 { return Float(n) } else { return .nan } }
+        }
+        if case .array(let a)? = meta["mask"] {
+            mask = a.map { if case .number(let n) = $0 { return UInt8(clamping: Int(n)) } else { return 0 } }
+        }
+        var crc: UInt32? = nil
+        if case .number(let n)? = meta["npy_crc32c"] { crc = UInt32(exactly: n) }
+        return RecordView(key: s.key, tensor: tensor, tensorBytes: UnsafeRawBufferPointer(rebasing: npy[off...]),
+                          labels: labels, mask: mask, annotations: meta["annotations"]?.jsonText ?? "null",
+                          metadata: meta["metadata"] ?? .null, storedCRC32C: crc, recordBytes: npy)
+    }
+}
