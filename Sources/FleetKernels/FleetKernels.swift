@@ -1,1 +1,0 @@
-// FleetKernels: crop, resize, colour conversion and normalization kernels. Standard library only.

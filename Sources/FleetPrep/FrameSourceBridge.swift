@@ -1,0 +1,55 @@
+import FleetKernels
+import FleetMedia
+
+/// Hands a decoded frame to the transform kernels: the formats the kernels read go straight
+/// through (no copy); anything else is converted to yuv444p by libswscale first.
+struct FrameSourceBridge {
+    /// Kernel format and whether the format itself implies full range (the `yuvj*` formats).
+    static func kernelFormat(of name: String) -> (SourcePixelFormat, fullRange: Bool)? {
+        switch name {
+        case "yuvj422p": return (.yuv422p, true)
+        case "yuvj444p": return (.yuv444p, true)
+        case "yuvj420p": return (.yuvj420p, true)
+        case "gray8": return (.gray, false)
+        default:
+            guard let f = SourcePixelFormat(rawValue: name) else { return nil }
+            return (f, false)
+        }
+    }
+
+    /// The colour matrix a stream declares (`ClipInfo.colorSpace`); BT.601 when it declares none,
+    /// as libswscale assumes.
+    static func matrix(colorSpace: String) -> ColourMatrix {
+        colorSpace == "bt709" ? .bt709 : .bt601
+    }
+
+    /// The range a stream declares (`ClipInfo.colorRange`): "pc"/"jpeg" is full, else limited.
+    static func range(colorRange: String, fullRangeFormat: Bool) -> ColourRange {
+        (fullRangeFormat || colorRange == "pc" || colorRange == "jpeg") ? .full : .limited
+    }
+
+    private var converter: PixelConverter?
+
+    /// Calls `body` with the frame as a kernel `SourceImage`, its kernel format and range hint.
+    mutating func withImage<R>(_ frame: FrameView, path: String,
+                               _ body: (SourceImage, SourcePixelFormat, Bool) throws -> R) throws -> R {
+        if let (format, full) = Self.kernelFormat(of: frame.pixelFormat.name) {
+            return try body(Self.image(frame, format), format, full)
+        }
+        if converter == nil { converter = PixelConverter() }
+        return try converter!.convert(frame, path: path) { converted in
+            try body(Self.image(converted, .yuv444p), .yuv444p, false)
+        }
+    }
+
+    private static func image(_ f: FrameView, _ format: SourcePixelFormat) -> SourceImage {
+        let n = f.planeCount
+        let p0 = f.plane(0)
+        let p1 = n > 1 ? f.plane(1) : nil
+        let p2 = n > 2 ? f.plane(2) : nil
+        return SourceImage(format: format, width: f.width, height: f.height,
+                           plane0: p0.base, stride0: p0.stride,
+                           plane1: p1?.base, stride1: p1?.stride ?? 0,
+                           plane2: p2?.base, stride2: p2?.stride ?? 0)
+    }
+}

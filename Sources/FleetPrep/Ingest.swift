@@ -1,0 +1,347 @@
+import FleetKernels
+import FleetLabels
+import FleetShards
+import Foundation
+
+/// Exit statuses of `fleetprep ingest` (also `IngestSummary.exitStatus`).
+public enum IngestExitStatus: Int32, Sendable, Codable {
+    /// Every clip was ingested.
+    case ok = 0
+    /// The dataset was written, but some clips failed (listed in errors.jsonl).
+    case someFailed = 1
+    /// Nothing usable: bad options, an unusable output directory, no clips, or every clip failed.
+    case nothingUsable = 2
+    /// Interrupted (Ctrl-C / SIGTERM); the same command resumes.
+    case interrupted = 130
+}
+
+/// What an ingest run did.
+public struct IngestSummary: Sendable, Codable {
+    public var outputDirectory: String
+    public var worker: String
+    public var clipsTotal = 0
+    public var clipsOK = 0
+    public var clipsFailed = 0
+    public var samples = 0
+    public var shards = 0
+    public var bytes: Int64 = 0
+    public var framesDecoded = 0
+    public var wallSeconds = 0.0
+    public var framesPerSecond = 0.0
+    /// True when this run continued an interrupted one.
+    public var resumed = false
+    /// The manifest written (`index.json`, or the worker's `index-wIIIofNNN.json`).
+    public var manifest: String?
+    public var errorsFile: String?
+    public var failures: [ClipFailure] = []
+    public var exitStatus: IngestExitStatus = .ok
+}
+
+/// The batch ingest pipeline: clip groups → decode → transform → labels/sync → shards.
+///
+/// Clip groups run in parallel (`jobs`), each streaming its samples through a bounded queue;
+/// the shard writer takes them in input order, so the dataset is the same whatever `jobs` is.
+/// At most `(jobs + 1) × 2` samples are in flight, however many clips there are.
+public final class IngestRun: @unchecked Sendable {
+    public let configuration: IngestConfiguration
+    private let progress: ProgressReporter
+    private let overwrite: Bool
+    private let lock = NSLock()
+    private var pipeline: OrderedPipeline<PreparedSample>?
+    private var cancelled = false
+
+    public init(configuration: IngestConfiguration, progress: ProgressReporter = ProgressReporter(style: .quiet),
+                overwrite: Bool = false) {
+        self.configuration = configuration
+        self.progress = progress
+        self.overwrite = overwrite
+    }
+
+    /// Stops the run at the next sample; `run()` then throws `IngestError.interrupted`. What was
+    /// in complete shards stays; the same configuration resumes from there.
+    public func cancel() {
+        lock.lock()
+        cancelled = true
+        let p = pipeline
+        lock.unlock()
+        p?.cancel()
+    }
+
+    private var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+
+    /// File names of this worker's outputs.
+    private var suffix: String { configuration.worker.count == 1 ? "" : "-" + configuration.worker.shardPrefix(base: "").dropFirst() }
+    var manifestName: String { "index\(suffix).json" }
+    var errorsName: String { "errors\(suffix).jsonl" }
+
+    /// Runs the ingest (or resumes it). Throws `IngestError` for problems with the run as a
+    /// whole; per-clip problems are in the summary and errors.jsonl.
+    public func run() throws -> IngestSummary {
+        let cfg = configuration
+        let out = cfg.outputDirectory
+        let fm = FileManager.default
+        let start = DispatchTime.now().uptimeNanoseconds
+
+        let inputs = IngestInputs(config: cfg)
+        let items = cfg.worker.share(of: inputs.items)
+        guard !inputs.items.isEmpty || !inputs.failures.isEmpty else {
+            throw IngestError.nothingToIngest("no clips found in \(cfg.inputs.joined(separator: ", "))")
+        }
+        let shardSchema = FleetShards.LabelSchema(names: inputs.schema.names, units: inputs.schema.fields.map(\.unit),
+                                                  kinds: inputs.schema.fields.map(\.kind.rawValue))
+        let fingerprint = Self.fingerprint(cfg, items: items, schema: shardSchema)
+
+        // Output directory and journal.
+        do { try fm.createDirectory(at: out, withIntermediateDirectories: true) } catch {
+            throw IngestError.output(path: out.path, message: "cannot create the output directory: \(error.localizedDescription)")
+        }
+        guard fm.isWritableFile(atPath: out.path) else { throw IngestError.output(path: out.path, message: "is not writable") }
+        var journal = IngestJournal(directory: out, worker: cfg.worker)
+        let prefix = cfg.worker.shardPrefix()
+        if overwrite { removeOutputs(prefix: prefix, journal: journal) }
+        var point = try journal.read(fingerprint: fingerprint)
+        if point == nil, fm.fileExists(atPath: out.appendingPathComponent(manifestName).path) {
+            throw IngestError.output(path: out.path, message: "already holds a dataset (\(manifestName)) made by another run; use another --out, or --overwrite to replace it")
+        }
+        if let p = point, p.complete {
+            return try completedSummary(point: p, items: items, discoveryFailures: inputs.failures, start: start)
+        }
+        let resumed = point != nil
+        if point == nil { point = IngestJournal.ResumePoint() }
+        let resume = point!
+        removeStrayShards(prefix: prefix, keep: Set(resume.shards.map(\.file)))
+        try journal.start(fingerprint: fingerprint, groups: items.count, keeping: resumed ? resume : nil)
+        defer { journal.close() }
+
+        // Outcomes so far (resumed groups).
+        var failures = inputs.failures
+        var okCount = 0
+        for g in resume.groups {
+            if g.status == "ok" { okCount += 1 } else if let f = g.failure { failures.append(f) }
+        }
+        var shards = resume.shards
+        var samplesWritten = shards.reduce(0) { $0 + $1.samples }
+        progress.update { c in
+            c.clipsTotal = items.count
+            c.clipsDone = okCount
+            c.clipsFailed = resume.groups.count - okCount
+            c.samplesWritten = samplesWritten
+            c.shardsWritten = shards.count
+            c.bytesWritten = shards.reduce(0) { $0 + $1.bytes }
+        }
+
+        // Writer; each finished shard is journaled with the position after its last sample.
+        var position = (group: resume.group, sample: resume.sample)
+        let journalRef = journal
+        let writer: DatasetWriter
+        do {
+            writer = try DatasetWriter(directory: out, format: cfg.format, budget: cfg.budget, schema: shardSchema,
+                                       prefix: prefix, startShardIndex: resume.nextShardIndex, alignment: cfg.alignment,
+                                       onShardFinished: { [progress] info in
+                try journalRef.append(.init(kind: "shard", shard: info, shardIndex: Self.shardIndex(of: info.file),
+                                            nextGroup: position.group, nextSample: position.sample))
+                progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes }
+            })
+        } catch {
+            throw IngestError.output(path: out.path, message: "\(error)")
+        }
+
+        // Pipeline over the groups still to do.
+        let pool = RecordBufferPool()
+        let processor = ClipProcessor(config: cfg, schema: inputs.schema, pool: pool)
+        let firstGroup = resume.group
+        let todo = max(0, items.count - firstGroup)
+        let pipe = OrderedPipeline<PreparedSample>(count: todo, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 2)
+        lock.lock(); pipeline = pipe; let stopNow = cancelled; lock.unlock()
+        if stopNow { pipe.cancel() }
+
+        var groupSamples = resume.sample
+        var fatal: Error? = nil
+        var writerShards: [ShardInfo] = []
+        do {
+            try pipe.run(produce: { [items] i, emit in
+                let g = firstGroup + i
+                try processor.process(items[g], skip: g == firstGroup ? resume.sample : 0) { emit($0) }
+            }, consume: { i, event in
+                let g = firstGroup + i
+                switch event {
+                case .output(let s):
+                    position = (g, groupSamples)
+                    defer { pool.give(s.buffer) }
+                    let record = SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: UnsafeRawBufferPointer(s.buffer.bytes),
+                                              labels: s.labels, mask: s.mask, annotations: s.annotations, metadata: s.metadata)
+                    do { try writer.append(record) } catch {
+                        fatal = error
+                        return false
+                    }
+                    groupSamples += 1
+                    samplesWritten += 1
+                    progress.update { $0.framesDecoded += s.framesDecoded; $0.samplesWritten += 1 }
+                case .failed(let error):
+                    let f = ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: groupSamples)
+                    failures.append(f)
+                    try journalRef.append(.init(kind: "group", group: g, status: "failed", samples: groupSamples, failure: f))
+                    progress.update { $0.clipsFailed += 1 }
+                    groupSamples = 0
+                case .finished:
+                    okCount += 1
+                    try journalRef.append(.init(kind: "group", group: g, status: "ok", samples: groupSamples))
+                    progress.update { $0.clipsDone += 1 }
+                    groupSamples = 0
+                }
+                return !self.isCancelled
+            })
+            if let fatal { throw fatal }
+            if isCancelled {
+                writer.abandon()
+                throw IngestError.interrupted(resumeHint: "\(samplesWritten - (resume.sample)) sample(s) were written; complete shards are kept. Run the same command again to resume.")
+            }
+            position = (items.count, 0)
+            writerShards = try writer.finish()
+        } catch let e as IngestError {
+            writer.abandon()
+            throw e
+        } catch let e as ShardError {
+            writer.abandon()
+            throw IngestError.output(path: out.path, message: e.description)
+        } catch {
+            writer.abandon()
+            throw IngestError.output(path: out.path, message: "\(error)")
+        }
+        shards += writerShards
+        progress.finish()
+
+        // Errors, then the manifest (last), then the journal's end mark.
+        var summary = IngestSummary(outputDirectory: out.path, worker: cfg.worker.description)
+        summary.resumed = resumed
+        summary.clipsTotal = items.count
+        summary.clipsOK = okCount
+        summary.clipsFailed = items.count - okCount
+        summary.failures = failures
+        summary.samples = shards.reduce(0) { $0 + $1.samples }
+        summary.shards = shards.count
+        summary.bytes = shards.reduce(0) { $0 + $1.bytes }
+        summary.framesDecoded = progress.snapshot.framesDecoded
+        try writeErrors(failures, to: out)
+        summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
+        if !shards.isEmpty {
+            let manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
+                                           shards: shards, schema: shardSchema,
+                                           tensor: nil, transform: Self.json(cfg.effective),
+                                           sources: .array(items.map { .object(["key": .string($0.key), "path": .string($0.group.path)]) }))
+            do { try manifest.write(to: out, name: manifestName) } catch {
+                throw IngestError.output(path: out.appendingPathComponent(manifestName).path, message: "\(error)")
+            }
+            summary.manifest = out.appendingPathComponent(manifestName).path
+        }
+        try journal.append(.init(kind: "end"))
+        summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
+        summary.exitStatus = summary.samples == 0 ? .nothingUsable : (failures.isEmpty ? .ok : .someFailed)
+        return summary
+    }
+
+    // MARK: - Helpers
+
+    private func completedSummary(point: IngestJournal.ResumePoint, items: [IngestItem], discoveryFailures: [ClipFailure],
+                                  start: UInt64) throws -> IngestSummary {
+        var s = IngestSummary(outputDirectory: configuration.outputDirectory.path, worker: configuration.worker.description)
+        s.clipsTotal = items.count
+        s.clipsOK = point.groups.filter { $0.status == "ok" }.count
+        s.clipsFailed = s.clipsTotal - s.clipsOK
+        s.failures = discoveryFailures + point.groups.compactMap(\.failure)
+        s.samples = point.shards.reduce(0) { $0 + $1.samples }
+        s.shards = point.shards.count
+        s.bytes = point.shards.reduce(0) { $0 + $1.bytes }
+        s.manifest = configuration.outputDirectory.appendingPathComponent(manifestName).path
+        s.errorsFile = s.failures.isEmpty ? nil : configuration.outputDirectory.appendingPathComponent(errorsName).path
+        s.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        s.exitStatus = s.samples == 0 ? .nothingUsable : (s.failures.isEmpty ? .ok : .someFailed)
+        return s
+    }
+
+    /// errors.jsonl: one JSON object per failed clip (path, clip, stage, message, samplesKept).
+    private func writeErrors(_ failures: [ClipFailure], to dir: URL) throws {
+        let url = dir.appendingPathComponent(errorsName)
+        if failures.isEmpty {
+            try? FileManager.default.removeItem(at: url)
+            return
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = Data()
+        for f in failures {
+            data.append(try enc.encode(f))
+            data.append(UInt8(ascii: "\n"))
+        }
+        do { try AtomicFile.write(data, to: url) } catch {
+            throw IngestError.output(path: url.path, message: "\(error)")
+        }
+    }
+
+    /// Removes this worker's shards that the journal does not list (finished after the journal's
+    /// last flush by a killed run; they will be written again, identically).
+    private func removeStrayShards(prefix: String, keep: Set<String>) {
+        let dir = configuration.outputDirectory
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
+        for name in names where Self.isShardName(name, prefix: prefix) && !keep.contains(name) {
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
+        }
+    }
+
+    private func removeOutputs(prefix: String, journal: IngestJournal) {
+        removeStrayShards(prefix: prefix, keep: [])
+        let dir = configuration.outputDirectory
+        for name in [manifestName, errorsName] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(name)) }
+        try? FileManager.default.removeItem(at: journal.url)
+    }
+
+    /// "PREFIX-NNNNNN.ext" exactly (so that "shard" never matches "shard-w001of003-…").
+    static func isShardName(_ name: String, prefix: String) -> Bool {
+        guard name.hasPrefix(prefix + "-") else { return false }
+        let rest = name.dropFirst(prefix.count + 1)
+        guard let dot = rest.firstIndex(of: "."), rest.distance(from: rest.startIndex, to: dot) == 6 else { return false }
+        return rest[rest.startIndex..<dot].allSatisfy(\.isNumber)
+    }
+
+    static func shardIndex(of file: String) -> Int {
+        let stem = file.split(separator: ".").first ?? ""
+        return Int(stem.split(separator: "-").last ?? "") ?? 0
+    }
+
+    /// The configuration fingerprint: everything that changes the output (not jobs, decoder
+    /// threads or the output path).
+    static func fingerprint(_ cfg: IngestConfiguration, items: [IngestItem], schema: FleetShards.LabelSchema) -> String {
+        var o = cfg.effective
+        o.jobs = nil
+        o.decoderThreads = nil
+        o.out = nil
+        o.inputs = nil
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var bytes = (try? enc.encode(o)) ?? Data()
+        bytes.append(contentsOf: Array(cfg.worker.description.utf8))
+        for item in items { bytes.append(contentsOf: Array((item.key + "\u{0}" + item.group.path + "\n").utf8)) }
+        bytes.append(contentsOf: Array(schema.names.joined(separator: ",").utf8))
+        return fnv1a64(bytes)
+    }
+
+    /// Any Encodable as a `JSONValue` (for the manifest's transform configuration).
+    static func json<T: Encodable>(_ value: T) -> JSONValue {
+        guard let data = try? JSONEncoder().encode(value),
+              let v = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        return v
+    }
+}
+
+/// Write-to-temporary, fsync, rename: readers see the old file or the new one, never a part.
+enum AtomicFile {
+    static func write(_ data: Data, to url: URL) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".tmp")
+        try data.write(to: tmp)
+        try IngestJournal.fsync(tmp)
+        if rename(tmp.path, url.path) != 0 {
+            throw IngestError.output(path: url.path, message: String(cString: strerror(errno)))
+        }
+    }
+}

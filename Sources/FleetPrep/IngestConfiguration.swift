@@ -1,0 +1,149 @@
+import FleetKernels
+import FleetLabels
+import FleetShards
+import Foundation
+
+/// A validated ingest configuration: `IngestOptions` parsed into the types of each stage.
+/// Building one checks every option before any work starts; an error names the option and why.
+public struct IngestConfiguration: Sendable {
+    /// The options as given, with defaults filled in (recorded in `index.json`).
+    public let effective: IngestOptions
+    public let inputs: [String]
+    public let outputDirectory: URL
+    public let transform: TransformConfig
+    public let labelOptions: LabelOptions
+    /// Cameras to keep (in tensor order), nil for every camera of each group.
+    public let cameras: [String]?
+    public let stride: Int
+    public let targetFPS: Double?
+    public let jobs: Int
+    public let decoderThreads: Int
+    public let lenient: Bool
+    public let format: ShardFormat
+    public let target: MemoryTarget
+    public let fill: Double
+    public let alignment: Int
+    public let maxPixels: Int
+    public let maxFrames: Int
+    public let worker: WorkerAssignment
+
+    /// Validates `options` (already filled with defaults where the caller wants them).
+    public init(options given: IngestOptions, worker: WorkerAssignment = .single) throws {
+        var o = given.filled(from: .defaults)
+        self.worker = worker
+        inputs = o.inputs ?? []
+        guard let out = o.out, !out.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
+        outputDirectory = URL(fileURLWithPath: out).standardizedFileURL
+
+        func positive(_ v: Int?, _ name: String) throws -> Int {
+            guard let v, v >= 1 else { throw IngestError.badOption(name, "must be a whole number ≥ 1, got \(v.map(String.init) ?? "nothing")") }
+            return v
+        }
+        // Transform.
+        var t = TransformConfig()
+        if let crop = o.crop {
+            do { t.crop = try CropSpec(parsing: crop) } catch { throw IngestError.badOption("--crop", "\(error) (expected X,Y,W,H)") }
+        }
+        if let size = o.size {
+            do {
+                let s = try TransformConfig.parseSize(size)
+                t.outputWidth = s.width
+                t.outputHeight = s.height
+            } catch { throw IngestError.badOption("--size", "\(error) (expected WxH such as 640x480)") }
+        }
+        t.filter = try Self.choice(o.filter, "--filter", ResizeFilter.init(rawValue:), ["bilinear", "area"])
+        t.dtype = try Self.choice(o.dtype, "--dtype", ElementType.init(rawValue:), ElementType.allCases.map(\.rawValue))
+        t.layout = try Self.choice(o.layout, "--layout", TensorLayout.init(rawValue:), ["chw", "hwc"])
+        t.channels = try Self.choice(o.channels, "--channels", ChannelOrder.init(rawValue:), ["rgb", "bgr", "gray"])
+        if let m = o.matrix { t.matrix = try Self.choice(m, "--matrix", ColourMatrix.init(rawValue:), ["bt601", "bt709"]) }
+        if let r = o.range { t.range = try Self.choice(r, "--range", ColourRange.init(rawValue:), ["limited", "full"]) }
+        do { t.normalization = try Normalization(preset: o.normalize ?? "imagenet") } catch {
+            throw IngestError.badOption("--normalize", "expected imagenet, unit, symmetric or none, got \"\(o.normalize ?? "")\"")
+        }
+        transform = t
+
+        // Sampling and decoding.
+        stride = try positive(o.stride, "--stride")
+        if let fps = o.fps {
+            guard fps.isFinite, fps > 0 else { throw IngestError.badOption("--fps", "must be a positive number of frames per second, got \(fps)") }
+            if o.stride != nil && o.stride != 1 && given.stride != nil {
+                throw IngestError.badOption("--fps", "give either --stride or --fps, not both")
+            }
+        }
+        targetFPS = o.fps
+        jobs = try positive(o.jobs, "--jobs")
+        guard let dt = o.decoderThreads, dt >= 0 else { throw IngestError.badOption("--decoder-threads", "must be 0 (automatic) or more") }
+        decoderThreads = dt
+        lenient = o.lenient ?? false
+
+        // Labels and cameras.
+        var l = LabelOptions()
+        if let master = o.master {
+            guard Self.isSafeName(master) else { throw IngestError.badOption("--master", "\"\(master)\" is not a camera name (letters, digits, _ and - only)") }
+            l.master = master
+        }
+        if let cams = o.cameras {
+            guard !cams.isEmpty else { throw IngestError.badOption("--cameras", "list at least one camera") }
+            for c in cams where !Self.isSafeName(c) {
+                throw IngestError.badOption("--cameras", "\"\(c)\" is not a camera name (letters, digits, _ and - only)")
+            }
+            guard Set(cams).count == cams.count else { throw IngestError.badOption("--cameras", "a camera is listed twice") }
+            if o.master != nil, !cams.contains(l.master) {
+                throw IngestError.badOption("--master", "\"\(l.master)\" is not among --cameras \(cams.joined(separator: ","))")
+            }
+            // Discovery must also recognise cameras with non-standard names.
+            l.cameraNames = LabelOptions.standardCameras + cams.filter { !LabelOptions.standardCameras.contains($0) }
+        }
+        cameras = o.cameras
+        if let tol = o.syncTolerance {
+            guard tol.isFinite, tol > 0 else { throw IngestError.badOption("--sync-tolerance", "must be a positive number of seconds, got \(tol)") }
+            l.syncTolerance = tol
+        }
+        l.missingCameraPolicy = try Self.choice(o.missingCamera, "--missing-camera", MissingCameraPolicy.init(rawValue:), ["drop", "nearest", "fill"])
+        guard let gap = o.maxGap, gap.isFinite, gap >= 0 else { throw IngestError.badOption("--max-gap", "must be 0 or more seconds") }
+        l.maxGap = gap
+        guard let sidecar = o.maxSidecarBytes, sidecar >= 1 else { throw IngestError.badOption("--max-sidecar-bytes", "must be ≥ 1") }
+        l.maxSidecarBytes = sidecar
+        if let names = o.signals {
+            guard !names.isEmpty, Set(names).count == names.count else {
+                throw IngestError.badOption("--signals", "list each signal once")
+            }
+        }
+        labelOptions = l
+
+        // Shards.
+        format = try Self.choice(o.format, "--format", ShardFormat.init(rawValue:), ["native", "wds"])
+        do { target = try MemoryTarget(parsing: o.target ?? "") } catch {
+            throw IngestError.badOption("--target", "\(error)")
+        }
+        if o.fill == nil { o.fill = ShardBudget.defaultFill(for: target) }
+        guard let fill = o.fill, fill > 0, fill <= 1 else { throw IngestError.badOption("--fill", "must be in (0, 1], got \(o.fill.map { "\($0)" } ?? "nothing")") }
+        self.fill = fill
+        do { _ = try ShardBudget(target: target, fill: fill) } catch { throw IngestError.badOption("--target", "\(error)") }
+        guard let a = o.alignment, a >= 1, a & (a - 1) == 0, a <= 1 << 30 else {
+            throw IngestError.badOption("--alignment", "must be a power of two, got \(o.alignment.map(String.init) ?? "nothing")")
+        }
+        alignment = a
+
+        maxPixels = try positive(o.maxPixels, "--max-pixels")
+        maxFrames = try positive(o.maxFrames, "--max-frames")
+        effective = o
+    }
+
+    /// The shard budget in bytes.
+    public var budget: ShardBudget { try! ShardBudget(target: target, fill: fill) }
+
+    /// Whether `name` is safe inside keys and file names: letters, digits, `_` and `-`.
+    static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
+        }
+    }
+
+    private static func choice<T>(_ value: String?, _ option: String, _ make: (String) -> T?, _ allowed: [String]) throws -> T {
+        guard let value, let t = make(value.lowercased()) else {
+            throw IngestError.badOption(option, "expected one of \(allowed.joined(separator: ", ")), got \"\(value ?? "")\"")
+        }
+        return t
+    }
+}

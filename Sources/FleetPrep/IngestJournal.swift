@@ -1,0 +1,136 @@
+import FleetShards
+import Foundation
+
+/// The crash-safe record of an ingest run: `OUT/.fleetprep/journal[-wIIIofNNN].jsonl`.
+///
+/// One JSON object per line, each flushed to disk (fsync) before the run goes on:
+/// - `begin`: the configuration fingerprint and the number of clip groups of this worker;
+/// - `group`: a clip group the writer has taken in full (ok, or failed with the error);
+/// - `shard`: a shard that is complete and renamed into place, with the position of the first
+///   sample *not* in shards up to and including it (`nextGroup`, `nextSample`);
+/// - `end`: the manifest is written; the run is complete.
+///
+/// Resuming keeps everything up to the last `shard` line: groups before its position are done,
+/// the group at it restarts `nextSample` samples in, and shard numbering goes on after it.
+/// Because samples and shard boundaries depend only on inputs and configuration, the resumed
+/// dataset is byte-identical to an uninterrupted run. Shards on disk that no `shard` line names
+/// (finished after the last fsync of the journal) are removed and written again.
+struct IngestJournal {
+    struct Entry: Codable {
+        var kind: String
+        var fingerprint: String?
+        var groups: Int?
+        var group: Int?
+        var status: String?
+        var samples: Int?
+        var frames: Int?
+        var failure: ClipFailure?
+        var shard: ShardInfo?
+        var shardIndex: Int?
+        var nextGroup: Int?
+        var nextSample: Int?
+    }
+
+    /// What an earlier run left: where to restart.
+    struct ResumePoint {
+        var shards: [ShardInfo] = []
+        var nextShardIndex = 0
+        var group = 0
+        var sample = 0
+        /// Group lines before `group` (their outcome is final).
+        var groups: [Entry] = []
+        /// The `shard` lines kept.
+        var shardLines: [Entry] = []
+        var complete = false
+    }
+
+    let url: URL
+    private var handle: FileHandle?
+
+    init(directory: URL, worker: WorkerAssignment) {
+        let name = worker.count == 1 ? "journal.jsonl" : "journal-\(worker.shardPrefix(base: "").dropFirst()).jsonl"
+        url = directory.appendingPathComponent(".fleetprep").appendingPathComponent(name)
+    }
+
+    /// Reads the journal if there is one: nil when there is none; throws when it belongs to a
+    /// run with another configuration.
+    func read(fingerprint: String) throws -> ResumePoint? {
+        guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return nil }
+        var entries: [Entry] = []
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            // A line cut by a crash is not complete JSON: it and anything after it are ignored.
+            guard let e = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { break }
+            entries.append(e)
+        }
+        guard let begin = entries.first, begin.kind == "begin" else { return nil }
+        guard begin.fingerprint == fingerprint else {
+            throw IngestError.output(path: url.deletingLastPathComponent().deletingLastPathComponent().path,
+                                     message: "holds an ingest made with other inputs or options; use another --out, or --overwrite to replace it")
+        }
+        var point = ResumePoint()
+        for e in entries where e.kind == "shard" {
+            if let s = e.shard { point.shards.append(s) }
+            point.shardLines.append(e)
+            point.nextShardIndex = (e.shardIndex ?? 0) + 1
+            point.group = e.nextGroup ?? 0
+            point.sample = e.nextSample ?? 0
+        }
+        point.groups = entries.filter { $0.kind == "group" && ($0.group ?? 0) < point.group }
+        point.complete = entries.contains { $0.kind == "end" }
+        if point.complete {
+            point.groups = entries.filter { $0.kind == "group" }
+        }
+        return point
+    }
+
+    /// Starts the journal afresh with what is kept from `point` (nil: a new run).
+    mutating func start(fingerprint: String, groups: Int, keeping point: ResumePoint?) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var lines: [Entry] = [Entry(kind: "begin", fingerprint: fingerprint, groups: groups)]
+        if let point {
+            lines += point.groups
+            lines += point.shardLines
+        }
+        var text = Data()
+        for e in lines { text.append(try Self.encode(e)) }
+        let tmp = url.appendingPathExtension("tmp")
+        try text.write(to: tmp)
+        try Self.fsync(tmp)
+        guard rename(tmp.path, url.path) == 0 else {
+            throw IngestError.output(path: url.path, message: "cannot write the journal: \(String(cString: strerror(errno)))")
+        }
+        handle = try FileHandle(forWritingTo: url)
+        try handle?.seekToEnd()
+    }
+
+    /// Appends one entry and flushes it to disk.
+    func append(_ e: Entry) throws {
+        guard let handle else { return }
+        try handle.write(contentsOf: Self.encode(e))
+        try handle.synchronize()
+    }
+
+    func close() { try? handle?.close() }
+
+    private static func encode(_ e: Entry) throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var d = try enc.encode(e)
+        d.append(UInt8(ascii: "\n"))
+        return d
+    }
+
+    static func fsync(_ url: URL) throws {
+        let h = try FileHandle(forWritingTo: url)
+        try h.synchronize()
+        try h.close()
+    }
+}
+
+/// FNV-1a 64-bit of `bytes` as 16 hex digits: a fingerprint, not a security hash.
+func fnv1a64(_ bytes: some Sequence<UInt8>) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    let s = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}

@@ -1,0 +1,174 @@
+import Foundation
+
+/// The settings of an ingest run as users write them: the `fleetprep ingest` options, or the
+/// keys of a JSON config file (`--config FILE`), with the same names and value syntax
+/// (`"size": "640x480"`, `"dtype": "f16"`, `"cameras": ["main", "rear"]`).
+///
+/// Every field is optional; `nil` means "not given here". Command-line values override the
+/// config file's; what is still missing takes the defaults in `IngestOptions.defaults`. The
+/// effective options (everything filled in) are recorded in the dataset's `index.json`.
+public struct IngestOptions: Codable, Sendable, Equatable {
+    /// Clip files, clip-group directories, or directories of them (searched recursively).
+    public var inputs: [String]?
+    /// Output directory.
+    public var out: String?
+
+    // Transform (see `TransformConfig`).
+    /// Output size `WxH`; absent: the (cropped) source size.
+    public var size: String?
+    /// Crop `X,Y,W,H` in pixels, or in fractions of the frame when any value has a decimal point.
+    public var crop: String?
+    /// `bilinear` or `area`.
+    public var filter: String?
+    /// `u8`, `f16`, `bf16` or `f32`.
+    public var dtype: String?
+    /// `chw` or `hwc`.
+    public var layout: String?
+    /// `imagenet`, `unit`, `symmetric` or `none`.
+    public var normalize: String?
+    /// Colour matrix override: `bt601` or `bt709` (default: from the stream).
+    public var matrix: String?
+    /// Colour range override: `limited` or `full` (default: from the stream).
+    public var range: String?
+    /// `rgb`, `bgr` or `gray`.
+    public var channels: String?
+
+    // Sampling and decoding.
+    /// Keep every Nth master-camera frame.
+    public var stride: Int?
+    /// Keep frames at about this rate (sets the stride from the master camera's frame rate).
+    public var fps: Double?
+    /// Parallel clip groups.
+    public var jobs: Int?
+    /// FFmpeg decoder threads per camera (1 keeps all parallelism at the clip level).
+    public var decoderThreads: Int?
+    /// Keep the frames of a damaged clip that decode and skip the damaged ones (default: a
+    /// damaged clip fails at the damage).
+    public var lenient: Bool?
+
+    // Labels and cameras (see `LabelOptions`).
+    /// Cameras to take from each group, in tensor order (default: every camera found).
+    public var cameras: [String]?
+    /// Master camera whose frames are the sample ticks.
+    public var master: String?
+    /// Camera sync tolerance in seconds (default: half the master's frame period).
+    public var syncTolerance: Double?
+    /// `drop`, `nearest` or `fill`: a tick with a camera missing or out of tolerance.
+    public var missingCamera: String?
+    /// Largest gap (s) from a frame to a signal sample before the value is masked.
+    public var maxGap: Double?
+    /// Label vector fields, in order (default: every signal found in the inputs).
+    public var signals: [String]?
+
+    // Shards.
+    /// `native` or `wds`.
+    public var format: String?
+    /// A memory profile (`dojo-node`, `dojo-d1`, `dojo-tile`, `dojo-dip`, `h100`) or a byte count (`512MiB`).
+    public var target: String?
+    /// Share of the target's memory one shard may take, 0 < fill ≤ 1 (default: 1 for a byte
+    /// count, 0.25 for a named accelerator memory).
+    public var fill: Double?
+    /// Record alignment in native shards, bytes (a power of two).
+    public var alignment: Int?
+
+    // Limits for untrusted uploads.
+    /// Largest width × height a clip may have.
+    public var maxPixels: Int?
+    /// Most frames a camera video may have.
+    public var maxFrames: Int?
+    /// Largest sidecar file (signals, annotations, clip.json), bytes.
+    public var maxSidecarBytes: Int?
+
+    public init() {}
+
+    /// The defaults applied to whatever neither the command line nor the config file sets.
+    public static var defaults: IngestOptions {
+        var o = IngestOptions()
+        o.out = "shards"
+        o.filter = "bilinear"
+        o.dtype = "f16"
+        o.layout = "chw"
+        o.normalize = "imagenet"
+        o.channels = "rgb"
+        o.stride = 1
+        o.jobs = ProcessInfo.processInfo.activeProcessorCount
+        o.decoderThreads = 1
+        o.lenient = false
+        o.missingCamera = "drop"
+        o.maxGap = 0.25
+        o.format = "native"
+        o.target = "512MiB"
+        o.alignment = 4096
+        o.maxPixels = 8192 * 8192
+        o.maxFrames = 1_000_000
+        o.maxSidecarBytes = 64 << 20
+        return o
+    }
+
+    /// `self`, with every field that is nil here taken from `base`.
+    public func filled(from base: IngestOptions) -> IngestOptions {
+        var o = self
+        o.inputs = inputs ?? base.inputs
+        o.out = out ?? base.out
+        o.size = size ?? base.size
+        o.crop = crop ?? base.crop
+        o.filter = filter ?? base.filter
+        o.dtype = dtype ?? base.dtype
+        o.layout = layout ?? base.layout
+        o.normalize = normalize ?? base.normalize
+        o.matrix = matrix ?? base.matrix
+        o.range = range ?? base.range
+        o.channels = channels ?? base.channels
+        o.stride = stride ?? base.stride
+        o.fps = fps ?? base.fps
+        o.jobs = jobs ?? base.jobs
+        o.decoderThreads = decoderThreads ?? base.decoderThreads
+        o.lenient = lenient ?? base.lenient
+        o.cameras = cameras ?? base.cameras
+        o.master = master ?? base.master
+        o.syncTolerance = syncTolerance ?? base.syncTolerance
+        o.missingCamera = missingCamera ?? base.missingCamera
+        o.maxGap = maxGap ?? base.maxGap
+        o.signals = signals ?? base.signals
+        o.format = format ?? base.format
+        o.target = target ?? base.target
+        o.fill = fill ?? base.fill
+        o.alignment = alignment ?? base.alignment
+        o.maxPixels = maxPixels ?? base.maxPixels
+        o.maxFrames = maxFrames ?? base.maxFrames
+        o.maxSidecarBytes = maxSidecarBytes ?? base.maxSidecarBytes
+        return o
+    }
+
+    /// The options of a JSON config file. Unknown keys are an error (a typo must not be ignored).
+    public static func load(configFile path: String) throws -> IngestOptions {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw IngestError.badOption("--config", "cannot read \(path)")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw IngestError.badOption("--config", "\(path) is not a JSON object")
+        }
+        let known = Set(Self.CodingKeys.allKeys)
+        for key in object.keys.sorted() where !known.contains(key) {
+            throw IngestError.badOption("--config", "\(path): unknown key \"\(key)\" (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        do {
+            return try JSONDecoder().decode(IngestOptions.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw IngestError.badOption("--config", "\(path): \"\(key)\" must be \(type)")
+        } catch {
+            throw IngestError.badOption("--config", "\(path): \(error)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case inputs, out, size, crop, filter, dtype, layout, normalize, matrix, range, channels
+        case stride, fps, jobs, decoderThreads, lenient
+        case cameras, master, syncTolerance, missingCamera, maxGap, signals
+        case format, target, fill, alignment
+        case maxPixels, maxFrames, maxSidecarBytes
+
+        static var allKeys: [String] { allCases.map(\.rawValue) }
+    }
+}

@@ -1,0 +1,212 @@
+import ArgumentParser
+import FleetPrep
+import Foundation
+
+/// `fleetprep ingest`: clip files and clip-group directories → sharded training data.
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Decode, transform, label and shard clips (default: the bundled SampleClips into ./shards).",
+        discussion: """
+        INPUT is a clip file, a clip-group directory (one video per camera plus signals.csv, \
+        annotations.jsonl, clip.json), or a directory of them, searched recursively.
+
+        Exit status: 0 every clip ingested; 1 the dataset was written but some clips failed \
+        (see OUT/errors.jsonl); 2 nothing usable: bad options, unusable output directory, no \
+        clips, or every clip failed; 130 interrupted (run the same command again to resume).
+        """
+    )
+
+    @Argument(help: "Clip files or directories (default: SampleClips beside the executable's checkout).")
+    var inputs: [String] = []
+
+    @Option(name: .long, help: "Output directory (default: shards).")
+    var out: String?
+
+    @Option(help: "JSON file with any of these options (command-line values win).")
+    var config: String?
+
+    @Option(help: "Output size WxH (default: the cropped source size).")
+    var size: String?
+    @Option(help: "Crop X,Y,W,H in pixels, or fractions of the frame (0.25,0,0.5,1).")
+    var crop: String?
+    @Option(help: "Resize filter: bilinear or area.")
+    var filter: String?
+    @Option(help: "Element type: u8, f16, bf16 or f32 (default f16).")
+    var dtype: String?
+    @Option(help: "Tensor layout: chw or hwc (default chw).")
+    var layout: String?
+    @Option(help: "Normalization: imagenet, unit, symmetric or none (default imagenet).")
+    var normalize: String?
+    @Option(help: "Colour matrix override: bt601 or bt709 (default: from the stream).")
+    var matrix: String?
+    @Option(help: "Colour range override: limited or full (default: from the stream).")
+    var range: String?
+    @Option(help: "Channels: rgb, bgr or gray.")
+    var channels: String?
+
+    @Option(help: "Keep every Nth frame of the master camera.")
+    var stride: Int?
+    @Option(help: "Keep frames at about this rate (instead of --stride).")
+    var fps: Double?
+    @Option(help: "Clip groups processed in parallel (default: the number of cores).")
+    var jobs: Int?
+    @Option(help: "Decoder threads per camera (default 1; 0 = automatic).")
+    var decoderThreads: Int?
+    @Flag(help: "Skip damaged frames instead of failing the clip at the damage.")
+    var lenient = false
+
+    @Option(help: "Cameras to use, comma-separated, in tensor order (default: all found).")
+    var cameras: String?
+    @Option(help: "Master camera whose frames are the sample ticks (default main).")
+    var master: String?
+    @Option(help: "Camera sync tolerance in seconds (default: half the master frame period).")
+    var syncTolerance: Double?
+    @Option(help: "A tick with a camera missing: drop, nearest or fill.")
+    var missingCamera: String?
+    @Option(help: "Largest gap in seconds between a frame and a signal sample before the value is masked.")
+    var maxGap: Double?
+    @Option(help: "Label fields, comma-separated (default: every signal found).")
+    var signals: String?
+
+    @Option(help: "Shard format: native or wds (WebDataset tar).")
+    var format: String?
+    @Option(help: "Memory target: dojo-node, dojo-d1, dojo-tile, dojo-dip, h100, or bytes such as 512MiB.")
+    var target: String?
+    @Option(help: "Share of the target's memory a shard may fill, 0 < F ≤ 1.")
+    var fill: Double?
+    @Option(help: "Record alignment in native shards, bytes.")
+    var alignment: Int?
+
+    @Option(help: "Largest width×height a clip may have.")
+    var maxPixels: Int?
+    @Option(help: "Most frames a camera video may have.")
+    var maxFrames: Int?
+    @Option(help: "Largest sidecar file in bytes.")
+    var maxSidecarBytes: Int?
+
+    @Option(help: "This process's share of the batch, I/N (default: from Slurm, Kubernetes or AWS Batch array variables).")
+    var worker: String?
+    @Option(help: "Worker count for Kubernetes Indexed Jobs / AWS Batch when the environment does not give it.")
+    var workers: Int?
+
+    @Flag(help: "Replace a dataset already in --out instead of resuming it.")
+    var overwrite = false
+    @Flag(help: "No progress output.")
+    var quiet = false
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var json = false
+
+    func options() throws -> IngestOptions {
+        var o = IngestOptions()
+        if let config { o = try IngestOptions.load(configFile: config) }
+        var c = IngestOptions()
+        c.inputs = inputs.isEmpty ? nil : inputs
+        c.out = out
+        c.size = size; c.crop = crop; c.filter = filter; c.dtype = dtype; c.layout = layout
+        c.normalize = normalize; c.matrix = matrix; c.range = range; c.channels = channels
+        c.stride = stride; c.fps = fps; c.jobs = jobs; c.decoderThreads = decoderThreads
+        c.lenient = lenient ? true : nil
+        c.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        c.master = master; c.syncTolerance = syncTolerance; c.missingCamera = missingCamera; c.maxGap = maxGap
+        c.signals = signals.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        c.format = format; c.target = target; c.fill = fill; c.alignment = alignment
+        c.maxPixels = maxPixels; c.maxFrames = maxFrames; c.maxSidecarBytes = maxSidecarBytes
+        var merged = c.filled(from: o)
+        if merged.inputs == nil || merged.inputs!.isEmpty {
+            guard let samples = BundledSamples.directory() else {
+                throw IngestError.badOption("INPUT", "no input given and the bundled SampleClips directory was not found")
+            }
+            merged.inputs = [samples]
+        }
+        return merged
+    }
+
+    func run() throws {
+        let assignment: WorkerAssignment
+        let config: IngestConfiguration
+        do {
+            if let worker { assignment = try WorkerAssignment(parsing: worker) }
+            else { assignment = try WorkerAssignment.fromEnvironment(ProcessInfo.processInfo.environment, workerCount: workers) ?? .single }
+            config = try IngestConfiguration(options: try options(), worker: assignment)
+        } catch let e as IngestError {
+            FileHandle.standardError.write(Data("fleetprep ingest: \(e)\n".utf8))
+            throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
+        }
+
+        let progress = ProgressReporter(style: .automatic(quiet: quiet || json))
+        let run = IngestRun(configuration: config, progress: progress, overwrite: overwrite)
+        let signals = SignalTrap { run.cancel() }
+        defer { signals.release() }
+
+        let summary: IngestSummary
+        do {
+            summary = try run.run()
+        } catch let e as IngestError {
+            progress.finish()
+            FileHandle.standardError.write(Data("fleetprep ingest: \(e)\n".utf8))
+            if case .interrupted = e { throw ExitCode(IngestExitStatus.interrupted.rawValue) }
+            throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try enc.encode(summary), as: UTF8.self))
+        } else if !quiet {
+            for f in summary.failures {
+                FileHandle.standardError.write(Data("failed: \(f.description)\n".utf8))
+            }
+            print(Self.describe(summary))
+        }
+        if summary.exitStatus != .ok { throw ExitCode(summary.exitStatus.rawValue) }
+    }
+
+    static func describe(_ s: IngestSummary) -> String {
+        var lines: [String] = []
+        lines.append(String(format: "clips: %d ok, %d failed of %d%@", s.clipsOK, s.clipsFailed, s.clipsTotal, s.resumed ? " (resumed)" : ""))
+        lines.append(String(format: "samples: %d in %d shard(s), %.1f MB", s.samples, s.shards, Double(s.bytes) / 1e6))
+        lines.append(String(format: "frames decoded: %d in %.2f s (%.1f frames/s)", s.framesDecoded, s.wallSeconds, s.framesPerSecond))
+        if let m = s.manifest { lines.append("manifest: \(m)") }
+        if let e = s.errorsFile { lines.append("errors: \(e)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Finds the SampleClips folder of the checkout the executable was built in (`.build/<config>/fleetprep`
+/// → repository root), or in the current directory.
+enum BundledSamples {
+    static func directory() -> String? {
+        let fm = FileManager.default
+        var candidates = [URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("SampleClips")]
+        var exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<5 {
+            exe.deleteLastPathComponent()
+            candidates.append(exe.appendingPathComponent("SampleClips"))
+        }
+        return candidates.first { fm.fileExists(atPath: $0.appendingPathComponent("make-clips.sh").path) }?.path
+    }
+}
+
+/// SIGINT/SIGTERM → a callback (once), instead of killing the process mid-shard.
+final class SignalTrap: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                FileHandle.standardError.write(Data("\nfleetprep: stopping after the current samples; run the same command again to resume\n".utf8))
+                handler()
+            }
+            s.resume()
+            sources.append(s)
+        }
+    }
+
+    func release() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
