@@ -52,7 +52,7 @@ let package = Package(
         // Test helpers: repository paths, ffprobe/framemd5 oracle readers, MD5.
         .target(name: "FleetTestSupport", path: "Tests/FleetTestSupport"),
         .testTarget(name: "FleetMediaTests", dependencies: ["FleetMedia", "FleetTestSupport"]),
-        .testTarget(name: "FleetKernelsTests", dependencies: ["FleetKernels"]),
+        .testTarget(name: "FleetKernelsTests", dependencies: ["FleetKernels", "FleetTestSupport"]),
         .testTarget(name: "FleetLabelsTests", dependencies: ["FleetLabels"]),
         .testTarget(name: "FleetShardsTests", dependencies: ["FleetShards", "FleetTestSupport"]),
         .testTarget(name: "FleetPlannerTests", dependencies: ["FleetPlanner"]),

@@ -171,6 +171,10 @@ struct NativeShardReader {
             throw ShardError(.notAShard, file: path, "the header says \(count) records, the index lists \(index.records.count)")
         }
         for e in index.records {
+            guard e.tensorBytes >= 0, e.labels >= 0, e.labels < 1 << 20, e.annotationsBytes >= 0, e.metadataBytes >= 0,
+                  e.tensorBytes < Int.max / 4, e.annotationsBytes < Int.max / 4, e.metadataBytes < Int.max / 4 else {
+                throw ShardError(.notAShard, file: path, record: e.key, "the index entry has impossible sizes")
+            }
             let parts = e.tensorBytes + e.labels * 5 + e.annotationsBytes + e.metadataBytes
             guard e.offset >= Int64(NativeShard.headerSize), e.length >= 0, e.offset + e.length <= Int64(indexOffset),
                   Int64(parts) == e.length, e.tensorBytes == e.tensor.byteCount, e.tensor.shape.allSatisfy({ $0 >= 0 }) else {

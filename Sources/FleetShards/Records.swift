@@ -36,7 +36,18 @@ public struct TensorSpec: Sendable, Codable, Equatable {
     }
 
     /// Bytes of the tensor: product of the shape × element width.
-    public var byteCount: Int { shape.reduce(1, *) * dtype.byteWidth }
+    /// Bytes of the tensor: product of the shape × element width (Int.max when that overflows or
+    /// a dimension is negative, which no buffer can match).
+    public var byteCount: Int {
+        var n = dtype.byteWidth
+        for d in shape {
+            guard d >= 0 else { return Int.max }
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            if o { return Int.max }
+            n = p
+        }
+        return n
+    }
 }
 
 /// Names, units and kinds ("continuous"/"categorical") of the label vector, in order.

@@ -157,7 +157,7 @@ struct WebDatasetShardReader {
             let nameBytes = h[0..<100].prefix { $0 != 0 }
             let name = String(decoding: nameBytes, as: UTF8.self)
             let sizeText = String(decoding: h[124..<136].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self)
-            guard Array(h[257..<262]) == Array("ustar".utf8), let size = Int(sizeText, radix: 8) else {
+            guard Array(h[257..<262]) == Array("ustar".utf8), let size = Int(sizeText, radix: 8), size >= 0 else {
                 throw ShardError(.notAShard, file: file.path, "no tar header at byte \(pos)")
             }
             let stored = h[148..<156].prefix { $0 != 0 && $0 != 0x20 }
@@ -211,7 +211,7 @@ struct WebDatasetShardReader {
             throw ShardError(.notAShard, file: file.path, record: s.key, "unsupported numpy dtype \(descr)")
         }
         tensor.dtype = dt
-        guard off + tensor.byteCount == npy.count else {
+        guard tensor.byteCount != Int.max, off + tensor.byteCount == npy.count else {
             throw ShardError(.notAShard, file: file.path, record: s.key, "the .npy data size does not match its shape")
         }
         var labels: [Float] = [], mask: [UInt8] = []
@@ -219,7 +219,7 @@ struct WebDatasetShardReader {
             labels = a.map { if case .number(let n) = $0 { return Float(n) } else { return .nan } }
         }
         if case .array(let a)? = meta["mask"] {
-            mask = a.map { if case .number(let n) = $0 { return UInt8(clamping: Int(n)) } else { return 0 } }
+            mask = a.map { if case .number(let n) = $0, let v = UInt8(exactly: n) { return v } else { return 0 } }
         }
         var crc: UInt32? = nil
         if case .number(let n)? = meta["npy_crc32c"] { crc = UInt32(exactly: n) }

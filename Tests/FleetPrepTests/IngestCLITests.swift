@@ -116,6 +116,7 @@ import Testing
         let manifest = try DatasetManifest.read(from: out)
         #expect(manifest.shards.reduce(0) { $0 + $1.samples } == ds.count)
         for s in manifest.shards { #expect(s.bytes <= 4 << 20, "\(s.file) is \(s.bytes) bytes") }
+        let per = 160 * 120 * 3
         #expect(manifest.shards.count >= Int((Double(71 * 8 * per + h264Frames * per) / Double(4 << 20)).rounded(.up)))
     }
 

@@ -1,0 +1,222 @@
+import FleetShards
+import FleetTestSupport
+import Foundation
+import Testing
+
+/// Deterministic pseudo-random bytes (SplitMix64) so that Python can regenerate nothing: it
+/// compares against .npy files the test writes with an independent writer (numpy itself reads them).
+struct Rng {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
+    mutating func float() -> Float { Float(next() % 2_000_001) / 1000 - 1000 }
+}
+
+struct Sample {
+    var key: String
+    var tensor: TensorSpec
+    var bytes: [UInt8]
+    var labels: [Float]
+    var mask: [UInt8]
+    var annotations: String
+}
+
+func scratch(_ name: String) -> URL {
+    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+    let url = base.appendingPathComponent("fleetshards-\(name)-\(UUID().uuidString.prefix(8))")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+let schema = LabelSchema(names: ["speed", "steering_angle", "gear"], units: ["m/s", "deg", ""], kinds: ["continuous", "continuous", "categorical"])
+
+func makeSamples(_ n: Int, seed: UInt64) -> [Sample] {
+    var rng = Rng(state: seed)
+    var out: [Sample] = []
+    for i in 0..<n {
+        let dtype = TensorDType.allCases[i % 4]
+        let layout = i % 2 == 0 ? "NCHW" : "NHWC"
+        let shape = layout == "NCHW" ? [1 + i % 3, 3, 7 + i % 5, 9] : [1 + i % 3, 7 + i % 5, 9, 3]
+        let spec = TensorSpec(name: "frames", dtype: dtype, shape: shape, layout: layout)
+        var bytes = rng.bytes(spec.byteCount)
+        if dtype == .f32 || dtype == .f16 {
+            // Keep floats finite so that numpy comparisons are exact and NaN-free.
+            for j in stride(from: dtype.byteWidth - 1, to: bytes.count, by: dtype.byteWidth) { bytes[j] &= 0x3F }
+        }
+        let labels = (0..<3).map { _ in rng.float() }
+        let mask = (0..<3).map { _ in UInt8(rng.next() % 2) }
+        let ann = i % 3 == 0 ? "null" : "{\"boxes\":[[\(i),2,3,4]],\"label\":\"car \(i)\"}"
+        out.append(Sample(key: "clip_\(i / 10)-\(String(format: "%06d", i))", tensor: spec, bytes: bytes, labels: labels, mask: mask, annotations: ann))
+    }
+    return out
+}
+
+func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64) throws -> [ShardInfo] {
+    let b = try ShardBudget(target: MemoryTarget(parsing: "\(budget)"), fill: 1)
+    let w = try DatasetWriter(directory: dir, format: format, budget: b, schema: schema)
+    for s in samples {
+        try s.bytes.withUnsafeBytes { raw in
+            try w.append(SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
+                                      annotations: s.annotations, metadata: .object(["source": .string("test"), "i": .number(1)])))
+        }
+    }
+    let shards = try w.finish()
+    try DatasetManifest(format: format, target: b.target, fill: 1, budgetBytes: b.bytes, shards: shards, schema: schema,
+                        tensor: nil, transform: .null, sources: .null).write(to: dir)
+    return shards
+}
+
+@Suite struct ShardRoundTripTests {
+    @Test(arguments: [ShardFormat.native, .wds])
+    func everyDtypeAndLayoutReadsBackBitExactly(format: ShardFormat) throws {
+        let dir = scratch("rt")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = makeSamples(60, seed: 7)
+        let shards = try write(samples, to: dir, format: format, budget: 16 * 1024)
+        #expect(shards.count > 3, "small budget makes several shards")
+        let ds = try ShardDataset(directory: dir)
+        #expect(ds.count == samples.count)
+        for (i, s) in samples.enumerated() {
+            let r = ds[i]
+            #expect(r.key == s.key)
+            #expect(r.tensor.dtype == s.tensor.dtype && r.tensor.shape == s.tensor.shape && r.tensor.layout == s.tensor.layout)
+            #expect(Array(r.tensorBytes) == s.bytes)
+            #expect(r.labels.map(\.bitPattern) == s.labels.map(\.bitPattern))
+            #expect(r.mask == s.mask)
+            #expect(try JSONValue(parsing: r.annotations) == JSONValue(parsing: s.annotations))
+        }
+        #expect(ds.verify().isEmpty)
+        for s in shards { #expect(s.bytes <= 16 * 1024) }
+        // Seeded shuffle: a permutation, the same for the same seed.
+        let p = ds.shuffledIndices(seed: 42)
+        #expect(p.sorted() == Array(0..<samples.count) && p == ds.shuffledIndices(seed: 42) && p != Array(0..<samples.count))
+        #expect(ds.batches(size: 16).map(\.count) == [16, 16, 16, 12])
+    }
+
+    @Test func recordLargerThanBudgetNamesRecordAndSizes() throws {
+        let dir = scratch("big")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try DatasetWriter(directory: dir, format: .native, budget: ShardBudget(target: MemoryTarget(parsing: "8KiB"), fill: 1), schema: schema)
+        let bytes = [UInt8](repeating: 1, count: 10000)
+        let error = #expect(throws: ShardError.self) {
+            try bytes.withUnsafeBytes {
+                try w.append(SampleRecord(key: "huge-000001", tensor: TensorSpec(name: "frames", dtype: .u8, shape: [10000], layout: "N"),
+                                          tensorBytes: $0, labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null))
+            }
+        }
+        #expect(error?.kind == .recordTooLarge)
+        #expect(error?.description.contains("huge-000001") == true && error?.description.contains("8192") == true)
+        w.abandon()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "no shard and no temporary file left")
+    }
+
+    @Test func badKeysAreRejected() throws {
+        let dir = scratch("keys")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try DatasetWriter(directory: dir, format: .wds, budget: ShardBudget(target: MemoryTarget(parsing: "1MiB"), fill: 1), schema: schema)
+        for key in ["../evil", "a.b", "", "x/y", String(repeating: "k", count: 97)] {
+            #expect(throws: ShardError.self, "\(key)") {
+                try [UInt8(0)].withUnsafeBytes {
+                    try w.append(SampleRecord(key: key, tensor: TensorSpec(name: "f", dtype: .u8, shape: [1], layout: "N"), tensorBytes: $0,
+                                              labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null))
+                }
+            }
+        }
+        w.abandon()
+    }
+
+    @Test func memoryTargetsParse() throws {
+        #expect(try MemoryTarget(parsing: "h100").bytes == 80_000_000_000)
+        #expect(try MemoryTarget(parsing: "dojo-tile").bytes == 11_000_000_000)
+        #expect(try MemoryTarget(parsing: "dojo-d1").bytes == 442_500_000)
+        #expect(try MemoryTarget(parsing: "512MiB").bytes == 512 << 20)
+        #expect(try MemoryTarget(parsing: "64MB").bytes == 64_000_000)
+        #expect(try MemoryTarget(parsing: "1000000").bytes == 1_000_000)
+        for p in MemoryTarget.profiles { #expect(!p.source.isEmpty) }
+        #expect(throws: ShardError.self) { try MemoryTarget(parsing: "lots") }
+        #expect(throws: ShardError.self) { try ShardBudget(target: MemoryTarget(parsing: "h100"), fill: 1.5) }
+        #expect(try ShardBudget(target: MemoryTarget(parsing: "h100"), fill: 0.25).bytes == 20_000_000_000)
+    }
+
+    @Test func crc32cKnownVector() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+
+    @Test func packingFillsShardsToTheBudget() throws {
+        let dir = scratch("pack")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Realistic records: 8 cameras × 3×120×160 float16 ≈ 0.9 MB each, 64 MiB budget.
+        let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 120, 160], layout: "NCHW")
+        let bytes = [UInt8](repeating: 0x3C, count: spec.byteCount)
+        let budget = try ShardBudget(target: MemoryTarget(parsing: "64MiB"), fill: 1)
+        for format in ShardFormat.allCases {
+            let w = try DatasetWriter(directory: dir, format: format, budget: budget, schema: schema, prefix: "p-\(format.rawValue)")
+            for i in 0..<200 {
+                try bytes.withUnsafeBytes {
+                    try w.append(SampleRecord(key: "k-\(i)", tensor: spec, tensorBytes: $0, labels: [1, 2, 3], mask: [1, 1, 1],
+                                              annotations: "null", metadata: .object(["i": .number(Double(i))])))
+                }
+            }
+            let shards = try w.finish()
+            let fills = shards.dropLast().map { Double($0.bytes) / Double(budget.bytes) }
+            print("packing \(format.rawValue): \(shards.count) shards, fill of full shards min \(String(format: "%.2f%%", (fills.min() ?? 0) * 100))")
+            #expect(shards.count >= 3)
+            for f in fills { #expect(f >= 0.98) }
+            for s in shards { #expect(s.bytes <= budget.bytes) }
+        }
+    }
+
+    @Test func flippedBytesAndTruncationAreCaughtNeverCrash() throws {
+        let dir = scratch("fuzz")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = makeSamples(12, seed: 3)
+        for format in ShardFormat.allCases {
+            let sub = dir.appendingPathComponent(format.rawValue)
+            let shards = try write(samples, to: sub, format: format, budget: 1 << 20)
+            let file = sub.appendingPathComponent(shards[0].file)
+            let original = try Data(contentsOf: file)
+            // Flip one byte inside record 5's tensor: verify names that record.
+            let ds0 = try ShardDataset(directory: sub)
+            let target = ds0[5]
+            var rng = Rng(state: 99)
+            var damaged = original
+            let key = target.key
+            // Locate the record's tensor bytes in the file by content search (first 16 bytes).
+            let needle = Data(samples[5].bytes.prefix(16))
+            let at = damaged.range(of: needle)!.lowerBound + 3
+            damaged[at] ^= 0x5A
+            try damaged.write(to: file)
+            let problems = try ShardDataset(directory: sub).verify()
+            #expect(problems.contains { $0.record == key }, "\(format): \(problems)")
+            let v = try TestPaths.fleetprep(["verify", sub.path])
+            #expect(v.status == 1 && v.stdout.contains(key), "\(format) verify CLI: \(v.stdout)")
+            // Fuzz: random truncations and byte flips must throw or verify-fail, never crash.
+            for round in 0..<1500 {
+                var d = original
+                if round % 2 == 0 {
+                    d = d.prefix(Int(rng.next() % UInt64(d.count)))
+                } else {
+                    for _ in 0..<(1 + Int(rng.next() % 4)) { d[Int(rng.next() % UInt64(d.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+                }
+                try d.write(to: file)
+                if let ds = try? ShardDataset(shardFile: file) {
+                    _ = ds.verify()
+                    for i in 0..<ds.count { _ = try? ds.record(at: i) }
+                }
+            }
+            try original.write(to: file)
+            // Truncation is a clear error naming the file.
+            try original.prefix(original.count / 2).write(to: file)
+            let error = #expect(throws: ShardError.self) { _ = try ShardDataset(shardFile: file) }
+            #expect(error?.kind == .truncated || error?.kind == .notAShard, "\(String(describing: error))")
+            #expect(error?.description.contains(file.lastPathComponent) == true)
+        }
+    }
+}
