@@ -27,7 +27,9 @@ import Testing
         Case(clip: "event_0001/main.mp4", format: .nv12, width: 160, height: 120, matrix: .bt601, range: .limited),
         Case(clip: "event_0001/main.mp4", format: .yuv422p, width: 160, height: 120, matrix: .bt709, range: .limited),
         Case(clip: "event_0001/main.mp4", format: .yuv444p, width: 160, height: 120, matrix: .bt601, range: .full),
-        Case(clip: "event_0001/main.mp4", format: .gray, width: 160, height: 120, matrix: .bt601, range: .limited),
+        // (libswscale ignores in_range for gray input and treats it as full range; the kernels follow
+        // the stream's declared range, so only the full-range gray case has an ffmpeg oracle.)
+        Case(clip: "event_0001/main.mp4", format: .gray, width: 160, height: 120, matrix: .bt601, range: .full),
         Case(clip: "hevc10_320x240.mkv", format: .yuv420p10le, width: 320, height: 240, matrix: .bt601, range: .limited),
         Case(clip: "odd_321x241.mkv", format: .yuv444p, width: 321, height: 241, matrix: .bt601, range: .limited),
         Case(clip: "event_0001/main.mp4", format: .yuv420p, width: 160, height: 120, matrix: .bt601, range: .limited, crop: (20, 10, 100, 80)),
@@ -61,7 +63,8 @@ import Testing
         if let (w, h) = c.out {
             vf.append("scale=\(w):\(h):flags=\(c.filter == .area ? "area" : "bilinear")+accurate_rnd+full_chroma_int:in_color_matrix=\(matrix):in_range=\(range)")
         } else {
-            vf.append("scale=in_color_matrix=\(matrix):in_range=\(range)")
+            // Same size: chroma taken from the nearest sample, as the kernels do.
+            vf.append("scale=flags=neighbor+accurate_rnd+full_chroma_int:in_color_matrix=\(matrix):in_range=\(range)")
         }
         vf.append("format=\(outFmt)")
         let oracle = [UInt8](try Self.ffmpeg(["-f", "rawvideo", "-pix_fmt", c.format.rawValue, "-s", "\(c.width)x\(c.height)", "-i", "-",

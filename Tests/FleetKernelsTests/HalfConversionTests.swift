@@ -19,7 +19,7 @@ import Testing
             (Float(sign: .plus, exponent: -24, significand: 1.5), 0x0002),     // 1.5 ulp tie → even (2)
             (1 + Float(sign: .plus, exponent: -11, significand: 1), 0x3C00),   // tie → even
             (1 + Float(sign: .plus, exponent: -11, significand: 3), 0x3C02),   // tie → even (up)
-            (1 + Float(sign: .plus, exponent: -11, significand: 1.0001), 0x3C01),
+            (1 + Float(sign: .plus, exponent: -11, significand: 1.01), 0x3C01),     // just above the tie
         ]
         for (x, bits) in cases {
             #expect(HalfConversion.f16Bits(x) == bits, "\(x): got \(String(HalfConversion.f16Bits(x), radix: 16)), want \(String(bits, radix: 16))")
