@@ -178,8 +178,10 @@ public final class FrameTransformer {
 
     @inline(__always)
     private static func toByte(_ v: Float) -> UInt8 {
-        let r = (v + 0.5).rounded(.down)
-        return r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+        // Clamp, then truncate v + 0.5 (cvttss2si): no call to floorf, which baseline x86-64
+        // (without SSE4.1's roundps) cannot inline.
+        let c = v < 0 ? 0 : (v > 255 ? 255 : v)
+        return UInt8(truncatingIfNeeded: Int32(c + 0.5))
     }
 
     /// Source row `r` of the crop, as three float planes (R, G, B; or luma ×3 for gray output),

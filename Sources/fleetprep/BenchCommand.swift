@@ -25,6 +25,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print the results as JSON.")
     var json = false
 
+    @Flag(help: "Only measure the transform kernel against memcpy.")
+    var kernelsOnly = false
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
@@ -45,6 +48,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if kernelsOnly {
+            for c in try KernelBenchmark.run(seconds: 2) {
+                print(String(format: "%@: %.2f ms/frame, %.2f GB/s; memcpy %.2f GB/s; ratio %.2f", c.name, c.millisecondsPerFrame, c.kernelGBps, c.memcpyGBps, c.ratio))
+            }
+            return
+        }
         let clips = clip.isEmpty ? SampleClipsLocator.benchmarkClips() : clip
         guard !clips.isEmpty else {
             throw ValidationError("no clips: pass --clip FILE, or run from the repository root (SampleClips/)")
