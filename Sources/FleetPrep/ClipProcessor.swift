@@ -58,7 +58,8 @@ public struct ClipFailure: Error, Sendable, Codable, Equatable, CustomStringConv
             }
             return ClipFailure(clip: clip, path: e.path, stage: stage, message: e.message, samplesKept: samplesKept)
         case let e as KernelError:
-            return ClipFailure(clip: clip, path: groupPath, stage: .transform, message: e.description, samplesKept: samplesKept)
+            let option = [KernelError.Kind.invalidCrop: "--crop: ", .invalidSize: "--size: "][e.kind] ?? ""
+            return ClipFailure(clip: clip, path: groupPath, stage: .transform, message: option + e.description, samplesKept: samplesKept)
         default:
             return ClipFailure(clip: clip, path: groupPath, stage: .decode, message: "\(error)", samplesKept: samplesKept)
         }
@@ -114,6 +115,7 @@ struct ClipProcessor {
             guard !s.isEmpty else {
                 throw ClipFailure(clip: item.key, path: cam.path, stage: .decode, message: "the video stream has no frames", samplesKept: 0)
             }
+            try Self.checkCoverage(d.info, stamps: s, lenient: config.lenient)
             decoders.append(d)
             stamps.append(s)
             times[cam.camera] = s.map { d.info.timeBase.seconds($0) }
@@ -164,7 +166,6 @@ struct ClipProcessor {
             return t
         }
 
-        var emitted = 0
         for s in kept {
             let sample = labels.samples[s]
             var decodedHere = 0
@@ -239,7 +240,25 @@ struct ClipProcessor {
                 annotations: labels.annotations[s] ?? "null", metadata: metadata,
                 framesDecoded: decodedHere, time: sample.masterTime, cameraTimes: cameraTimes)
             guard emit(prepared) else { return }
-            emitted += 1
+        }
+        // Read every camera to its end, so that damage after the last needed frame (a cut-off
+        // file, a demuxer error) still fails the clip. Unselected frames are not delivered.
+        for d in decoders {
+            while try d.nextFrame({ _ in }) != nil {}
+        }
+    }
+
+    /// Strict mode: packets that stop well short of the duration the header declares mean the
+    /// file lost data (a cut-off upload) even when no FFmpeg call failed. Checked on the demuxed
+    /// timestamps, before any sample is made.
+    static func checkCoverage(_ info: ClipInfo, stamps: [Int64], lenient: Bool) throws {
+        guard !lenient, let duration = info.duration, duration > 1, let last = stamps.last else { return }
+        let rate = info.frameRate.doubleValue
+        let period = rate > 0 ? 1 / rate : 0
+        let covered = info.timeBase.seconds(last) + period - info.startTime
+        if covered < duration * 0.9 - 0.1 {
+            throw MediaError(.truncated, path: info.path,
+                             message: "packets end at \(covered) s but the header declares \(duration) s (\(stamps.count) frame(s))")
         }
     }
 

@@ -156,6 +156,7 @@ public final class IngestRun: @unchecked Sendable {
         if stopNow { pipe.cancel() }
 
         var groupSamples = resume.sample
+        var groupMark: DatasetWriter.Mark? = nil
         var fatal: Error? = nil
         var writerShards: [ShardInfo] = []
         do {
@@ -164,6 +165,7 @@ public final class IngestRun: @unchecked Sendable {
                 try processor.process(items[g], skip: g == firstGroup ? resume.sample : 0) { emit($0) }
             }, consume: { i, event in
                 let g = firstGroup + i
+                if groupMark == nil { groupMark = writer.mark() }
                 switch event {
                 case .output(let s):
                     position = (g, groupSamples)
@@ -178,16 +180,31 @@ public final class IngestRun: @unchecked Sendable {
                     samplesWritten += 1
                     progress.update { $0.framesDecoded += s.framesDecoded; $0.samplesWritten += 1 }
                 case .failed(let error):
+                    // A clip that fails part-way leaves nothing behind when its samples are all
+                    // still in the open shard (the usual case); otherwise those already in a
+                    // finished shard stay and are counted in errors.jsonl.
+                    if g != firstGroup || resume.sample == 0, let mark = groupMark {
+                        var rolledBack = false
+                        do { rolledBack = try writer.rollback(to: mark) } catch { fatal = error; return false }
+                        if rolledBack {
+                            let removed = groupSamples
+                            samplesWritten -= removed
+                            groupSamples = 0
+                            progress.update { $0.samplesWritten -= removed }
+                        }
+                    }
                     let f = ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: groupSamples)
                     failures.append(f)
                     try journalRef.append(.init(kind: "group", group: g, status: "failed", samples: groupSamples, failure: f))
                     progress.update { $0.clipsFailed += 1 }
                     groupSamples = 0
+                    groupMark = nil
                 case .finished:
                     okCount += 1
                     try journalRef.append(.init(kind: "group", group: g, status: "ok", samples: groupSamples))
                     progress.update { $0.clipsDone += 1 }
                     groupSamples = 0
+                    groupMark = nil
                 }
                 return !self.isCancelled
             })

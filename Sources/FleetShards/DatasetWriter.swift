@@ -33,6 +33,9 @@ public struct ShardInfo: Sendable, Codable, Equatable {
 
 protocol ShardFileWriter: AnyObject {
     var count: Int { get }
+    var bytesWritten: Int64 { get }
+    /// Drops the records after the first `count`, whose data ended at `offset`.
+    func truncate(toCount count: Int, offset: Int64) throws(ShardError)
     func sizeIfAppended(_ r: SampleRecord) -> Int64
     func append(_ r: SampleRecord) throws(ShardError)
     func finish() throws(ShardError)
@@ -112,6 +115,34 @@ public final class DatasetWriter {
         try c.writer.append(record)
         current!.last = record.key
         if c.writer.count == 1 { current!.first = record.key }
+    }
+
+    /// A point in the sample stream that `rollback(to:)` can return to.
+    public struct Mark: Sendable, Equatable {
+        let shardIndex: Int
+        let count: Int
+        let offset: Int64
+    }
+
+    /// The current position: the open shard and how much of it is written.
+    public func mark() -> Mark {
+        guard let c = current else { return Mark(shardIndex: nextIndex, count: 0, offset: 0) }
+        return Mark(shardIndex: nextIndex - 1, count: c.writer.count, offset: c.writer.bytesWritten)
+    }
+
+    /// Removes the samples appended since `mark`, if they are all still in the open shard (none
+    /// was finished since). Returns false, changing nothing, when a shard was finished since.
+    public func rollback(to mark: Mark) throws(ShardError) -> Bool {
+        guard let c = current else { return mark.shardIndex == nextIndex && mark.count == 0 }
+        if mark.shardIndex == nextIndex - 1 {
+            try c.writer.truncate(toCount: mark.count, offset: mark.offset)
+            if mark.count == 0 { current!.first = ""; current!.last = "" }
+            return true
+        }
+        if mark.shardIndex == nextIndex && mark.count == 0 && c.writer.count == 0 { return true }
+        // The mark was taken before the open shard started (a shard boundary came after it):
+        // the samples in this shard can go, but those in the finished shard stay.
+        return false
     }
 
     /// Closes the open shard (if it holds samples) and returns every shard this writer finished.

@@ -85,6 +85,14 @@ final class RawFile {
         guard r == bytes.count else { throw ShardError(.io, file: path, "write failed: \(String(cString: strerror(errno)))") }
     }
 
+    /// Cuts the file back to `length` bytes and continues writing there.
+    func truncate(to length: Int64) throws(ShardError) {
+        guard ftruncate(fd, off_t(length)) == 0, lseek(fd, off_t(length), SEEK_SET) == off_t(length) else {
+            throw ShardError(.io, file: path, "truncate failed: \(String(cString: strerror(errno)))")
+        }
+        offset = length
+    }
+
     func sync() throws(ShardError) {
         guard fsync(fd) == 0 else { throw ShardError(.io, file: path, "fsync failed: \(String(cString: strerror(errno)))") }
     }

@@ -58,19 +58,26 @@ final class NativeShardWriter: ShardFileWriter {
     private let schema: LabelSchema
     private var entries: [NativeShard.Entry] = []
     private var indexBytes: Int
-    private let indexFixed: Int
 
     init(path: String, alignment: Int, schema: LabelSchema) throws(ShardError) {
         file = try RawFile(creating: path)
         self.alignment = Int64(alignment)
         self.schema = schema
         let empty = (try? NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: []))) ?? Data()
-        indexFixed = empty.count
         indexBytes = empty.count
         try file.write([UInt8](repeating: 0, count: NativeShard.headerSize))
     }
 
     var count: Int { entries.count }
+    var bytesWritten: Int64 { file.offset }
+
+    func truncate(toCount n: Int, offset: Int64) throws(ShardError) {
+        try file.truncate(to: max(offset, Int64(NativeShard.headerSize)))
+        while entries.count > n {
+            let e = entries.removeLast()
+            indexBytes -= ((try? NativeShard.encoder().encode(e).count) ?? 0) + (entries.isEmpty ? 0 : 1)
+        }
+    }
 
     private func parts(_ r: SampleRecord) -> (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]) {
         var lb = [UInt8]()

@@ -96,6 +96,12 @@ final class WebDatasetShardWriter: ShardFileWriter {
     private let file: RawFile
     private let schema: LabelSchema
     private(set) var count = 0
+    var bytesWritten: Int64 { file.offset }
+
+    func truncate(toCount n: Int, offset: Int64) throws(ShardError) {
+        try file.truncate(to: offset)
+        count = n
+    }
 
     init(path: String, schema: LabelSchema) throws(ShardError) {
         file = try RawFile(creating: path)

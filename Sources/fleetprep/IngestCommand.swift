@@ -152,11 +152,11 @@ struct IngestCommand: ParsableCommand {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             print(String(decoding: try enc.encode(summary), as: UTF8.self))
-        } else if !quiet {
+        } else {
             for f in summary.failures {
                 FileHandle.standardError.write(Data("failed: \(f.description)\n".utf8))
             }
-            print(Self.describe(summary))
+            if !quiet { print(Self.describe(summary)) }
         }
         if summary.exitStatus != .ok { throw ExitCode(summary.exitStatus.rawValue) }
     }
