@@ -1,1 +1,0 @@
-// FleetPlanner: see docs/ARCHITECTURE.md. Foundation only, no FFmpeg.
