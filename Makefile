@@ -1,5 +1,5 @@
 # FleetPrep: the two commands README.md shows, plus helpers.
-#   make demo   build, then ingest the bundled SampleClips into ./shards
+#   make demo   build, then ingest the bundled SampleClips into ./shards and verify them
 #   make test   build and run every test (installs FFmpeg dev packages and a Python venv if missing)
 SWIFT        ?= swift
 CONFIG       ?= release
@@ -16,7 +16,8 @@ build: bootstrap
 	$(SWIFT) build -c $(CONFIG) --product fleetprep
 
 demo: build
-	$(BIN) probe --count-frames SampleClips/*.mp4 SampleClips/*.mkv SampleClips/*.mov SampleClips/*.avi SampleClips/event_0001/*.mp4
+	$(BIN) ingest --out shards
+	$(BIN) verify shards
 
 # Python with numpy + webdataset for the interop tests (the readers Python training code uses).
 $(VENV)/.ready:

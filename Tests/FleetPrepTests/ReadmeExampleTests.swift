@@ -1,0 +1,44 @@
+import FleetPrep
+import FleetTestSupport
+import Foundation
+import Testing
+
+/// README's library example, compiled here verbatim (between the markers) and run; a test checks
+/// that README still shows exactly this code.
+@Suite struct ReadmeExampleTests {
+    func readmeExample() async throws -> Int {
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(TestPaths.repoRoot.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        var seen = 0
+        // README-BEGIN
+        var options = IngestOptions()
+        options.inputs = ["SampleClips/event_0001"]
+        options.size = "320x240"
+        options.dtype = "f16"
+        let config = try IngestConfiguration(options: options)
+        for try await sample in SampleStream(configuration: config) {
+            // sample.tensor: dtype, shape [camera, 3, 240, 320], layout; bytes are not copied.
+            sample.withTensorBytes { bytes in _ = bytes.count }
+            _ = (sample.key, sample.labels, sample.mask, sample.time)
+            // README-END
+            let shape: [Int] = sample.tensor.shape
+            #expect(shape == [8, 3, 240, 320])
+            let count: Int = sample.withTensorBytes { $0.count }
+            #expect(count == 3_686_400)  // 8 × 3 × 240 × 320 float16
+            seen += 1
+        }
+        return seen
+    }
+
+    @Test func exampleRunsAndMatchesReadme() async throws {
+        // 72 master frames, the rear camera misses one tick → 71 samples (as in shards).
+        #expect(try await readmeExample() == 71)
+        let me = try String(contentsOfFile: #filePath, encoding: .utf8)
+        let begin = me.range(of: "// README-BEGIN\n")!.upperBound
+        let end = me.range(of: "            // README-END")!.lowerBound
+        let code = me[begin..<end].split(separator: "\n").map { $0.dropFirst(8) }.joined(separator: "\n")
+        let readme = try String(contentsOf: TestPaths.repoRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains(code), "README's library example differs from the compiled one:\n\(code)")
+    }
+}
