@@ -21,8 +21,6 @@ public final class FrameTransformer {
 
     private let crop: (x: Int, y: Int, width: Int, height: Int)
     private let resize: Bool
-    private let hTaps: ResampleTaps?
-    private let vTaps: ResampleTaps?
     // Colour: Yf = (Y − yOff)·yMul, Cf = (C − cOff)·cMul; R = Yf + crv·V, G = Yf − cgu·U − cgv·V, B = Yf + cbu·U.
     private let yOff: Float, yMul: Float, cOff: Float, cMul: Float
     private let crv: Float, cgu: Float, cgv: Float, cbu: Float
@@ -32,10 +30,13 @@ public final class FrameTransformer {
     private var ringIndex: [Int]                       // source row held in each ring slot
     private let uRow: UnsafeMutablePointer<Float>
     private let vRow: UnsafeMutablePointer<Float>
-    private let vertical: UnsafeMutablePointer<Float>  // 3 × crop.width
     private let outRow: UnsafeMutablePointer<UInt8>    // 3 × outputWidth
     private let lut: UnsafeMutablePointer<UInt32>      // 3 × 256 output bit patterns
     private let elementBytes: Int
+    // Resize path: each plane resampled to the output size before colour conversion.
+    private var resY: PlaneResampler?
+    private var resU: PlaneResampler?
+    private var resV: PlaneResampler?
 
     public init(config: TransformConfig, sourceWidth: Int, sourceHeight: Int, sourceFormat: SourcePixelFormat,
                 streamMatrix: ColourMatrix, streamRange: ColourRange) throws(KernelError) {
@@ -78,14 +79,34 @@ public final class FrameTransformer {
         cgv = 2 * kr * (1 - kr) / kg
 
         resize = outputWidth != crop.width || outputHeight != crop.height
-        hTaps = resize ? ResampleTaps(input: crop.width, output: outputWidth, filter: config.filter) : nil
-        vTaps = resize ? ResampleTaps(input: crop.height, output: outputHeight, filter: config.filter) : nil
-        ringRows = (vTaps?.taps ?? 1) + 1
+        if resize {
+            let sample: PlaneResampler.Sample = sourceFormat == .yuv420p10le ? .u16le : .u8
+            resY = PlaneResampler(plane: 0, sample: sample, width: sourceWidth, height: sourceHeight,
+                                  originX: Double(crop.x), originY: Double(crop.y), spanX: Double(crop.width), spanY: Double(crop.height),
+                                  outWidth: outputWidth, outHeight: outputHeight, filter: config.filter)
+            if sourceFormat != .gray && config.channels != .gray {
+                let (sx, sy) = sourceFormat.chromaShift
+                let cw = -((-sourceWidth) >> sx), ch = -((-sourceHeight) >> sy)
+                let fx = Double(1 << sx), fy = Double(1 << sy)
+                let (cr, ow, oh, filt) = (crop, outputWidth, outputHeight, config.filter)
+                let make = { (plane: Int, smp: PlaneResampler.Sample) -> PlaneResampler in
+                    PlaneResampler(plane: plane, sample: smp, width: cw, height: ch,
+                                   originX: Double(cr.x) / fx, originY: Double(cr.y) / fy,
+                                   spanX: Double(cr.width) / fx, spanY: Double(cr.height) / fy,
+                                   outWidth: ow, outHeight: oh, filter: filt)
+                }
+                if sourceFormat == .nv12 {
+                    resU = make(1, .interleaved(0)); resV = make(1, .interleaved(1))
+                } else {
+                    resU = make(1, sample); resV = make(2, sample)
+                }
+            }
+        }
+        ringRows = 2
         ring = .allocate(capacity: ringRows * 3 * crop.width)
         ringIndex = Array(repeating: -1, count: ringRows)
         uRow = .allocate(capacity: crop.width)
         vRow = .allocate(capacity: crop.width)
-        vertical = .allocate(capacity: 3 * crop.width)
         outRow = .allocate(capacity: 3 * outputWidth)
         elementBytes = config.dtype.byteWidth
         lut = .allocate(capacity: 3 * 256)
@@ -109,7 +130,7 @@ public final class FrameTransformer {
 
     deinit {
         ring.deallocate(); uRow.deallocate(); vRow.deallocate()
-        vertical.deallocate(); outRow.deallocate(); lut.deallocate()
+        outRow.deallocate(); lut.deallocate()
     }
 
     /// `[C, H, W]` (chw) or `[H, W, C]` (hwc).
@@ -135,37 +156,30 @@ public final class FrameTransformer {
             throw KernelError(.unsupportedFormat, "nv12 frame lacks its UV plane")
         }
         for i in 0..<ringRows { ringIndex[i] = -1 }
+        resY?.reset(); resU?.reset(); resV?.reset()
         let cw = crop.width
         for y in 0..<outputHeight {
-            if let vTaps, let hTaps {
-                let s = vTaps.start[y]
-                for k in 0..<vTaps.taps { _ = rgbRow(s + k, image) }
-                // Vertical pass over crop-width rows.
-                for c in 0..<3 {
-                    let dst = vertical + c * cw
-                    for x in 0..<cw { dst[x] = 0 }
-                    for k in 0..<vTaps.taps {
-                        let w = vTaps.weight[y * vTaps.taps + k]
-                        if w == 0 { continue }
-                        let src = rgbRow(s + k, image) + c * cw
-                        for x in 0..<cw { dst[x] += w * src[x] }
+            if let resY {
+                resY.row(y, base: image.planes.0, stride: image.strides.0)
+                let Y = resY.out
+                let R = outRow, G = outRow + outputWidth, B = outRow + 2 * outputWidth
+                let (yOff, yMul, cOff, cMul) = (self.yOff, self.yMul, self.cOff, self.cMul)
+                if let resU, let resV {
+                    resU.row(y, base: image.planes.1!, stride: image.strides.1)
+                    resV.row(y, base: resU.plane == resV.plane ? image.planes.1! : image.planes.2!,
+                             stride: resU.plane == resV.plane ? image.strides.1 : image.strides.2)
+                    let U = resU.out, V = resV.out
+                    let (crv, cgu, cgv, cbu) = (self.crv, self.cgu, self.cgv, self.cbu)
+                    for x in 0..<outputWidth {
+                        let yv = (Y[x] - yOff) * yMul, u = (U[x] - cOff) * cMul, v = (V[x] - cOff) * cMul
+                        R[x] = Self.toByte(yv + crv * v)
+                        G[x] = Self.toByte(yv - cgu * u - cgv * v)
+                        B[x] = Self.toByte(yv + cbu * u)
                     }
-                }
-                // Horizontal pass, rounding to 8 bits.
-                let t = hTaps.taps
-                hTaps.weight.withUnsafeBufferPointer { wp in
-                    hTaps.start.withUnsafeBufferPointer { sp in
-                        for c in 0..<3 {
-                            let src = vertical + c * cw
-                            let dst = outRow + c * outputWidth
-                            for x in 0..<outputWidth {
-                                var acc: Float = 0
-                                let base = src + sp[x]
-                                let wb = x * t
-                                for k in 0..<t { acc += wp[wb + k] * base[k] }
-                                dst[x] = Self.toByte(acc)
-                            }
-                        }
+                } else {
+                    for x in 0..<outputWidth {
+                        let b = Self.toByte((Y[x] - yOff) * yMul)
+                        R[x] = b; G[x] = b; B[x] = b
                     }
                 }
             } else {
