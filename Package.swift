@@ -36,7 +36,9 @@ let package = Package(
         .target(name: "FleetKernels"),
         .target(name: "FleetLabels"),
         // Shards need SHA-256 (swift-crypto) and nothing of the decode stack.
-        .target(name: "FleetShards", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // CRC-32C with the SSE4.2 instruction, chosen at run time (no build flags needed).
+        .target(name: "CCRC32C"),
+        .target(name: "FleetShards", dependencies: ["CCRC32C", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FleetPlanner"),
         .target(
             name: "FleetPrep",

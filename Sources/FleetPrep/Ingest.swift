@@ -35,6 +35,8 @@ public struct IngestSummary: Sendable, Codable {
     public var errorsFile: String?
     public var failures: [ClipFailure] = []
     public var exitStatus: IngestExitStatus = .ok
+    /// Peak resident memory of this process, bytes (Linux VmHWM).
+    public var peakResidentBytes: Int?
 }
 
 /// The batch ingest pipeline: clip groups → decode → transform → labels/sync → shards.
@@ -255,6 +257,7 @@ public final class IngestRun: @unchecked Sendable {
         summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
         summary.exitStatus = summary.samples == 0 ? .nothingUsable : (failures.isEmpty ? .ok : .someFailed)
+        summary.peakResidentBytes = FleetPrep.peakResidentBytes()
         return summary
     }
 

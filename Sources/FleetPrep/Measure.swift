@@ -47,6 +47,9 @@ public struct RunMeasurement: Sendable, Codable, Equatable {
         return RunMeasurement(wallSeconds: wall, cpuSeconds: cpuTime(RUSAGE_CHILDREN) - cpu0, units: units)
     }
 
+    /// CPU seconds (user + system) of this process, or of its finished children.
+    public static func cpuSeconds(children: Bool) -> Double { cpuTime(children ? RUSAGE_CHILDREN : RUSAGE_SELF) }
+
     static func cpuTime(_ who: __rusage_who) -> Double {
         var usage = rusage()
         getrusage(__rusage_who_t(who.rawValue), &usage)

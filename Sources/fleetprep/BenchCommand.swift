@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetPlanner
 import FleetPrep
 import Foundation
 
@@ -7,7 +8,7 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure decode speed on the bundled 1280x960 samples next to `ffmpeg -f null`."
+        abstract: "Measure decode, kernel and ingest speed on the bundled 1280x960 samples next to ffmpeg, in one run (--json: the report `fleetprep plan --bench` reads)."
     )
 
     @Option(help: "Clips to measure (default: the bundled 1280x960 H.264 and HEVC samples).")
@@ -20,7 +21,7 @@ struct BenchCommand: ParsableCommand {
     var repeats = 3
 
     @Option(help: "Alternating rounds; the best of each contender is reported.")
-    var rounds = 3
+    var rounds = 2
 
     @Flag(help: "Print the results as JSON.")
     var json = false
@@ -47,6 +48,14 @@ struct BenchCommand: ParsableCommand {
         var ffmpegCPUSeconds: Double?
     }
 
+    @Flag(help: "Skip the end-to-end ingest measurements (decode and kernels only).")
+    var skipIngest = false
+
+    @Option(help: "Where ingest benchmark output goes (default /dev/shm, a RAM disk, when present).")
+    var scratch: String?
+
+    func say(_ line: String) { if !json { print(line) } }
+
     func run() throws {
         if kernelsOnly {
             for c in try KernelBenchmark.run(seconds: 2) {
@@ -58,6 +67,8 @@ struct BenchCommand: ParsableCommand {
         guard !clips.isEmpty else {
             throw ValidationError("no clips: pass --clip FILE, or run from the repository root (SampleClips/)")
         }
+        var report = EngineSpeedReport(machine: IngestBenchmark.machine(), measurements: [])
+        say("== decode: fleetprep vs ffmpeg -f null (best of \(rounds) alternating rounds, \(repeats) passes each)")
         var rows: [Row] = []
         for path in clips {
             let info = try VideoDecoder.probe(path: path)
@@ -74,19 +85,84 @@ struct BenchCommand: ParsableCommand {
                                 fleetprepFramesPerSecond: ours!.perSecond, ffmpegFramesPerSecond: theirs?.perSecond,
                                 ratio: theirs.map { ours!.perSecond / $0.perSecond },
                                 fleetprepCPUSeconds: ours!.cpuSeconds, ffmpegCPUSeconds: theirs?.cpuSeconds))
-                if !json {
-                    let r = rows.last!
-                    print(String(format: "%-34@ %-5@ threads=%d  fleetprep %7.1f fps   ffmpeg -f null %@   ratio %@",
-                                 (path as NSString).lastPathComponent, r.codec, t, r.fleetprepFramesPerSecond,
-                                 r.ffmpegFramesPerSecond.map { String(format: "%7.1f fps", $0) } ?? "n/a",
-                                 r.ratio.map { String(format: "%.2f", $0) } ?? "n/a"))
+                let r = rows.last!
+                report.measurements.append(.init(codec: info.codec, width: info.width, height: info.height, stage: "decode", threads: t,
+                                                 framesPerSecond: r.fleetprepFramesPerSecond, cpuSeconds: r.fleetprepCPUSeconds,
+                                                 framesPerCoreSecond: ours!.perCPUSecond, ffmpegFramesPerSecond: r.ffmpegFramesPerSecond))
+                say(String(format: "%-22@ %-5@ threads=%d  fleetprep %7.1f fps   ffmpeg -f null %@   ratio %@",
+                           (path as NSString).lastPathComponent, r.codec, t, r.fleetprepFramesPerSecond,
+                           r.ffmpegFramesPerSecond.map { String(format: "%7.1f fps", $0) } ?? "n/a",
+                           r.ratio.map { String(format: "%.2f", $0) } ?? "n/a"))
+            }
+        }
+
+        say("== transform kernel vs memcpy of the same output bytes (alternating, best of each)")
+        for c in try KernelBenchmark.run(seconds: 1) {
+            say(String(format: "%@: %.2f ms/frame, %.2f GB/s; memcpy %.2f GB/s; kernel/memcpy %.3f", c.name, c.millisecondsPerFrame, c.kernelGBps, c.memcpyGBps, c.ratio))
+        }
+        say("== decode only vs decode + transform to 640x480 ImageNet float16 CHW (1 thread)")
+        for path in clips {
+            let info = try VideoDecoder.probe(path: path)
+            guard info.pixelFormat == "yuv420p" else { continue }
+            let (dec, both, cpu, frames) = try IngestBenchmark.decodeVersusTransform(path)
+            report.measurements.append(.init(codec: info.codec, width: info.width, height: info.height, stage: "transform", threads: 1,
+                                             framesPerSecond: both, cpuSeconds: cpu, framesPerCoreSecond: cpu > 0 ? Double(frames) / cpu : both,
+                                             outputBytesPerSecond: both * 640 * 480 * 3 * 2))
+            say(String(format: "%-22@ decode %7.1f fps   decode+transform %7.1f fps   transform adds %.0f%% to decode time",
+                       (path as NSString).lastPathComponent, dec, both, (dec / both - 1) * 100))
+        }
+
+        if !skipIngest {
+            let root = URL(fileURLWithPath: scratch ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()))
+            let common = ["--size", "640x480", "--dtype", "f16", "--layout", "chw", "--normalize", "imagenet", "--target", "256MiB", "--decoder-threads", "1"]
+            say("== ingest end to end (\(clips.count) clips → 640x480 f16 CHW native shards in \(root.path)) vs ffmpeg -f null, same threads")
+            var perJobs: [Int: Double] = [:]
+            for jobs in [1, 2] {
+                let ing = try IngestBenchmark.ingest(clips, common + ["--jobs", "\(jobs)"], root: root)
+                let ff = IngestBenchmark.ffmpeg(clips, threads: jobs)
+                perJobs[jobs] = ing.fps
+                say(String(format: "jobs %d: fleetprep ingest %7.1f frames/s (%.2f CPU s)   ffmpeg -threads %d -f null %@   ratio %@",
+                           jobs, ing.fps, ing.cpu, jobs, ff.map { String(format: "%7.1f frames/s", Double($0.frames) / $0.wall) } ?? "n/a",
+                           ff.map { String(format: "%.2f", ing.fps / (Double($0.frames) / $0.wall)) } ?? "n/a"))
+            }
+            if let a = perJobs[1], let b = perJobs[2] { say(String(format: "jobs 2 / jobs 1: %.2fx", b / a)) }
+            for path in clips {
+                let info = try VideoDecoder.probe(path: path)
+                let ing = try IngestBenchmark.ingest([path], common + ["--jobs", "1"], root: root)
+                report.measurements.append(.init(codec: info.codec, width: info.width, height: info.height, stage: "ingest", threads: 1,
+                                                 framesPerSecond: ing.fps, cpuSeconds: ing.cpu,
+                                                 framesPerCoreSecond: ing.cpu > 0 ? Double(ing.frames) / ing.cpu : ing.fps,
+                                                 outputBytesPerSecond: ing.fps * 640 * 480 * 3 * 2))
+            }
+            let strided = try IngestBenchmark.ingest(clips, common + ["--jobs", "1", "--stride", "3"], root: root)
+            let covered = Double(strided.samples * 3) / strided.wall
+            let ff1 = IngestBenchmark.ffmpeg(clips, threads: 1)
+            say(String(format: "--stride 3, jobs 1: %.1f frames of video covered/s (%d samples in %.2f s) vs full decode-only %@",
+                       covered, strided.samples, strided.wall, ff1.map { String(format: "%.1f frames/s", Double($0.frames) / $0.wall) } ?? "n/a"))
+            let disk = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".bench-scratch")
+            try? FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: disk) }
+            let onDisk = try IngestBenchmark.ingest(clips, common + ["--jobs", "2"], root: disk)
+            say(String(format: "on disk (%@), jobs 2: %.1f frames/s", disk.path, onDisk.fps))
+            // Peak memory must not grow with the number of clips.
+            if let small = SampleClipsLocator.directory()?.appendingPathComponent("event_0001/main.mp4").path {
+                var rss: [Int: Int] = [:]
+                for n in [10, 100] {
+                    let dir = root.appendingPathComponent("bench-clips-\(n)-\(UUID().uuidString.prefix(6))")
+                    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                    defer { try? FileManager.default.removeItem(at: dir) }
+                    for i in 0..<n { try FileManager.default.copyItem(atPath: small, toPath: dir.appendingPathComponent(String(format: "clip%03d.mp4", i)).path) }
+                    let r = try IngestBenchmark.ingest([dir.path], ["--size", "160x120", "--jobs", "2", "--target", "64MiB"], root: root)
+                    rss[n] = r.peakRSS
+                    say(String(format: "%3d clips: peak RSS %.1f MiB (%d samples)", n, Double(r.peakRSS ?? 0) / 1048576, r.samples))
                 }
+                if let a = rss[10], let b = rss[100], a > 0 { say(String(format: "peak RSS 100 clips / 10 clips: %.2f", Double(b) / Double(a))) }
             }
         }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try enc.encode(rows), as: UTF8.self))
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
         }
     }
 }
