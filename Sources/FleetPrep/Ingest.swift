@@ -153,7 +153,8 @@ public final class IngestRun: @unchecked Sendable {
         let processor = ClipProcessor(config: cfg, schema: inputs.schema, pool: pool)
         let firstGroup = resume.group
         let todo = max(0, items.count - firstGroup)
-        let pipe = OrderedPipeline<PreparedSample>(count: todo, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 2)
+        let pipe = OrderedPipeline<PreparedSample>(count: todo, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
+                                                   queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.buffer.count })
         lock.lock(); pipeline = pipe; let stopNow = cancelled; lock.unlock()
         if stopNow { pipe.cancel() }
 
@@ -335,6 +336,7 @@ public final class IngestRun: @unchecked Sendable {
         var o = cfg.effective
         o.jobs = nil
         o.decoderThreads = nil
+        o.inflight = nil
         o.out = nil
         o.inputs = nil
         let enc = JSONEncoder()

@@ -18,6 +18,8 @@ public struct IngestConfiguration: Sendable {
     public let targetFPS: Double?
     public let jobs: Int
     public let decoderThreads: Int
+    /// Bytes of samples that may wait for the writer (split among the clips in flight).
+    public let inflightBytes: Int
     public let lenient: Bool
     public let format: ShardFormat
     public let target: MemoryTarget
@@ -74,6 +76,10 @@ public struct IngestConfiguration: Sendable {
         jobs = try positive(o.jobs, "--jobs")
         guard let dt = o.decoderThreads, dt >= 0 else { throw IngestError.badOption("--decoder-threads", "must be 0 (automatic) or more") }
         decoderThreads = dt
+        do {
+            let t = try MemoryTarget(parsing: o.inflight ?? "1GiB")
+            inflightBytes = Int(t.bytes)
+        } catch { throw IngestError.badOption("--inflight", "expected a size such as 1GiB, got \"\(o.inflight ?? "")\"") }
         lenient = o.lenient ?? false
 
         // Labels and cameras.

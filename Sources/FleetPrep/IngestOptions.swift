@@ -42,6 +42,9 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     public var jobs: Int?
     /// FFmpeg decoder threads per camera (1 keeps all parallelism at the clip level).
     public var decoderThreads: Int?
+    /// Memory for samples waiting to be written, bytes (`512MiB`, …): how far the workers on
+    /// later clips may run ahead of the writer. Bounds peak memory whatever the number of clips.
+    public var inflight: String?
     /// Keep the frames of a damaged clip that decode and skip the damaged ones (default: a
     /// damaged clip fails at the damage).
     public var lenient: Bool?
@@ -93,6 +96,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.stride = 1
         o.jobs = ProcessInfo.processInfo.activeProcessorCount
         o.decoderThreads = 1
+        o.inflight = "256MiB"
         o.lenient = false
         o.missingCamera = "drop"
         o.maxGap = 0.25
@@ -123,6 +127,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.fps = fps ?? base.fps
         o.jobs = jobs ?? base.jobs
         o.decoderThreads = decoderThreads ?? base.decoderThreads
+        o.inflight = inflight ?? base.inflight
         o.lenient = lenient ?? base.lenient
         o.cameras = cameras ?? base.cameras
         o.master = master ?? base.master
@@ -164,7 +169,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case inputs, out, size, crop, filter, dtype, layout, normalize, matrix, range, channels
-        case stride, fps, jobs, decoderThreads, lenient
+        case stride, fps, jobs, decoderThreads, inflight, lenient
         case cameras, master, syncTolerance, missingCamera, maxGap, signals
         case format, target, fill, alignment
         case maxPixels, maxFrames, maxSidecarBytes

@@ -3,8 +3,9 @@ import Foundation
 /// Runs a producer over items 0..<count on `jobs` threads and hands every item's outputs to one
 /// consumer in item order, with bounded memory:
 ///
-/// - each item's outputs pass through a queue of at most `queueCapacity` elements (a producer
-///   that gets ahead blocks: backpressure);
+/// - each item's outputs pass through a queue of at most `queueCapacity` elements, or at most
+///   `queueBytes` bytes as `weight` counts them (at least one element always fits): a producer
+///   that gets ahead blocks (backpressure);
 /// - producers work only on items within `window` of the one being consumed, so at most
 ///   `window × queueCapacity` outputs are ever in flight, however many items there are.
 ///
@@ -23,23 +24,29 @@ final class OrderedPipeline<Output>: @unchecked Sendable {
         var queue: [Event] = []
         var head = 0
         var closed = false
+        var bytes = 0
     }
 
     private let count: Int
     private let jobs: Int
     private let window: Int
     private let queueCapacity: Int
+    private let queueBytes: Int
+    private let weight: (Output) -> Int
     private let state = NSCondition()
     private var nextItem = 0
     private var consuming = 0
     private var cancelled = false
     private var slots: [Int: Slot] = [:]
 
-    init(count: Int, jobs: Int, window: Int? = nil, queueCapacity: Int = 4) {
+    init(count: Int, jobs: Int, window: Int? = nil, queueCapacity: Int = 4,
+         queueBytes: Int = .max, weight: @escaping (Output) -> Int = { _ in 0 }) {
         self.count = count
         self.jobs = max(1, jobs)
         self.window = max(window ?? (self.jobs + 1), self.jobs)
         self.queueCapacity = max(1, queueCapacity)
+        self.queueBytes = queueBytes
+        self.weight = weight
     }
 
     /// Stops producers at their next output; the consumer's loop ends.
@@ -114,10 +121,14 @@ final class OrderedPipeline<Output>: @unchecked Sendable {
 
     private func push(_ event: Event, to s: Slot) -> Bool {
         s.condition.lock(); defer { s.condition.unlock() }
-        if case .output = event {
-            while s.queue.count - s.head >= queueCapacity && !isCancelled() { s.condition.wait() }
+        var w = 0
+        if case .output(let o) = event {
+            w = weight(o)
+            while s.queue.count - s.head > 0 && (s.queue.count - s.head >= queueCapacity || s.bytes + w > queueBytes)
+                    && !isCancelled() { s.condition.wait() }
         }
         if isCancelled() { return false }
+        s.bytes += w
         s.queue.append(event)
         s.condition.broadcast()
         return true
@@ -128,6 +139,7 @@ final class OrderedPipeline<Output>: @unchecked Sendable {
         while s.head == s.queue.count && !isCancelled() { s.condition.wait() }
         if s.head == s.queue.count { return nil }
         let e = s.queue[s.head]
+        if case .output(let o) = e { s.bytes -= weight(o) }
         s.head += 1
         if s.head > 64 { s.queue.removeFirst(s.head); s.head = 0 }
         s.condition.broadcast()

@@ -50,7 +50,7 @@ final class RecordBufferPool: @unchecked Sendable {
     }
 
     /// Returns a buffer for reuse; keeps at most `limit` idle buffers.
-    func give(_ b: RecordBuffer, limit: Int = 64) {
+    func give(_ b: RecordBuffer, limit: Int = 4096) {
         lock.lock()
         if free.count < limit { free.append(b) }
         lock.unlock()

@@ -122,7 +122,8 @@ final class StreamState: @unchecked Sendable {
         lock.lock(); failures += inputs.failures; lock.unlock()
         let pool = RecordBufferPool()
         let processor = ClipProcessor(config: cfg, schema: inputs.schema, pool: pool)
-        let pipe = OrderedPipeline<PreparedSample>(count: items.count, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 2)
+        let pipe = OrderedPipeline<PreparedSample>(count: items.count, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
+                                                   queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.buffer.count })
         lock.lock(); run = pipe; lock.unlock()
         try pipe.run(produce: { i, emit in
             try processor.process(items[i], skip: 0) { emit($0) }

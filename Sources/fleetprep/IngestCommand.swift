@@ -53,6 +53,8 @@ struct IngestCommand: ParsableCommand {
     var jobs: Int?
     @Option(help: "Decoder threads per camera (default 1; 0 = automatic).")
     var decoderThreads: Int?
+    @Option(help: "Memory for samples waiting to be written (default 256MiB): bounds peak memory.")
+    var inflight: String?
     @Flag(help: "Skip damaged frames instead of failing the clip at the damage.")
     var lenient = false
 
@@ -105,7 +107,7 @@ struct IngestCommand: ParsableCommand {
         c.out = out
         c.size = size; c.crop = crop; c.filter = filter; c.dtype = dtype; c.layout = layout
         c.normalize = normalize; c.matrix = matrix; c.range = range; c.channels = channels
-        c.stride = stride; c.fps = fps; c.jobs = jobs; c.decoderThreads = decoderThreads
+        c.stride = stride; c.fps = fps; c.jobs = jobs; c.decoderThreads = decoderThreads; c.inflight = inflight
         c.lenient = lenient ? true : nil
         c.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.master = master; c.syncTolerance = syncTolerance; c.missingCamera = missingCamera; c.maxGap = maxGap
