@@ -17,7 +17,7 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("decode \(name) (144 frames, 1 thread)", configuration: config) { benchmark in
             for _ in benchmark.scaledIterations {
                 let d = try VideoDecoder(path: clip, options: DecoderOptions(threads: 1))
-                blackHole(try d.countFrames())
+                FleetPrep.blackHole(try d.countFrames())
             }
         }
     }
@@ -51,7 +51,7 @@ let benchmarks: @Sendable () -> Void = {
                     try w.append(SampleRecord(key: "k-\(i)", tensor: spec, tensorBytes: $0, labels: [1], mask: [1], annotations: "null", metadata: .null))
                 }
             }
-            blackHole(try w.finish())
+            FleetPrep.blackHole(try w.finish())
         }
     }
 
@@ -64,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
             o.jobs = 1
             o.target = "256MiB"
             defer { try? FileManager.default.removeItem(atPath: o.out!) }
-            blackHole(try IngestRun(configuration: IngestConfiguration(options: o)).run())
+            FleetPrep.blackHole(try IngestRun(configuration: IngestConfiguration(options: o)).run())
         }
     }
 }
