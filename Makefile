@@ -16,7 +16,7 @@ build: bootstrap
 	$(SWIFT) build -c $(CONFIG) --product fleetprep
 
 demo: build
-	$(BIN) ingest --out shards
+	$(BIN) ingest --size 320x240 --out shards
 	$(BIN) verify shards
 
 # Python with numpy + webdataset for the interop tests (the readers Python training code uses).
