@@ -1,302 +1,565 @@
-/// Turns frames of one size and format into tensors: crop → YUV→RGB → resize → normalize →
-/// element type and layout, written straight into a caller's buffer.
+/// Reusable per-worker transformer: validates the configuration and precomputes filter taps,
+/// colour coefficients, normalization lookup tables and scratch rows at init, then transforms
+/// frames with no heap allocation.
 ///
-/// All tables (resampling weights, colour coefficients, one 256-entry output table per channel
-/// that holds the normalized value already converted to the output element type) and scratch
-/// rows are made at `init`; `transform` allocates nothing. Work is done row by row so that the
-/// intermediate rows stay in cache: one pass over the source, one write of the output.
+/// One output row at a time, in one pass over the source rows it needs:
+/// 1. vertical filter of each plane's crop window (Int16/Int32 fixed point, 1/128 of an 8-bit level),
+/// 2. horizontal filter to the output width, 1/64 of a level (chroma goes straight to full output
+///    resolution, like swscale's `full_chroma_int`),
+/// 3. YUV -> RGB (or range-expanded luma) to 8-bit, Int16 fixed point,
+/// 4. normalization + dtype conversion through a per-channel 256-entry table (exact: each table
+///    entry is `HalfConversion`/`Float` of `Normalization.value`), written in CHW or HWC order.
 ///
-/// A transformer is not thread-safe (it owns scratch rows); make one per worker.
+/// Not thread-safe: use one per worker.
 public final class FrameTransformer {
     public let outputWidth: Int
     public let outputHeight: Int
+    /// 3 for RGB/BGR, 1 for gray.
     public let channels: Int
+    /// The configuration this transformer was built from.
     public let config: TransformConfig
-    public let sourceWidth: Int
-    public let sourceHeight: Int
-    public let sourceFormat: SourcePixelFormat
-    /// The matrix and range used (the override, or the stream's).
+    /// Matrix and range actually used (override or stream).
     public let matrix: ColourMatrix
     public let range: ColourRange
+    /// The crop rectangle in source pixels.
+    public let cropRect: (x: Int, y: Int, width: Int, height: Int)
 
-    private let crop: (x: Int, y: Int, width: Int, height: Int)
-    private let resize: Bool
-    // Colour: Yf = (Y − yOff)·yMul, Cf = (C − cOff)·cMul; R = Yf + crv·V, G = Yf − cgu·U − cgv·V, B = Yf + cbu·U.
-    private let yOff: Float, yMul: Float, cOff: Float, cMul: Float
-    private let crv: Float, cgu: Float, cgv: Float, cbu: Float
-    // Scratch.
-    private let ring: UnsafeMutablePointer<Float>      // ringRows × 3 planes × crop.width
-    private let ringRows: Int
-    private var ringIndex: [Int]                       // source row held in each ring slot
-    private let uRow: UnsafeMutablePointer<Float>
-    private let vRow: UnsafeMutablePointer<Float>
-    private let outRow: UnsafeMutablePointer<UInt8>    // 3 × outputWidth
-    private let lut: UnsafeMutablePointer<UInt32>      // 3 × 256 output bit patterns
-    private let elementBytes: Int
-    // Resize path: each plane resampled to the output size before colour conversion.
-    private var resY: PlaneResampler?
-    private var resU: PlaneResampler?
-    private var resV: PlaneResampler?
+    let sourceWidth: Int
+    let sourceHeight: Int
+    let sourceFormat: SourcePixelFormat
 
-    public init(config: TransformConfig, sourceWidth: Int, sourceHeight: Int, sourceFormat: SourcePixelFormat,
-                streamMatrix: ColourMatrix, streamRange: ColourRange) throws(KernelError) {
-        guard sourceWidth >= 1, sourceHeight >= 1 else { throw KernelError(.invalidSize, "source size \(sourceWidth)x\(sourceHeight) is empty") }
-        self.config = config
-        self.sourceWidth = sourceWidth
-        self.sourceHeight = sourceHeight
-        self.sourceFormat = sourceFormat
-        crop = try (config.crop ?? .pixels(x: 0, y: 0, width: sourceWidth, height: sourceHeight)).rectangle(width: sourceWidth, height: sourceHeight)
-        if (config.outputWidth == nil) != (config.outputHeight == nil) {
-            throw KernelError(.invalidSize, "give both output width and height")
-        }
-        outputWidth = config.outputWidth ?? crop.width
-        outputHeight = config.outputHeight ?? crop.height
-        guard outputWidth >= 1, outputHeight >= 1, outputWidth <= 16384, outputHeight <= 16384 else {
-            throw KernelError(.invalidSize, "output size \(outputWidth)x\(outputHeight) must be 1…16384 each")
-        }
-        channels = config.channels == .gray ? 1 : 3
-        let n = config.normalization
-        guard n.scale.isFinite, n.scale != 0, !n.mean.isEmpty, n.mean.count == n.std.count,
-              n.std.allSatisfy({ $0 != 0 && $0.isFinite }), n.mean.allSatisfy(\.isFinite) else {
-            throw KernelError(.invalidOption, "normalization needs a non-zero scale and finite mean/std (std ≠ 0) per channel")
-        }
-        matrix = config.matrix ?? streamMatrix
-        range = config.range ?? (sourceFormat == .yuvj420p ? .full : streamRange)
-
-        let tenBit = sourceFormat == .yuv420p10le
-        let maxV: Float = tenBit ? 1023 : 255
-        let k: Float = tenBit ? 4 : 1
-        if range == .limited {
-            yOff = 16 * k; yMul = 255 / (219 * k); cOff = 128 * k; cMul = 255 / (224 * k)
-        } else {
-            yOff = 0; yMul = 255 / maxV; cOff = 128 * k; cMul = 255 / maxV
-        }
-        let (kr, kb) = matrix.coefficients
-        let kg = 1 - kr - kb
-        crv = 2 * (1 - kr)
-        cbu = 2 * (1 - kb)
-        cgu = 2 * kb * (1 - kb) / kg
-        cgv = 2 * kr * (1 - kr) / kg
-
-        resize = outputWidth != crop.width || outputHeight != crop.height
-        if resize {
-            let sample: PlaneResampler.Sample = sourceFormat == .yuv420p10le ? .u16le : .u8
-            resY = PlaneResampler(plane: 0, sample: sample, width: sourceWidth, height: sourceHeight,
-                                  originX: Double(crop.x), originY: Double(crop.y), spanX: Double(crop.width), spanY: Double(crop.height),
-                                  outWidth: outputWidth, outHeight: outputHeight, filter: config.filter)
-            if sourceFormat != .gray && config.channels != .gray {
-                let (sx, sy) = sourceFormat.chromaShift
-                let cw = -((-sourceWidth) >> sx), ch = -((-sourceHeight) >> sy)
-                let fx = Double(1 << sx), fy = Double(1 << sy)
-                let (cr, ow, oh, filt) = (crop, outputWidth, outputHeight, config.filter)
-                let make = { (plane: Int, smp: PlaneResampler.Sample) -> PlaneResampler in
-                    PlaneResampler(plane: plane, sample: smp, width: cw, height: ch,
-                                   originX: Double(cr.x) / fx, originY: Double(cr.y) / fy,
-                                   spanX: Double(cr.width) / fx, spanY: Double(cr.height) / fy,
-                                   outWidth: ow, outHeight: oh, filter: filt)
-                }
-                if sourceFormat == .nv12 {
-                    resU = make(1, .interleaved(0)); resV = make(1, .interleaved(1))
-                } else {
-                    resU = make(1, sample); resV = make(2, sample)
-                }
-            }
-        }
-        ringRows = 2
-        ring = .allocate(capacity: ringRows * 3 * crop.width)
-        ringIndex = Array(repeating: -1, count: ringRows)
-        uRow = .allocate(capacity: crop.width)
-        vRow = .allocate(capacity: crop.width)
-        outRow = .allocate(capacity: 3 * outputWidth)
-        elementBytes = config.dtype.byteWidth
-        lut = .allocate(capacity: 3 * 256)
-        let order: [Int] = config.channels == .bgr ? [2, 1, 0] : [0, 1, 2]
-        for c in 0..<3 {
-            // Table for output channel c, whose values come from source channel order[c].
-            let statChannel = config.channels == .gray ? 0 : order[c]
-            for v in 0..<256 {
-                let x = n.apply(Float(v), channel: statChannel)
-                let bits: UInt32
-                switch config.dtype {
-                case .u8: bits = UInt32(max(0, min(255, x.rounded(.toNearestOrEven))))
-                case .f16: bits = UInt32(HalfConversion.f16Bits(x))
-                case .bf16: bits = UInt32(HalfConversion.bf16Bits(x))
-                case .f32: bits = x.bitPattern
-                }
-                lut[c * 256 + v] = bits
-            }
-        }
-    }
-
-    deinit {
-        ring.deallocate(); uRow.deallocate(); vRow.deallocate()
-        outRow.deallocate(); lut.deallocate()
-    }
-
-    /// `[C, H, W]` (chw) or `[H, W, C]` (hwc).
+    /// [C, H, W] for CHW, [H, W, C] for HWC.
     public var outputShape: [Int] {
         config.layout == .chw ? [channels, outputHeight, outputWidth] : [outputHeight, outputWidth, channels]
     }
 
     /// Bytes `transform` writes.
-    public var outputByteCount: Int { channels * outputHeight * outputWidth * elementBytes }
+    public var outputByteCount: Int { channels * outputHeight * outputWidth * config.dtype.byteWidth }
 
-    /// Transforms one frame into `output` (at least `outputByteCount` bytes).
+    // Taps: luma and chroma, horizontal and vertical.
+    private let lumaH: Taps, lumaV: Taps, chromaH: Taps?, chromaV: Taps?
+    private let lumaWindow: (x: Int, y: Int, w: Int, h: Int)
+    private let chromaWindow: (x: Int, y: Int, w: Int, h: Int)
+    // Colour: coefficient * 8192 applied with `mulhi` to 1/64-level samples gives 1/8 levels.
+    private let cy: Int16, yOffset: Int16, crv: Int16, cgu: Int16, cgv: Int16, cbu: Int16
+    // Scratch rows.
+    private let acc: UnsafeMutablePointer<Int32>       // vertical accumulator, max window width
+    private let vRow: UnsafeMutablePointer<Int16>      // vertical result, max window width
+    private let planeRows: UnsafeMutablePointer<Int16> // 3 rows of outputWidth: Y, U, V (1/64 levels)
+    private let rgbRows: UnsafeMutablePointer<UInt8>   // 3 rows of rowCap, in output channel order
+    private let rowCap: Int                            // outputWidth rounded up to 8 (SIMD tails)
+    // Per output channel 256-entry tables.
+    private let lut16: UnsafeMutablePointer<UInt16>
+    private let lut32: UnsafeMutablePointer<Float>
+
+    /// Validates `config` against the source and precomputes everything; throws `.invalidCrop`,
+    /// `.invalidSize` or `.invalidOption`.
+    public init(config: TransformConfig, sourceWidth: Int, sourceHeight: Int, sourceFormat: SourcePixelFormat,
+                streamMatrix: ColourMatrix, streamRange: ColourRange) throws(KernelError) {
+        guard sourceWidth > 0, sourceHeight > 0 else {
+            throw KernelError(.invalidSize, "source size \(sourceWidth)x\(sourceHeight) is empty")
+        }
+        let rect = try (config.crop ?? .pixels(x: 0, y: 0, width: sourceWidth, height: sourceHeight))
+            .rectangle(inWidth: sourceWidth, height: sourceHeight)
+        let ow = config.outputWidth ?? rect.width, oh = config.outputHeight ?? rect.height
+        guard ow > 0, oh > 0, ow <= 16384, oh <= 16384 else {
+            throw KernelError(.invalidSize, "output size \(ow)x\(oh) must be 1...16384 in each direction")
+        }
+        try config.normalization.validate()
+        if config.dtype == .u8 && config.normalization != .none {
+            throw KernelError(.invalidOption, "u8 output takes raw 0...255 values: use normalization 'none' (or a float dtype)")
+        }
+        self.config = config
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+        self.sourceFormat = sourceFormat
+        self.cropRect = rect
+        self.outputWidth = ow
+        self.outputHeight = oh
+        self.channels = config.channels == .gray ? 1 : 3
+        let matrix = config.matrix ?? streamMatrix
+        let range = config.range ?? (sourceFormat == .yuvj420p ? .full : streamRange)
+        self.matrix = matrix
+        self.range = range
+
+        // Filter taps.
+        lumaWindow = (rect.x, rect.y, rect.width, rect.height)
+        lumaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x, cropSize: rect.width, shift: 0,
+                                planeLo: rect.x, planeHi: rect.x + rect.width - 1, filter: config.filter))
+        lumaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y, cropSize: rect.height, shift: 0,
+                                planeLo: rect.y, planeHi: rect.y + rect.height - 1, filter: config.filter))
+        let sx = sourceFormat.chromaShiftX, sy = sourceFormat.chromaShiftY
+        let cx0 = rect.x >> sx, cx1 = (rect.x + rect.width - 1) >> sx
+        let cy0 = rect.y >> sy, cy1 = (rect.y + rect.height - 1) >> sy
+        chromaWindow = (cx0, cy0, cx1 - cx0 + 1, cy1 - cy0 + 1)
+        if sourceFormat.hasChroma && config.channels != .gray {
+            // Without a resize, subsampled chroma is replicated (nearest sample) as libswscale's
+            // same-size converters do, so output matches `ffmpeg -pix_fmt rgb24` and PyAV's
+            // `to_ndarray(format="rgb24")`; with a resize it is filtered with centred siting.
+            let sameSize = ow == rect.width && oh == rect.height
+            chromaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x, cropSize: rect.width, shift: sx,
+                                      planeLo: cx0, planeHi: cx1, filter: config.filter, nearest: sameSize))
+            chromaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y, cropSize: rect.height, shift: sy,
+                                      planeLo: cy0, planeHi: cy1, filter: config.filter, nearest: sameSize))
+        } else {
+            chromaH = nil
+            chromaV = nil
+        }
+
+        // Colour coefficients (all < 4, so * 8192 fits Int16).
+        let (kr, kb): (Double, Double) = matrix == .bt601 ? (0.299, 0.114) : (0.2126, 0.0722)
+        let kg = 1 - kr - kb
+        var ys: Double, cs: Double, yo: Double
+        switch range {
+        case .limited: ys = 255.0 / 219.0; cs = 255.0 / 224.0; yo = 16
+        case .full: ys = 1; cs = 1; yo = 0
+        }
+        if sourceFormat.bitDepth == 10 && range == .full { ys *= 1020.0 / 1023.0; cs *= 1020.0 / 1023.0 }
+        let f = 8192.0
+        cy = Int16((ys * f).rounded())
+        yOffset = Int16(yo * 64)
+        crv = Int16((2 * (1 - kr) * cs * f).rounded())
+        cbu = Int16((2 * (1 - kb) * cs * f).rounded())
+        cgu = Int16((2 * kb * (1 - kb) / kg * cs * f).rounded())
+        cgv = Int16((2 * kr * (1 - kr) / kg * cs * f).rounded())
+
+        // Scratch.
+        let maxW = max(rect.width, chromaWindow.w)
+        acc = .allocate(capacity: maxW)
+        vRow = .allocate(capacity: maxW)
+        rowCap = (ow + 7) / 8 * 8
+        planeRows = .allocate(capacity: 3 * rowCap)
+        planeRows.initialize(repeating: 128 * 64, count: 3 * rowCap)   // neutral chroma for gray sources
+        rgbRows = .allocate(capacity: 3 * rowCap)
+        rgbRows.initialize(repeating: 0, count: 3 * rowCap)
+
+        // Tables: output channel k shows colour order[k].
+        let order: [Int] = switch config.channels { case .rgb: [0, 1, 2]; case .bgr: [2, 1, 0]; case .gray: [0] }
+        lut16 = .allocate(capacity: 3 * 256)
+        lut32 = .allocate(capacity: 3 * 256)
+        for (k, colour) in order.enumerated() {
+            for i in 0..<256 {
+                let v = config.normalization.value(Float(i), colour: colour)
+                lut32[k * 256 + i] = v
+                lut16[k * 256 + i] = config.dtype == .bf16 ? HalfConversion.bf16Bits(v) : HalfConversion.f16Bits(v)
+            }
+        }
+    }
+
+    deinit {
+        acc.deallocate()
+        vRow.deallocate()
+        planeRows.deallocate()
+        rgbRows.deallocate()
+        lut16.deallocate()
+        lut32.deallocate()
+    }
+
+    /// Transforms one frame into `output` (at least `outputByteCount` bytes; any alignment).
+    /// Throws `.unsupportedFormat` when the image does not match the format/size given at init
+    /// or lacks a plane, `.bufferTooSmall` when `output` is short. Allocates nothing.
     public func transform(_ image: SourceImage, into output: UnsafeMutableRawBufferPointer) throws(KernelError) {
         guard image.format == sourceFormat, image.width == sourceWidth, image.height == sourceHeight else {
-            throw KernelError(.unsupportedFormat, "frame is \(image.width)x\(image.height) \(image.format.rawValue); this transformer was made for \(sourceWidth)x\(sourceHeight) \(sourceFormat.rawValue)")
+            throw KernelError(.unsupportedFormat,
+                "frame is \(image.format.rawValue) \(image.width)x\(image.height), transformer was built for \(sourceFormat.rawValue) \(sourceWidth)x\(sourceHeight)")
         }
         guard output.count >= outputByteCount, let out = output.baseAddress else {
-            throw KernelError(.bufferTooSmall, "output buffer has \(output.count) bytes; \(outputByteCount) needed")
+            throw KernelError(.bufferTooSmall, "output buffer has \(output.count) bytes, needs \(outputByteCount)")
         }
-        if image.format != .gray && image.format != .nv12 && (image.planes.1 == nil || image.planes.2 == nil) {
-            throw KernelError(.unsupportedFormat, "\(image.format.rawValue) frame lacks its chroma planes")
+        let needsChroma = chromaH != nil
+        if needsChroma {
+            guard image.plane1 != nil, sourceFormat == .nv12 || image.plane2 != nil else {
+                throw KernelError(.unsupportedFormat, "\(sourceFormat.rawValue) frame lacks its chroma plane(s)")
+            }
         }
-        if image.format == .nv12 && image.planes.1 == nil {
-            throw KernelError(.unsupportedFormat, "nv12 frame lacks its UV plane")
-        }
-        for i in 0..<ringRows { ringIndex[i] = -1 }
-        resY?.reset(); resU?.reset(); resV?.reset()
-        let cw = crop.width
+        let yRow = planeRows, uRow = planeRows + rowCap, vRowOut = planeRows + 2 * rowCap
         for y in 0..<outputHeight {
-            if let resY {
-                resY.row(y, base: image.planes.0, stride: image.strides.0)
-                let Y = resY.out
-                let R = outRow, G = outRow + outputWidth, B = outRow + 2 * outputWidth
-                let (yOff, yMul, cOff, cMul) = (self.yOff, self.yMul, self.cOff, self.cMul)
-                if let resU, let resV {
-                    resU.row(y, base: image.planes.1!, stride: image.strides.1)
-                    resV.row(y, base: resU.plane == resV.plane ? image.planes.1! : image.planes.2!,
-                             stride: resU.plane == resV.plane ? image.strides.1 : image.strides.2)
-                    let U = resU.out, V = resV.out
-                    let (crv, cgu, cgv, cbu) = (self.crv, self.cgu, self.cgv, self.cbu)
-                    for x in 0..<outputWidth {
-                        let yv = (Y[x] - yOff) * yMul, u = (U[x] - cOff) * cMul, v = (V[x] - cOff) * cMul
-                        R[x] = Self.toByte(yv + crv * v)
-                        G[x] = Self.toByte(yv - cgu * u - cgv * v)
-                        B[x] = Self.toByte(yv + cbu * u)
-                    }
+            filterPlane(image.plane0, stride: image.stride0, step: 1, offset: 0, window: lumaWindow,
+                        h: lumaH, v: lumaV, row: y, into: yRow)
+            if let chromaH, let chromaV, let p1 = image.plane1 {
+                if sourceFormat == .nv12 {
+                    filterPlane(p1, stride: image.stride1, step: 2, offset: 0, window: chromaWindow,
+                                h: chromaH, v: chromaV, row: y, into: uRow)
+                    filterPlane(p1, stride: image.stride1, step: 2, offset: 1, window: chromaWindow,
+                                h: chromaH, v: chromaV, row: y, into: vRowOut)
+                } else if let p2 = image.plane2 {
+                    filterPlane(p1, stride: image.stride1, step: 1, offset: 0, window: chromaWindow,
+                                h: chromaH, v: chromaV, row: y, into: uRow)
+                    filterPlane(p2, stride: image.stride2, step: 1, offset: 0, window: chromaWindow,
+                                h: chromaH, v: chromaV, row: y, into: vRowOut)
+                }
+            }
+            convertColour(yRow, uRow, vRowOut)
+            writeRow(y, out)
+        }
+    }
+
+    // MARK: - Passes
+
+    /// Vertical then horizontal filter of one plane for output row `row`, into `dst` (outputWidth
+    /// samples in 1/64 of an 8-bit level). The vertical pass works in 1/128 levels.
+    private func filterPlane(_ base: UnsafeRawPointer, stride: Int, step: Int, offset: Int,
+                             window: (x: Int, y: Int, w: Int, h: Int), h: Taps, v: Taps, row: Int,
+                             into dst: UnsafeMutablePointer<Int16>) {
+        let w = window.w
+        let vDst = vRow
+        let taps = v.count
+        let idx = v.index + row * taps, wt = v.weight + row * taps
+        let wide = sourceFormat.bitDepth > 8
+        let up = Int16(wide ? 5 : 7)                        // sample -> 1/128 level
+        let down = Int32(wide ? 9 : 7)                      // 2^14 weights * sample -> 1/128 level
+        let wx = window.x, wy = window.y
+        @inline(__always) func rowBase(_ r: Int32) -> UnsafeRawPointer {
+            base + (wy + Int(r)) * stride + (wide ? 2 * wx : wx * step + offset)
+        }
+        if taps == 1 {
+            let p = rowBase(idx[0])
+            if wide {
+                let s = p.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<w { vDst[i] = Int16(truncatingIfNeeded: s[i]) &<< up }
+            } else if step == 1 {
+                let s = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w { vDst[i] = Int16(s[i]) &<< 7 }
+            } else {
+                let s = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w { vDst[i] = Int16(s[2 * i]) &<< 7 }
+            }
+        } else if !wide, step == 1, let w16 = v.weight16.map({ $0 + row * taps }), taps <= 4 {
+            // 8-bit samples with weights that are multiples of 1/128: exact in Int16.
+            let s0 = rowBase(idx[0]).assumingMemoryBound(to: UInt8.self)
+            let s1 = rowBase(idx[1]).assumingMemoryBound(to: UInt8.self)
+            let k0 = w16[0], k1 = w16[1]
+            if taps == 2 {
+                for i in 0..<w { vDst[i] = Int16(s0[i]) &* k0 &+ Int16(s1[i]) &* k1 }
+            } else {
+                let s2 = rowBase(idx[2]).assumingMemoryBound(to: UInt8.self)
+                let k2 = w16[2]
+                if taps == 3 {
+                    for i in 0..<w { vDst[i] = Int16(s0[i]) &* k0 &+ Int16(s1[i]) &* k1 &+ Int16(s2[i]) &* k2 }
                 } else {
-                    for x in 0..<outputWidth {
-                        let b = Self.toByte((Y[x] - yOff) * yMul)
-                        R[x] = b; G[x] = b; B[x] = b
+                    let s3 = rowBase(idx[3]).assumingMemoryBound(to: UInt8.self)
+                    let k3 = w16[3]
+                    for i in 0..<w {
+                        vDst[i] = (Int16(s0[i]) &* k0 &+ Int16(s1[i]) &* k1) &+ (Int16(s2[i]) &* k2 &+ Int16(s3[i]) &* k3)
                     }
                 }
-            } else {
-                let row = rgbRow(y, image)
-                for i in 0..<(3 * cw) { outRow[i] = Self.toByte(row[i]) }
             }
-            store(row: y, into: out)
-        }
-    }
-
-    @inline(__always)
-    private static func toByte(_ v: Float) -> UInt8 {
-        // Clamp, then truncate v + 0.5 (cvttss2si): no call to floorf, which baseline x86-64
-        // (without SSE4.1's roundps) cannot inline.
-        let c = v < 0 ? 0 : (v > 255 ? 255 : v)
-        return UInt8(truncatingIfNeeded: Int32(c + 0.5))
-    }
-
-    /// Source row `r` of the crop, as three float planes (R, G, B; or luma ×3 for gray output),
-    /// converted once and kept in the ring while the vertical filter needs it.
-    private func rgbRow(_ r: Int, _ img: SourceImage) -> UnsafeMutablePointer<Float> {
-        let slot = r % ringRows
-        let cw = crop.width
-        let dst = ring + slot * 3 * cw
-        if ringIndex[slot] == r { return dst }
-        ringIndex[slot] = r
-        let sy = crop.y + r
-        let x0 = crop.x
-        let R = dst, G = dst + cw, B = dst + 2 * cw
-        let (yOff, yMul, cOff, cMul) = (self.yOff, self.yMul, self.cOff, self.cMul)
-        // Luma into R (temporarily).
-        if sourceFormat == .yuv420p10le {
-            let row = (img.planes.0 + sy * img.strides.0).assumingMemoryBound(to: UInt16.self) + x0
-            for i in 0..<cw { R[i] = (Float(UInt16(littleEndian: row[i])) - yOff) * yMul }
         } else {
-            let row = (img.planes.0 + sy * img.strides.0).assumingMemoryBound(to: UInt8.self) + x0
-            for i in 0..<cw { R[i] = (Float(row[i]) - yOff) * yMul }
-        }
-        if sourceFormat == .gray || config.channels == .gray {
-            for i in 0..<cw { G[i] = R[i]; B[i] = R[i] }
-            return dst
-        }
-        // Chroma (nearest sample, as libswscale's unscaled converters do), expanded to crop width.
-        let (sx, syShift) = sourceFormat.chromaShift
-        let cy = sy >> syShift
-        switch sourceFormat {
-        case .nv12:
-            let row = (img.planes.1! + cy * img.strides.1).assumingMemoryBound(to: UInt8.self)
-            for i in 0..<cw {
-                let cx = (x0 + i) >> sx
-                uRow[i] = (Float(row[2 * cx]) - cOff) * cMul
-                vRow[i] = (Float(row[2 * cx + 1]) - cOff) * cMul
-            }
-        case .yuv420p10le:
-            let ur = (img.planes.1! + cy * img.strides.1).assumingMemoryBound(to: UInt16.self)
-            let vr = (img.planes.2! + cy * img.strides.2).assumingMemoryBound(to: UInt16.self)
-            for i in 0..<cw {
-                let cx = (x0 + i) >> sx
-                uRow[i] = (Float(UInt16(littleEndian: ur[cx])) - cOff) * cMul
-                vRow[i] = (Float(UInt16(littleEndian: vr[cx])) - cOff) * cMul
-            }
-        default:
-            let ur = (img.planes.1! + cy * img.strides.1).assumingMemoryBound(to: UInt8.self)
-            let vr = (img.planes.2! + cy * img.strides.2).assumingMemoryBound(to: UInt8.self)
-            if sx == 0 {
-                for i in 0..<cw {
-                    uRow[i] = (Float(ur[x0 + i]) - cOff) * cMul
-                    vRow[i] = (Float(vr[x0 + i]) - cOff) * cMul
-                }
-            } else {
-                for i in 0..<cw {
-                    let cx = (x0 + i) >> sx
-                    uRow[i] = (Float(ur[cx]) - cOff) * cMul
-                    vRow[i] = (Float(vr[cx]) - cOff) * cMul
+            let a = acc
+            for t in 0..<taps {
+                let p = rowBase(idx[t])
+                let k = wt[t]
+                if t == 0 {
+                    if wide {
+                        let s = p.assumingMemoryBound(to: UInt16.self)
+                        for i in 0..<w { a[i] = k &* Int32(s[i]) }
+                    } else if step == 1 {
+                        let s = p.assumingMemoryBound(to: UInt8.self)
+                        for i in 0..<w { a[i] = k &* Int32(s[i]) }
+                    } else {
+                        let s = p.assumingMemoryBound(to: UInt8.self)
+                        for i in 0..<w { a[i] = k &* Int32(s[2 * i]) }
+                    }
+                } else if k != 0 {
+                    if wide {
+                        let s = p.assumingMemoryBound(to: UInt16.self)
+                        for i in 0..<w { a[i] &+= k &* Int32(s[i]) }
+                    } else if step == 1 {
+                        let s = p.assumingMemoryBound(to: UInt8.self)
+                        for i in 0..<w { a[i] &+= k &* Int32(s[i]) }
+                    } else {
+                        let s = p.assumingMemoryBound(to: UInt8.self)
+                        for i in 0..<w { a[i] &+= k &* Int32(s[2 * i]) }
+                    }
                 }
             }
+            let half = Int32(1) &<< (down - 1)
+            for i in 0..<w { vDst[i] = Int16(truncatingIfNeeded: (a[i] &+ half) &>> down) }
         }
-        let (crv, cgu, cgv, cbu) = (self.crv, self.cgu, self.cgv, self.cbu)
-        let U = uRow, V = vRow
-        for i in 0..<cw {
-            let yv = R[i], u = U[i], v = V[i]
-            G[i] = yv - cgu * u - cgv * v
-            B[i] = yv + cbu * u
-            R[i] = yv + crv * v
+        if h.isIdentity {
+            for i in 0..<w { dst[i] = (vDst[i] &+ 1) &>> 1 }
+            return
         }
-        return dst
+        horizontal(h, vDst, w, dst)
     }
 
-    /// Writes output row `y` (outRow, 8-bit per channel) through the per-channel tables.
-    private func store(row y: Int, into out: UnsafeMutableRawPointer) {
-        let w = outputWidth, h = outputHeight, ch = channels
-        let lut = self.lut
-        // Channel c of the output takes source plane srcPlane[c] (BGR swaps; gray uses R=luma).
-        let swap = config.channels == .bgr
-        for c in 0..<ch {
-            let plane = outRow + (swap ? 2 - c : c) * w
-            let table = lut + c * 256
-            switch (config.layout, elementBytes) {
-            case (.chw, 1):
-                let dst = out.assumingMemoryBound(to: UInt8.self) + (c * h + y) * w
-                for x in 0..<w { dst[x] = UInt8(truncatingIfNeeded: table[Int(plane[x])]) }
-            case (.chw, 2):
-                let dst = out.assumingMemoryBound(to: UInt16.self) + (c * h + y) * w
-                for x in 0..<w { dst[x] = UInt16(truncatingIfNeeded: table[Int(plane[x])]).littleEndian }
-            case (.chw, _):
-                let dst = out.assumingMemoryBound(to: UInt32.self) + (c * h + y) * w
-                for x in 0..<w { dst[x] = table[Int(plane[x])].littleEndian }
-            case (.hwc, 1):
-                let dst = out.assumingMemoryBound(to: UInt8.self) + y * w * ch + c
-                for x in 0..<w { dst[x * ch] = UInt8(truncatingIfNeeded: table[Int(plane[x])]) }
-            case (.hwc, 2):
-                let dst = out.assumingMemoryBound(to: UInt16.self) + y * w * ch + c
-                for x in 0..<w { dst[x * ch] = UInt16(truncatingIfNeeded: table[Int(plane[x])]).littleEndian }
-            case (.hwc, _):
-                let dst = out.assumingMemoryBound(to: UInt32.self) + y * w * ch + c
-                for x in 0..<w { dst[x * ch] = table[Int(plane[x])].littleEndian }
+    /// Horizontal filter of one row of `w` samples (1/128 levels) into `outputWidth` samples
+    /// (1/64 levels). The regular-run paths use `mulhi` with Q15 weights: (v * w15) >> 16 = 1/64 levels.
+    private func horizontal(_ h: Taps, _ src: UnsafeMutablePointer<Int16>, _ w: Int, _ dst: UnsafeMutablePointer<Int16>) {
+        let ht = h.count, hidx = h.index, hw = h.weight
+        let n = outputWidth
+        @inline(__always) func scalar(_ j: Int) {
+            let b = ht * j
+            var s: Int32 = 1 << 14
+            for t in 0..<ht { s &+= hw[b + t] &* Int32(src[Int(hidx[b + t])]) }
+            dst[j] = Int16(truncatingIfNeeded: s &>> 15)
+        }
+        let raw = UnsafeRawPointer(src)
+        var j = 0
+        if let d = h.decimate2 {
+            // 2:1 decimation over the regular run as plain per-output loops (LLVM packs the taps of
+            // one output into pmaddwd).
+            let o = d.offset
+            let q = h.decimateQ15
+            var lo = d.regular.lowerBound, hi = d.regular.upperBound
+            while lo < hi && 2 * lo + o < 0 { lo += 1 }
+            while hi > lo && 2 * (hi - 1) + o + ht - 1 >= w { hi -= 1 }
+            while j < lo { scalar(j); j += 1 }
+            let q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3]
+            let s0 = src + o
+            switch ht {
+            case 2:
+                for k in lo..<hi { dst[k] = mulhi(s0[2 * k], q0) &+ mulhi(s0[2 * k + 1], q1) }
+            case 3:
+                for k in lo..<hi { dst[k] = mulhi(s0[2 * k], q0) &+ mulhi(s0[2 * k + 1], q1) &+ mulhi(s0[2 * k + 2], q2) }
+            default:
+                for k in lo..<hi {
+                    dst[k] = (mulhi(s0[2 * k], q0) &+ mulhi(s0[2 * k + 1], q1)) &+ (mulhi(s0[2 * k + 2], q2) &+ mulhi(s0[2 * k + 3], q3))
+                }
+            }
+            j = hi
+        }
+        if let u = h.upsample2, j == 0 {
+            // 1:2 interpolation over the regular run.
+            let (o0, o1) = u.offsets
+            var lo = u.regular.lowerBound, hi = u.regular.upperBound
+            while lo < hi && lo + min(o0, o1) < 0 { lo += 1 }
+            while hi > lo && (hi - 1) + max(o0, o1) + 1 >= w { hi -= 1 }
+            while j < 2 * lo { scalar(j); j += 1 }
+            // Explicit SIMD: 8 input positions -> 16 interleaved outputs (14-bit weights, Int32).
+            let w = u.weights
+            let a0 = SIMD8<Int32>(repeating: w.0[0]), a1 = SIMD8<Int32>(repeating: w.0[1])
+            let b0 = SIMD8<Int32>(repeating: w.1[0]), b1 = SIMD8<Int32>(repeating: w.1[1])
+            let half = SIMD8<Int32>(repeating: 1 << 14)
+            @inline(__always) func load(_ i: Int) -> SIMD8<Int32> { widen(raw.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Int16>.self)) }
+            var i = lo
+            while i + 8 <= hi {
+                let e = (half &+ a0 &* load(i + o0) &+ a1 &* load(i + o0 + 1)) &>> 15
+                let o = (half &+ b0 &* load(i + o1) &+ b1 &* load(i + o1 + 1)) &>> 15
+                // Interleave without shuffles: each 32-bit lane holds (even, odd) little-endian.
+                let v = (e & 0xFFFF) | (o &<< 16)
+                UnsafeMutableRawPointer(dst + 2 * i).storeBytes(of: v.littleEndianLanes, as: SIMD8<Int32>.self)
+                i += 8
+            }
+            j = 2 * i
+            hi = i
+        }
+        while j < n { scalar(j); j += 1 }
+    }
+
+    /// YUV rows (1/64 levels) -> 8-bit rows in output channel order (or one gray row), rounded
+    /// and clamped to 0...255. Written as scalar Int16 loops that LLVM vectorizes with pmulhw.
+    private func convertColour(_ yr: UnsafeMutablePointer<Int16>, _ ur: UnsafeMutablePointer<Int16>,
+                               _ vr: UnsafeMutablePointer<Int16>) {
+        let n = outputWidth
+        let cy = cy, yo = yOffset, crv = crv, cgu = cgu, cgv = cgv, cbu = cbu
+        let mid: Int16 = 128 * 64
+        // mulhi rounds down (-1/16 level on average per product): R and B lose about 1/8 level
+        // (bias 4 for rounding + 1), G's two subtracted products cancel l's loss (bias 4).
+        @inline(__always) func byte(_ x: Int16) -> UInt8 { UInt8(truncatingIfNeeded: min(max(x &>> 3, 0), 255)) }
+        if channels == 1 {
+            let g = rgbRows
+            for i in 0..<n { g[i] = byte(mulhi(yr[i] &- yo, cy) &+ 4) }
+            return
+        }
+        let bgr = config.channels == .bgr
+        let rc = rowCap
+        let r = bgr ? rgbRows + 2 * rc : rgbRows
+        let g = rgbRows + rc
+        let b = bgr ? rgbRows : rgbRows + 2 * rc
+        for i in 0..<n {
+            let l = mulhi(yr[i] &- yo, cy)
+            let u = ur[i] &- mid, v = vr[i] &- mid
+            r[i] = byte(l &+ mulhi(v, crv) &+ 5)
+            g[i] = byte(l &- mulhi(u, cgu) &- mulhi(v, cgv) &+ 4)
+            b[i] = byte(l &+ mulhi(u, cbu) &+ 5)
+        }
+    }
+
+    /// Normalizes + converts the 8-bit rows of output row `y` into the tensor.
+    private func writeRow(_ y: Int, _ out: UnsafeMutableRawPointer) {
+        let n = outputWidth, c = channels
+        let dtype = config.dtype
+        let bw = dtype.byteWidth
+        if config.layout == .chw {
+            for k in 0..<c {
+                let src = rgbRows + k * rowCap
+                let dst = out + ((k * outputHeight + y) * n) * bw
+                switch dtype {
+                case .u8:
+                    dst.copyMemory(from: src, byteCount: n)
+                case .f16, .bf16:
+                    let lut = lut16 + k * 256
+                    var i = 0
+                    // 8 at a time: one 8-byte load of indices, two 8-byte stores of results.
+                    while i + 8 <= n {
+                        let x = UInt64(littleEndian: UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self))
+                        @inline(__always) func e(_ s: UInt64) -> UInt64 { UInt64(lut[Int((x &>> s) & 0xFF)]) }
+                        let lo = e(0) | e(8) &<< 16 | e(16) &<< 32 | e(24) &<< 48
+                        let hi = e(32) | e(40) &<< 16 | e(48) &<< 32 | e(56) &<< 48
+                        dst.storeBytes(of: lo.littleEndian, toByteOffset: 2 * i, as: UInt64.self)
+                        dst.storeBytes(of: hi.littleEndian, toByteOffset: 2 * i + 8, as: UInt64.self)
+                        i += 8
+                    }
+                    while i < n { dst.storeBytes(of: lut[Int(src[i])], toByteOffset: 2 * i, as: UInt16.self); i += 1 }
+                case .f32:
+                    let lut = lut32 + k * 256
+                    for i in 0..<n { dst.storeBytes(of: lut[Int(src[i])], toByteOffset: 4 * i, as: Float.self) }
+                }
+            }
+        } else if c == 3 {
+            // Interleaved RGB: one pass per pixel, three adjacent stores.
+            let dst = out + (y * n * 3) * bw
+            let r = rgbRows, g = rgbRows + rowCap, b = rgbRows + 2 * rowCap
+            switch dtype {
+            case .u8:
+                for i in 0..<n {
+                    dst.storeBytes(of: r[i], toByteOffset: 3 * i, as: UInt8.self)
+                    dst.storeBytes(of: g[i], toByteOffset: 3 * i + 1, as: UInt8.self)
+                    dst.storeBytes(of: b[i], toByteOffset: 3 * i + 2, as: UInt8.self)
+                }
+            case .f16, .bf16:
+                let l0 = lut16, l1 = lut16 + 256, l2 = lut16 + 512
+                for i in 0..<n {
+                    dst.storeBytes(of: l0[Int(r[i])], toByteOffset: 6 * i, as: UInt16.self)
+                    dst.storeBytes(of: l1[Int(g[i])], toByteOffset: 6 * i + 2, as: UInt16.self)
+                    dst.storeBytes(of: l2[Int(b[i])], toByteOffset: 6 * i + 4, as: UInt16.self)
+                }
+            case .f32:
+                let l0 = lut32, l1 = lut32 + 256, l2 = lut32 + 512
+                for i in 0..<n {
+                    dst.storeBytes(of: l0[Int(r[i])], toByteOffset: 12 * i, as: Float.self)
+                    dst.storeBytes(of: l1[Int(g[i])], toByteOffset: 12 * i + 4, as: Float.self)
+                    dst.storeBytes(of: l2[Int(b[i])], toByteOffset: 12 * i + 8, as: Float.self)
+                }
+            }
+        } else {
+            let dst = out + (y * n * c) * bw
+            for k in 0..<c {
+                let src = rgbRows + k * rowCap
+                switch dtype {
+                case .u8:
+                    for i in 0..<n { dst.storeBytes(of: src[i], toByteOffset: i * c + k, as: UInt8.self) }
+                case .f16, .bf16:
+                    let lut = lut16 + k * 256
+                    for i in 0..<n { dst.storeBytes(of: lut[Int(src[i])], toByteOffset: 2 * (i * c + k), as: UInt16.self) }
+                case .f32:
+                    let lut = lut32 + k * 256
+                    for i in 0..<n { dst.storeBytes(of: lut[Int(src[i])], toByteOffset: 4 * (i * c + k), as: Float.self) }
+                }
             }
         }
+    }
+}
+
+/// High half of the 32-bit product, (a * b) >> 16, rounded down. (Kept in plain loops that LLVM
+/// vectorizes; on baseline SSE2 it mostly emits emulated 32-bit multiplies, pmulhw in places.)
+@inline(__always) private func mulhi(_ a: Int16, _ b: Int16) -> Int16 {
+    Int16(truncatingIfNeeded: UInt32(bitPattern: Int32(a) &* Int32(b)) &>> 16)
+}
+
+extension SIMD8<Int32> {
+    /// Lanes in little-endian byte order (a no-op on little-endian hosts).
+    @inline(__always) fileprivate var littleEndianLanes: SIMD8<Int32> {
+        #if _endian(little)
+        return self
+        #else
+        var r = self
+        for i in 0..<8 { r[i] = Int32(bitPattern: (UInt32(bitPattern: r[i]) &>> 16) | (UInt32(bitPattern: r[i]) &<< 16)) }
+        return r
+        #endif
+    }
+}
+
+/// Int16 -> Int32 lanes (spelled out: the generic SIMD conversion initializers are not always
+/// specialized and inlined).
+@inline(__always) private func widen(_ v: SIMD8<Int16>) -> SIMD8<Int32> {
+    SIMD8(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
+}
+
+/// `FilterTaps` copied into raw memory allocated once (no bounds checks in the hot loops), plus
+/// what the fast paths need. Owned by one `FrameTransformer`; freed with it.
+private final class Taps {
+    let count: Int
+    let isIdentity: Bool
+    let index: UnsafeMutablePointer<Int32>
+    let weight: UnsafeMutablePointer<Int32>
+    /// Weights / 128 when every weight is a multiple of 128 (then 8-bit samples filter in Int16).
+    let weight16: UnsafeMutablePointer<Int16>?
+    /// Regular 2:1 decimation: output j reads input 2j + offset + t with the same weights for
+    /// j in `regular`.
+    let decimate2: (offset: Int, weights: [Int32], regular: Range<Int>)?
+    /// `decimate2` weights in Q15 (2 x the 14-bit weight, at most 32767), padded with zeros to 4.
+    let decimateQ15: SIMD4<Int16>
+
+    /// Regular 1:2 interpolation: outputs 2i and 2i+1 read inputs i + offsets.0/1 + t with the
+    /// phase weights, for i in `regular`.
+    let upsample2: (offsets: (Int, Int), weights: ([Int32], [Int32]), regular: Range<Int>)?
+
+    init(_ t: FilterTaps) {
+        count = t.count
+        isIdentity = t.isIdentity
+        index = .allocate(capacity: t.index.count)
+        index.initialize(from: t.index, count: t.index.count)
+        weight = .allocate(capacity: t.weight.count)
+        weight.initialize(from: t.weight, count: t.weight.count)
+        if t.weight.allSatisfy({ $0 % 128 == 0 }) {
+            let w16 = UnsafeMutablePointer<Int16>.allocate(capacity: t.weight.count)
+            w16.initialize(from: t.weight.map { Int16($0 / 128) }, count: t.weight.count)
+            weight16 = w16
+        } else {
+            weight16 = nil
+        }
+        // Find the longest run of outputs that follow one 2:1 pattern.
+        let n = t.index.count / max(t.count, 1), c = t.count
+        var best: (offset: Int, weights: [Int32], regular: Range<Int>)? = nil
+        if c <= 4 && n >= 24 {
+            let mid = n / 2
+            let offset = Int(t.index[mid * c]) - 2 * mid
+            let w = Array(t.weight[(mid * c)..<(mid * c + c)])
+            func regular(_ j: Int) -> Bool {
+                for k in 0..<c where Int(t.index[j * c + k]) != 2 * j + offset + k || t.weight[j * c + k] != w[k] { return false }
+                return true
+            }
+            if regular(mid) {
+                var lo = mid, hi = mid + 1
+                while lo > 0 && regular(lo - 1) { lo -= 1 }
+                while hi < n && regular(hi) { hi += 1 }
+                if hi - lo >= 16 { best = (offset, w, lo..<hi) }
+            }
+        }
+        decimate2 = best
+        func q15(_ w: Int32) -> Int16 { Int16(min(2 * w, 32767)) }
+        var dw = SIMD4<Int16>(repeating: 0)
+        for (k, x) in (best?.weights ?? []).enumerated() { dw[k] = q15(x) }
+        decimateQ15 = dw
+        // 1:2 interpolation: output 2i + p reads input i + offset_p + k with phase weights.
+        var up: (offsets: (Int, Int), weights: ([Int32], [Int32]), regular: Range<Int>)? = nil
+        if c <= 2 && n >= 48 {
+            let mid = (n / 4) * 2
+            let o0 = Int(t.index[mid * c]) - mid / 2, o1 = Int(t.index[(mid + 1) * c]) - mid / 2
+            let w0 = Array(t.weight[(mid * c)..<(mid * c + c)]), w1 = Array(t.weight[((mid + 1) * c)..<((mid + 1) * c + c)])
+            func regular(_ i: Int) -> Bool {   // outputs 2i and 2i+1
+                for k in 0..<c {
+                    if Int(t.index[2 * i * c + k]) != i + o0 + k || t.weight[2 * i * c + k] != w0[k] { return false }
+                    if Int(t.index[(2 * i + 1) * c + k]) != i + o1 + k || t.weight[(2 * i + 1) * c + k] != w1[k] { return false }
+                }
+                return true
+            }
+            let m = mid / 2
+            if regular(m) {
+                var lo = m, hi = m + 1
+                while lo > 0 && regular(lo - 1) { lo -= 1 }
+                while hi < n / 2 && regular(hi) { hi += 1 }
+                if hi - lo >= 16 { up = ((o0, o1), (w0 + [0], w1 + [0]), lo..<hi) }
+            }
+        }
+        upsample2 = up
+    }
+
+    deinit {
+        index.deallocate()
+        weight.deallocate()
+        weight16?.deallocate()
     }
 }

@@ -1,72 +1,89 @@
-/// Exact float32 → float16 / bfloat16 conversions (round to nearest, ties to even), written as
-/// integer bit manipulation: no call into the runtime's `Float16(x)` (a slow library call on
-/// x86-64 unless F16C is enabled at build time, which a package's users cannot do for us).
+/// Float32 -> binary16 / bfloat16 bit patterns, round-to-nearest-even, without `Float16(x)`.
 ///
-/// The transform kernels never convert per pixel: normalized values of the 256 possible 8-bit
-/// inputs are converted once into a lookup table per channel (`FrameTransformer`), so output
-/// conversion costs a table load per element whatever the element type.
+/// On baseline x86-64 (no F16C) `Float16(x)` is a scalar library call per value; these functions
+/// use only integer and Float32 arithmetic, so the SIMD versions vectorize. Both are exact:
+/// ties go to even, results below the smallest normal become subnormals (or ±0), values that
+/// round past the largest finite value become ±infinity, ±infinity stays, -0 keeps its sign, and
+/// NaN stays a quiet NaN with the top payload bits kept (as compiler-rt's `__truncsfhf2`).
 public enum HalfConversion {
-    /// IEEE 754 binary16 bits of `x`: RNE, subnormals, overflow to ±inf, NaN kept (quiet).
-    @inlinable
+    /// binary16 bits of `x`, round-to-nearest-even.
     public static func f16Bits(_ x: Float) -> UInt16 {
-        let b = x.bitPattern
-        let sign = UInt16(truncatingIfNeeded: (b >> 16) & 0x8000)
-        let exp = Int((b >> 23) & 0xFF)
-        let mant = b & 0x7F_FFFF
-        if exp == 0xFF {
-            return mant == 0 ? sign | 0x7C00 : sign | 0x7E00 | UInt16(truncatingIfNeeded: mant >> 13)
+        let bits = x.bitPattern
+        let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+        let a = bits & 0x7FFF_FFFF
+        if a > 0x7F80_0000 {                       // NaN: quiet, keep payload top bits
+            return sign | 0x7E00 | UInt16(truncatingIfNeeded: (a & 0x003F_FFFF) >> 13)
         }
-        let e = exp - 127 + 15
-        if e >= 31 { return sign | 0x7C00 }
-        if e <= 0 {
-            if e < -10 { return sign }
-            let m = mant | 0x80_0000
-            let shift = UInt32(14 - e)
-            let half = UInt32(1) << (shift - 1)
-            let rem = m & ((UInt32(1) << shift) - 1)
-            var r = m >> shift
-            if rem > half || (rem == half && (r & 1) == 1) { r += 1 }
+        if a >= 0x477F_F000 { return sign | 0x7C00 }  // rounds to >= 65520 -> inf (and inf)
+        if a >= 0x3880_0000 {                      // normal half: rebias exponent, round mantissa
+            let r = (a &- 0x3800_0000 &+ 0x0FFF &+ ((a >> 13) & 1)) >> 13
             return sign | UInt16(truncatingIfNeeded: r)
         }
-        var r = UInt32(e) << 10 | (mant >> 13)
-        let rem = mant & 0x1FFF
-        if rem > 0x1000 || (rem == 0x1000 && (r & 1) == 1) { r += 1 }
-        return sign | UInt16(truncatingIfNeeded: r)
+        // Subnormal or zero: adding 0.5 puts the half-subnormal step (2^-24) at the float's
+        // last mantissa bit, so the Float addition itself rounds to nearest even.
+        let f = Float(bitPattern: a) + 0.5
+        return sign | UInt16(truncatingIfNeeded: f.bitPattern &- 0x3F00_0000)
     }
 
-    /// bfloat16 bits of `x` (the top 16 bits of float32, rounded to nearest even; NaN stays NaN).
-    @inlinable
+    /// bfloat16 bits of `x`, round-to-nearest-even (NaN stays a quiet NaN).
     public static func bf16Bits(_ x: Float) -> UInt16 {
-        let b = x.bitPattern
-        if (b & 0x7F80_0000) == 0x7F80_0000 && (b & 0x7F_FFFF) != 0 {
-            return UInt16(truncatingIfNeeded: b >> 16) | 0x0040
+        let bits = x.bitPattern
+        if bits & 0x7FFF_FFFF > 0x7F80_0000 { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    /// binary16 bits of 8 floats at once (branch-free; vectorizes).
+    public static func f16Bits(_ x: SIMD8<Float>) -> SIMD8<UInt16> {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        let sign = (bits &>> 16) & 0x8000
+        let a = bits & 0x7FFF_FFFF
+        let normal = (a &- 0x3800_0000 &+ 0x0FFF &+ ((a &>> 13) & 1)) &>> 13
+        let subF = unsafeBitCast(a, to: SIMD8<Float>.self) + SIMD8<Float>(repeating: 0.5)
+        let sub = unsafeBitCast(subF, to: SIMD8<UInt32>.self) &- 0x3F00_0000
+        var r = sub
+        r.replace(with: normal, where: a .>= 0x3880_0000)
+        r.replace(with: SIMD8<UInt32>(repeating: 0x7C00), where: a .>= 0x477F_F000)
+        let nan = 0x7E00 | ((a & 0x003F_FFFF) &>> 13)
+        r.replace(with: nan, where: a .> 0x7F80_0000)
+        return SIMD8<UInt16>(truncatingIfNeeded: r | sign)
+    }
+
+    /// bfloat16 bits of 8 floats at once (branch-free; vectorizes).
+    public static func bf16Bits(_ x: SIMD8<Float>) -> SIMD8<UInt16> {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        var r = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+        r.replace(with: (bits &>> 16) | 0x0040, where: (bits & 0x7FFF_FFFF) .> 0x7F80_0000)
+        return SIMD8<UInt16>(truncatingIfNeeded: r)
+    }
+
+    /// Converts `source` to binary16 bits in `destination` (which must be at least as long).
+    public static func convertToF16(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>) {
+        precondition(destination.count >= source.count, "destination too short")
+        guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+        convertF16(s, d, source.count)
+    }
+
+    /// Converts `source` to bfloat16 bits in `destination` (which must be at least as long).
+    public static func convertToBF16(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>) {
+        precondition(destination.count >= source.count, "destination too short")
+        guard let s = source.baseAddress, let d = destination.baseAddress else { return }
+        var i = 0
+        let n = source.count
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: bf16Bits(v), as: SIMD8<UInt16>.self)
+            i += 8
         }
-        let rounded = b &+ 0x7FFF &+ ((b >> 16) & 1)
-        return UInt16(truncatingIfNeeded: rounded >> 16)
+        while i < n { d[i] = bf16Bits(s[i]); i += 1 }
     }
 
-    /// The float32 value of binary16 bits (exact).
-    public static func float(fromF16 h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exp = Int((h >> 10) & 0x1F)
-        let mant = UInt32(h & 0x3FF)
-        if exp == 0 {
-            let v = Float(mant) * Float(sign: .plus, exponent: -24, significand: 1)
-            return sign != 0 ? -v : v
+    static func convertF16(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<UInt16>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: f16Bits(v), as: SIMD8<UInt16>.self)
+            i += 8
         }
-        if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
-        return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | (mant << 13))
-    }
-
-    /// Converts a buffer of floats to binary16 bits.
-    public static func f16Bits(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<UInt16>) {
-        precondition(dst.count >= src.count)
-        for i in 0..<src.count { dst[i] = f16Bits(src[i]) }
-    }
-
-    /// Converts a buffer of floats to bfloat16 bits.
-    public static func bf16Bits(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<UInt16>) {
-        precondition(dst.count >= src.count)
-        for i in 0..<src.count { dst[i] = bf16Bits(src[i]) }
+        while i < n { d[i] = f16Bits(s[i]); i += 1 }
     }
 }

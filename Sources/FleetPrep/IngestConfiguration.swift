@@ -59,8 +59,13 @@ public struct IngestConfiguration: Sendable {
         t.channels = try Self.choice(o.channels, "--channels", ChannelOrder.init(rawValue:), ["rgb", "bgr", "gray"])
         if let m = o.matrix { t.matrix = try Self.choice(m, "--matrix", ColourMatrix.init(rawValue:), ["bt601", "bt709"]) }
         if let r = o.range { t.range = try Self.choice(r, "--range", ColourRange.init(rawValue:), ["limited", "full"]) }
-        do { t.normalization = try Normalization(preset: o.normalize ?? "imagenet") } catch {
-            throw IngestError.badOption("--normalize", "expected imagenet, unit, symmetric or none, got \"\(o.normalize ?? "")\"")
+        // u8 tensors hold raw 0...255 values, so their default normalization is `none`.
+        let normalize = o.normalize ?? (t.dtype == .u8 ? "none" : "imagenet")
+        do { t.normalization = try Normalization(preset: normalize) } catch {
+            throw IngestError.badOption("--normalize", "expected imagenet, unit, symmetric or none, got \"\(normalize)\"")
+        }
+        if t.dtype == .u8 && t.normalization != .none {
+            throw IngestError.badOption("--normalize", "--dtype u8 stores raw 0...255 values; use --normalize none (the default for u8) or a float dtype")
         }
         transform = t
 

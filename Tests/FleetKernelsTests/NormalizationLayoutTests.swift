@@ -45,7 +45,7 @@ import Testing
             }
         }
         // (128/255 − 0.485)/0.229 = 0.0740640…, by hand.
-        #expect(abs(Normalization.imagenet.apply(128, channel: 0) - 0.074064) < 1e-5)
+        #expect(abs(Normalization.imagenet.value(128, colour: 0) - 0.074064) < 1e-5)
     }
 
     @Test func layoutsOrderAndTypesAgree() throws {
@@ -76,7 +76,7 @@ import Testing
         }
         #expect(throws: KernelError.self) { try CropSpec(parsing: "1,2,3") }
         #expect(throws: KernelError.self) { try CropSpec(parsing: "0.5,0,0.7,1.2") }
-        #expect(try CropSpec(parsing: "0.25,0,0.5,1").rectangle(width: 160, height: 120) == (40, 0, 80, 120))
+        #expect(try CropSpec(parsing: "0.25,0,0.5,1").rectangle(inWidth: 160, height: 120) == (40, 0, 80, 120))
         #expect(throws: KernelError.self) { try TransformConfig.parseSize("640by480") }
         let t = try FrameTransformer(config: TransformConfig(), sourceWidth: 4, sourceHeight: 2, sourceFormat: .yuv444p, streamMatrix: .bt601, streamRange: .full)
         var small = [UInt8](repeating: 0, count: 10)
