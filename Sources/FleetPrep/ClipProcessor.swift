@@ -16,6 +16,8 @@ struct PreparedSample: @unchecked Sendable {
     var metadata: JSONValue
     /// Frames decoded for this sample (for progress).
     var framesDecoded: Int
+    /// CRC-32C of the tensor bytes, computed on the worker thread (the writer reuses it).
+    var tensorCRC32C: UInt32
     /// Master frame time on the clip clock, seconds.
     var time: Double
     /// Per-camera frame times (nil for a camera that is absent).
@@ -238,7 +240,8 @@ struct ClipProcessor {
                 key: key, tensor: tensor, buffer: buf,
                 labels: Array(labels.values(ofSample: s)), mask: Array(labels.mask(ofSample: s)),
                 annotations: labels.annotations[s] ?? "null", metadata: metadata,
-                framesDecoded: decodedHere, time: sample.masterTime, cameraTimes: cameraTimes)
+                framesDecoded: decodedHere, tensorCRC32C: CRC32C.checksum(UnsafeRawBufferPointer(buf.bytes)),
+                time: sample.masterTime, cameraTimes: cameraTimes)
             guard emit(prepared) else { return }
         }
         // Read every camera to its end, so that damage after the last needed frame (a cut-off

@@ -133,15 +133,21 @@ public final class IngestRun: @unchecked Sendable {
         }
 
         // Writer; each finished shard is journaled with the position after its last sample.
+        // Shards are checksummed and renamed on a background queue while the next one fills; the
+        // position is taken when a shard closes and journaled when it has landed (in order).
         var position = (group: resume.group, sample: resume.sample)
+        let closedAt = ClosedShardPositions()
         let journalRef = journal
         let writer: DatasetWriter
         do {
             writer = try DatasetWriter(directory: out, format: cfg.format, budget: cfg.budget, schema: shardSchema,
                                        prefix: prefix, startShardIndex: resume.nextShardIndex, alignment: cfg.alignment,
+                                       finishInBackground: true,
+                                       onShardClosed: { closedAt.push(position) },
                                        onShardFinished: { [progress] info in
+                let at = closedAt.pop()
                 try journalRef.append(.init(kind: "shard", shard: info, shardIndex: Self.shardIndex(of: info.file),
-                                            nextGroup: position.group, nextSample: position.sample))
+                                            nextGroup: at.group, nextSample: at.sample))
                 progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes }
             })
         } catch {
@@ -174,7 +180,8 @@ public final class IngestRun: @unchecked Sendable {
                     position = (g, groupSamples)
                     defer { pool.give(s.buffer) }
                     let record = SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: UnsafeRawBufferPointer(s.buffer.bytes),
-                                              labels: s.labels, mask: s.mask, annotations: s.annotations, metadata: s.metadata)
+                                              labels: s.labels, mask: s.mask, annotations: s.annotations, metadata: s.metadata,
+                                              tensorCRC32C: s.tensorCRC32C)
                     do { try writer.append(record) } catch {
                         fatal = error
                         return false
@@ -366,4 +373,14 @@ enum AtomicFile {
             throw IngestError.output(path: url.path, message: String(cString: strerror(errno)))
         }
     }
+}
+
+/// Where each closed shard ended in the input (group, sample), first in first out: taken on the
+/// writing thread when a shard closes, read on the finishing queue when it is journaled.
+private final class ClosedShardPositions: @unchecked Sendable {
+    private let lock = NSLock()
+    private var queue: [(group: Int, sample: Int)] = []
+
+    func push(_ p: (group: Int, sample: Int)) { lock.withLock { queue.append(p) } }
+    func pop() -> (group: Int, sample: Int) { lock.withLock { queue.removeFirst() } }
 }

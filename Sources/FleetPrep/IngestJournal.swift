@@ -46,6 +46,7 @@ struct IngestJournal {
 
     let url: URL
     private var handle: FileHandle?
+    private let appendLock = NSLock()
 
     init(directory: URL, worker: WorkerAssignment) {
         let name = worker.count == 1 ? "journal.jsonl" : "journal-\(worker.shardPrefix(base: "").dropFirst()).jsonl"
@@ -104,10 +105,15 @@ struct IngestJournal {
     }
 
     /// Appends one entry and flushes it to disk.
+    /// Appends one line and syncs it. Safe from several threads (the shard-finishing queue and
+    /// the writing thread): lines never interleave.
     func append(_ e: Entry) throws {
         guard let handle else { return }
-        try handle.write(contentsOf: Self.encode(e))
-        try handle.synchronize()
+        let line = try Self.encode(e)
+        try appendLock.withLock {
+            try handle.write(contentsOf: line)
+            try handle.synchronize()
+        }
     }
 
     func close() { try? handle?.close() }

@@ -53,15 +53,28 @@ public final class DatasetWriter {
     public let prefix: String
     public let alignment: Int
     private let onShardFinished: (ShardInfo) throws -> Void
+    private let onShardClosed: () -> Void
     private var nextIndex: Int
     private var current: (writer: ShardFileWriter, temp: URL, final: URL, first: String, last: String)?
+    /// Shards finished (checksummed and renamed); guarded by `lock` when finishing in the background.
     private var finished: [ShardInfo] = []
+    /// Checksums and renames closed shards off the appending thread, in order (nil: inline).
+    private let finisher: DispatchQueue?
+    private let lock = NSLock()
+    private var backgroundError: ShardError?
 
     /// - Parameters:
     ///   - startShardIndex: number of the first shard (a resumed run continues the numbering).
+    ///   - finishInBackground: when true, a closed shard's SHA-256, rename and `onShardFinished`
+    ///     run on a serial background queue (in shard order) while `append` goes on with the next
+    ///     shard; an error there is thrown by the next `append`, `finish` or `waitForFinishing`.
+    ///   - onShardClosed: called on the appending thread when a shard is closed (its last
+    ///     sample written), before it is checksummed; with `finishInBackground`, the matching
+    ///     `onShardFinished` call comes later, on the background queue.
     ///   - onShardFinished: called after each shard is renamed into place.
     public init(directory: URL, format: ShardFormat, budget: ShardBudget, schema: LabelSchema, prefix: String = "shard",
-                startShardIndex: Int = 0, alignment: Int = 4096,
+                startShardIndex: Int = 0, alignment: Int = 4096, finishInBackground: Bool = false,
+                onShardClosed: @escaping () -> Void = {},
                 onShardFinished: @escaping (ShardInfo) throws -> Void = { _ in }) throws(ShardError) {
         guard alignment >= 1, alignment & (alignment - 1) == 0 else {
             throw ShardError(.invalidArgument, "alignment must be a power of two, got \(alignment)")
@@ -74,6 +87,8 @@ public final class DatasetWriter {
         self.prefix = prefix
         self.alignment = alignment
         self.onShardFinished = onShardFinished
+        self.onShardClosed = onShardClosed
+        finisher = finishInBackground ? DispatchQueue(label: "fleetprep.shard-finisher") : nil
         nextIndex = startShardIndex
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw ShardError(.io, file: directory.path, "cannot create the directory: \(error.localizedDescription)")
@@ -93,6 +108,7 @@ public final class DatasetWriter {
 
     /// Appends a sample, closing the open shard first if the sample would push it over budget.
     public func append(_ record: SampleRecord) throws(ShardError) {
+        if let e = pendingError() { throw e }
         guard SampleRecord.isValidKey(record.key) else {
             throw ShardError(.invalidArgument, record: record.key, "keys must be 1-96 characters of [A-Za-z0-9_-]")
         }
@@ -151,11 +167,22 @@ public final class DatasetWriter {
         if let c = current {
             if c.writer.count > 0 { try closeCurrent() } else { abandon() }
         }
-        return finished
+        try waitForFinishing()
+        return lock.withLock { finished }
     }
+
+    /// Waits until every closed shard is checksummed and renamed (immediate unless
+    /// `finishInBackground`); throws the first error that happened there.
+    public func waitForFinishing() throws(ShardError) {
+        finisher?.sync {}
+        if let e = pendingError() { throw e }
+    }
+
+    private func pendingError() -> ShardError? { lock.withLock { backgroundError } }
 
     /// Drops the open shard (its temporary file is removed); finished shards stay.
     public func abandon() {
+        finisher?.sync {}   // shards already closed are complete: let them land
         if let c = current {
             c.writer.abandon()
             try? FileManager.default.removeItem(at: c.temp)
@@ -179,18 +206,36 @@ public final class DatasetWriter {
     private func closeCurrent() throws(ShardError) {
         guard let c = current else { return }
         try c.writer.finish()
-        let (digest, size) = try Self.sha256(of: c.temp.path)
-        guard rename(c.temp.path, c.final.path) == 0 else {
-            throw ShardError(.io, file: c.final.path, "rename failed: \(String(cString: strerror(errno)))")
-        }
-        Self.syncDirectory(directory.path)
         current = nil
-        let info = ShardInfo(file: c.final.lastPathComponent, samples: c.writer.count, bytes: size, sha256: digest,
-                             firstKey: c.first, lastKey: c.last)
-        finished.append(info)
-        do { try onShardFinished(info) } catch {
-            throw ShardError(.io, file: c.final.path, "after the shard was written: \(error)")
+        onShardClosed()
+        let (temp, final, samples, first, last) = (c.temp, c.final, c.writer.count, c.first, c.last)
+        let directory = self.directory
+        let finishShard = { [self] () throws(ShardError) in
+            let (digest, size) = try Self.sha256(of: temp.path)
+            guard rename(temp.path, final.path) == 0 else {
+                throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
+            }
+            Self.syncDirectory(directory.path)
+            let info = ShardInfo(file: final.lastPathComponent, samples: samples, bytes: size, sha256: digest,
+                                 firstKey: first, lastKey: last)
+            lock.withLock { finished.append(info) }
+            do { try onShardFinished(info) } catch {
+                throw ShardError(.io, file: final.path, "after the shard was written: \(error)")
+            }
         }
+        guard let finisher else {
+            do { return try finishShard() } catch { throw error as? ShardError ?? ShardError(.io, file: final.path, "\(error)") }
+        }
+        // The queue is serial and `finished`/`backgroundError` are guarded by `lock`; the closure
+        // holds only this writer and values, so handing it to the queue is safe.
+        let job = UncheckedJob { [self] in
+            guard pendingError() == nil else { try? FileManager.default.removeItem(at: temp); return }
+            do { try finishShard() } catch {
+                let e = error as? ShardError ?? ShardError(.io, file: final.path, "\(error)")
+                lock.withLock { if backgroundError == nil { backgroundError = e } }
+            }
+        }
+        finisher.async { job.run() }
     }
 
     /// SHA-256 (hex) and size of a file.
@@ -211,4 +256,9 @@ public final class DatasetWriter {
         let fd = open(path, O_RDONLY)
         if fd >= 0 { fsync(fd); close(fd) }
     }
+}
+
+/// A closure handed to the finishing queue (see `DatasetWriter.closeCurrent`).
+private struct UncheckedJob: @unchecked Sendable {
+    let run: () -> Void
 }

@@ -72,6 +72,7 @@ final class NativeShardWriter: ShardFileWriter {
     var bytesWritten: Int64 { file.offset }
 
     func truncate(toCount n: Int, offset: Int64) throws(ShardError) {
+        sized = nil
         try file.truncate(to: max(offset, Int64(NativeShard.headerSize)))
         while entries.count > n {
             let e = entries.removeLast()
@@ -94,19 +95,28 @@ final class NativeShardWriter: ShardFileWriter {
                           annotationsBytes: p.annotations.count, metadataBytes: p.metadata.count)
     }
 
+    /// The encoded parts of the record last sized, so that `append` after `sizeIfAppended` (the
+    /// writer's usual pair of calls) encodes its labels and metadata once.
+    private var sized: (key: String, at: Int64, parts: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]), size: Int64)?
+
     func sizeIfAppended(_ r: SampleRecord) -> Int64 {
-        let p = parts(r)
         let offset = alignUp(max(file.offset, Int64(NativeShard.headerSize)), alignment)
+        if let s = sized, s.key == r.key, s.at == file.offset { return s.size }
+        let p = parts(r)
         let e = entry(r, at: offset, parts: p, crc: UInt32.max)
         let eBytes = (try? NativeShard.encoder().encode(e).count) ?? 256
-        return offset + e.length + Int64(indexBytes + eBytes + 1)
+        let size = offset + e.length + Int64(indexBytes + eBytes + 1)
+        sized = (r.key, file.offset, p, size)
+        return size
     }
 
     func append(_ r: SampleRecord) throws(ShardError) {
-        let p = parts(r)
+        let p: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8])
+        if let s = sized, s.key == r.key, s.at == file.offset { p = s.parts } else { p = parts(r) }
+        sized = nil
         try file.pad(to: alignment)
         let offset = file.offset
-        var crc = CRC32C.checksum(r.tensorBytes)
+        var crc = r.tensorCRC32C ?? CRC32C.checksum(r.tensorBytes)
         crc = CRC32C.checksum(p.labels, seed: crc)
         crc = CRC32C.checksum(p.annotations, seed: crc)
         crc = CRC32C.checksum(p.metadata, seed: crc)

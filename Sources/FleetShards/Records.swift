@@ -76,9 +76,14 @@ public struct SampleRecord {
     public var annotations: String
     /// Source clip, cameras, timestamps...
     public var metadata: JSONValue
+    /// `CRC32C.checksum(tensorBytes)` when the producer already computed it (for example on a
+    /// worker thread, while the bytes are in its cache), so that the native writer does not
+    /// compute it again on its own thread; nil: the writer computes it. A wrong value makes
+    /// `verify` report the record as damaged.
+    public var tensorCRC32C: UInt32?
 
     public init(key: String, tensor: TensorSpec, tensorBytes: UnsafeRawBufferPointer, labels: [Float], mask: [UInt8],
-                annotations: String, metadata: JSONValue) {
+                annotations: String, metadata: JSONValue, tensorCRC32C: UInt32? = nil) {
         self.key = key
         self.tensor = tensor
         self.tensorBytes = tensorBytes
@@ -86,6 +91,7 @@ public struct SampleRecord {
         self.mask = mask
         self.annotations = annotations
         self.metadata = metadata
+        self.tensorCRC32C = tensorCRC32C
     }
 
     /// Keys are `[A-Za-z0-9_-]{1,96}`: safe as file names, tar members and WebDataset keys

@@ -232,3 +232,80 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         }
     }
 }
+
+/// Shards finished on the background queue are the same files, in the same order, with the same
+/// checksums as shards finished inline; the checksums agree with `sha256sum`.
+@Suite struct BackgroundFinishingTests {
+    func writeAll(_ samples: [Sample], to dir: URL, background: Bool, precomputedCRC: Bool) throws -> (shards: [ShardInfo], events: [String]) {
+        let b = try ShardBudget(target: MemoryTarget(parsing: "\(12 * 1024)"), fill: 1)
+        let events = Locked<[String]>([])
+        let w = try DatasetWriter(directory: dir, format: .native, budget: b, schema: schema, finishInBackground: background,
+                                  onShardClosed: { events.mutate { $0.append("closed") } },
+                                  onShardFinished: { info in events.mutate { $0.append("finished \(info.file)") } })
+        for s in samples {
+            try s.bytes.withUnsafeBytes { raw in
+                try w.append(SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
+                                          annotations: s.annotations, metadata: .null,
+                                          tensorCRC32C: precomputedCRC ? CRC32C.softwareChecksum(raw) : nil))
+            }
+        }
+        return (try w.finish(), events.value)
+    }
+
+    @Test func backgroundFinishingMatchesInlineAndSha256sum() throws {
+        let samples = makeSamples(50, seed: 11)
+        let inlineDir = scratch("inline"), bgDir = scratch("bg")
+        defer { try? FileManager.default.removeItem(at: inlineDir); try? FileManager.default.removeItem(at: bgDir) }
+        let inline = try writeAll(samples, to: inlineDir, background: false, precomputedCRC: false)
+        let bg = try writeAll(samples, to: bgDir, background: true, precomputedCRC: true)
+        #expect(inline.shards.count > 3)
+        #expect(bg.shards.map(\.file) == inline.shards.map(\.file))
+        #expect(bg.shards.map(\.sha256) == inline.shards.map(\.sha256))
+        #expect(bg.shards.map(\.samples) == inline.shards.map(\.samples))
+        // Every close is followed (eventually, in order) by its finish.
+        #expect(bg.events.filter { $0 == "closed" }.count == bg.shards.count)
+        #expect(bg.events.filter { $0 != "closed" } == bg.shards.map { "finished \($0.file)" })
+        for s in bg.shards {
+            #expect(try Data(contentsOf: bgDir.appendingPathComponent(s.file)) == Data(contentsOf: inlineDir.appendingPathComponent(s.file)))
+        }
+        // No temporary file is left, and the checksums are those of the files.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: bgDir.path).filter { $0.hasSuffix(".tmp") }.isEmpty)
+        if let tool = TestPaths.which("sha256sum") {
+            for s in bg.shards {
+                let (status, out, _) = try TestPaths.run(tool, [bgDir.appendingPathComponent(s.file).path])
+                #expect(status == 0)
+                #expect(String(decoding: out, as: UTF8.self).prefix(64) == s.sha256)
+            }
+        }
+    }
+
+    @Test func backgroundErrorIsThrownByFinish() throws {
+        let samples = makeSamples(20, seed: 3)
+        let dir = scratch("bgerr")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        struct JournalFull: Error {}
+        let b = try ShardBudget(target: MemoryTarget(parsing: "\(12 * 1024)"), fill: 1)
+        let w = try DatasetWriter(directory: dir, format: .native, budget: b, schema: schema, finishInBackground: true,
+                                  onShardFinished: { _ in throw JournalFull() })
+        var caught: ShardError? = nil
+        do {
+            for s in samples {
+                try s.bytes.withUnsafeBytes { raw in
+                    try w.append(SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
+                                              annotations: s.annotations, metadata: .null))
+                }
+            }
+            _ = try w.finish()
+        } catch { caught = error as? ShardError }
+        #expect(caught?.description.contains("after the shard was written") == true, "\(String(describing: caught))")
+    }
+}
+
+/// A value shared with callbacks that may run on another thread.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    var value: T { lock.withLock { v } }
+    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
+}
