@@ -155,7 +155,8 @@ import Testing
         let out = Self.tempDir("opts")
         defer { try? FileManager.default.removeItem(at: out) }
         for (args, option) in [(["--size", "64by48"], "--size"), (["--dtype", "f64"], "--dtype"), (["--fill", "1.5"], "--fill"),
-                               (["--target", "lots"], "--target"), (["--crop", "0,0,9999,10"], "--crop"), (["--jobs", "0"], "--jobs")] {
+                               (["--target", "lots"], "--target"), (["--crop", "0,0,9999,10"], "--crop"), (["--jobs", "0"], "--jobs"),
+                               (["--dtype", "u8", "--normalize", "imagenet"], "--normalize")] {
             let r = try TestPaths.fleetprep(["ingest", "SampleClips/mjpeg_176x144.avi", "--out", out.path, "--quiet"] + args)
             #expect(r.status == 2, "\(args): \(r.stderr)")
             #expect(r.stderr.contains(option), "\(args): \(r.stderr)")
