@@ -25,7 +25,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("transform 1280x960 yuv420p → 640x480 imagenet f16 CHW", configuration: config) { benchmark in
         let (w, h) = (1280, 960)
         let y = [UInt8](repeating: 100, count: w * h), c = [UInt8](repeating: 128, count: w * h / 4)
-        let t = try FrameTransformer(config: TransformConfig(outputWidth: 640, outputHeight: 480), sourceWidth: w, sourceHeight: h,
+        let t = try FrameTransformer(config: TransformConfig(outputWidth: 640, outputHeight: 480, normalization: .imagenet, dtype: .f16, layout: .chw), sourceWidth: w, sourceHeight: h,
                                      sourceFormat: .yuv420p, streamMatrix: .bt601, streamRange: .limited)
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: t.outputByteCount, alignment: 64)
         defer { out.deallocate() }
