@@ -118,12 +118,17 @@ public final class DatasetWriter {
         guard record.labels.count == schema.width, record.mask.count == schema.width else {
             throw ShardError(.invalidArgument, record: record.key, "labels/mask have \(record.labels.count)/\(record.mask.count) values; the schema has \(schema.width)")
         }
-        if let c = current, c.writer.count > 0, c.writer.sizeIfAppended(record) > budget.bytes {
+        // Sized once per shard it is offered to (sizing encodes the record's index entry).
+        var sized = current.map { $0.writer.sizeIfAppended(record) }
+        if let c = current, c.writer.count > 0, let s = sized, s > budget.bytes {
             try closeCurrent()
         }
-        if current == nil { try openNext() }
+        if current == nil {
+            try openNext()
+            sized = current!.writer.sizeIfAppended(record)
+        }
         let c = current!
-        let size = c.writer.sizeIfAppended(record)
+        let size = sized!
         if size > budget.bytes {
             throw ShardError(.recordTooLarge, record: record.key,
                              "needs \(size) bytes in a shard (\(record.tensorBytes.count) of tensor) but the budget is \(budget.bytes) bytes (\(budget.target.name) × \(budget.fill))")

@@ -238,7 +238,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
 @Suite struct BackgroundFinishingTests {
     func writeAll(_ samples: [Sample], to dir: URL, background: Bool, precomputedCRC: Bool) throws -> (shards: [ShardInfo], events: [String]) {
         let b = try ShardBudget(target: MemoryTarget(parsing: "\(12 * 1024)"), fill: 1)
-        let events = Locked<[String]>([])
+        let events = LockedBox<[String]>([])
         let w = try DatasetWriter(directory: dir, format: .native, budget: b, schema: schema, finishInBackground: background,
                                   onShardClosed: { events.mutate { $0.append("closed") } },
                                   onShardFinished: { info in events.mutate { $0.append("finished \(info.file)") } })
@@ -249,7 +249,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
                                           tensorCRC32C: precomputedCRC ? CRC32C.softwareChecksum(raw) : nil))
             }
         }
-        return (try w.finish(), events.value)
+        return (try w.finish(), events.get())
     }
 
     @Test func backgroundFinishingMatchesInlineAndSha256sum() throws {
@@ -299,13 +299,4 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         } catch { caught = error as? ShardError }
         #expect(caught?.description.contains("after the shard was written") == true, "\(String(describing: caught))")
     }
-}
-
-/// A value shared with callbacks that may run on another thread.
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var v: T
-    init(_ v: T) { self.v = v }
-    var value: T { lock.withLock { v } }
-    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
 }

@@ -86,6 +86,7 @@ public final class LockedBox<T>: @unchecked Sendable {
     public init(_ v: T) { value = v }
     public func get() -> T { lock.lock(); defer { lock.unlock() }; return value }
     public func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+    public func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&value); lock.unlock() }
 }
 
 extension TestPaths {
