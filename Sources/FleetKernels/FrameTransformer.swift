@@ -51,6 +51,8 @@ public final class FrameTransformer {
     // Per output channel 256-entry tables.
     private let lut16: UnsafeMutablePointer<UInt16>
     private let lut32: UnsafeMutablePointer<Float>
+    /// Tests set this to run the portable loops instead of the SSE2 row kernels (same bytes).
+    var portableOnly = false
 
     /// Validates `config` against the source and precomputes everything; throws `.invalidCrop`,
     /// `.invalidSize` or `.invalidOption`.
@@ -297,8 +299,8 @@ public final class FrameTransformer {
         let raw = UnsafeRawPointer(src)
         var j = 0
         if let d = h.decimate2 {
-            // 2:1 decimation over the regular run as plain per-output loops (LLVM packs the taps of
-            // one output into pmaddwd).
+            // 2:1 decimation over the regular run: SSE2 rows on x86-64, then plain per-output
+            // loops for what is left (and everywhere on other CPUs).
             let o = d.offset
             let q = h.decimateQ15
             var lo = d.regular.lowerBound, hi = d.regular.upperBound
@@ -307,6 +309,12 @@ public final class FrameTransformer {
             while j < lo { scalar(j); j += 1 }
             let q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3]
             let s0 = src + o
+            #if arch(x86_64) && canImport(_Builtin_intrinsics)
+            if !portableOnly {
+                j = SSE2Rows.decimate2(taps: ht, src: s0, readable: w - o, q: q, range: lo..<hi, dst: dst)
+                lo = j
+            }
+            #endif
             switch ht {
             case 2:
                 for k in lo..<hi { dst[k] = mulhi(s0[2 * k], q0) &+ mulhi(s0[2 * k + 1], q1) }
@@ -348,7 +356,8 @@ public final class FrameTransformer {
     }
 
     /// YUV rows (1/64 levels) -> 8-bit rows in output channel order (or one gray row), rounded
-    /// and clamped to 0...255. Written as scalar Int16 loops that LLVM vectorizes with pmulhw.
+    /// and clamped to 0...255. SSE2 rows on x86-64 (`SSE2Rows.colour`); elsewhere scalar Int16
+    /// loops for LLVM to vectorize (the reference the SSE2 rows are tested against).
     private func convertColour(_ yr: UnsafeMutablePointer<Int16>, _ ur: UnsafeMutablePointer<Int16>,
                                _ vr: UnsafeMutablePointer<Int16>) {
         let n = outputWidth
@@ -359,6 +368,9 @@ public final class FrameTransformer {
         @inline(__always) func byte(_ x: Int16) -> UInt8 { UInt8(truncatingIfNeeded: min(max(x &>> 3, 0), 255)) }
         if channels == 1 {
             let g = rgbRows
+            #if arch(x86_64) && canImport(_Builtin_intrinsics)
+            if !portableOnly { SSE2Rows.gray(count: n, y: yr, into: g, cy: cy, yOffset: yo); return }
+            #endif
             for i in 0..<n { g[i] = byte(mulhi(yr[i] &- yo, cy) &+ 4) }
             return
         }
@@ -367,6 +379,14 @@ public final class FrameTransformer {
         let r = bgr ? rgbRows + 2 * rc : rgbRows
         let g = rgbRows + rc
         let b = bgr ? rgbRows : rgbRows + 2 * rc
+        #if arch(x86_64) && canImport(_Builtin_intrinsics)
+        if !portableOnly {
+            // Runs to rowCap (a multiple of 8): the rows hold that many elements.
+            SSE2Rows.colour(count: n, y: yr, u: ur, v: vr, r: r, g: g, b: b,
+                            cy: cy, yOffset: yo, crv: crv, cgu: cgu, cgv: cgv, cbu: cbu)
+            return
+        }
+        #endif
         for i in 0..<n {
             let l = mulhi(yr[i] &- yo, cy)
             let u = ur[i] &- mid, v = vr[i] &- mid
