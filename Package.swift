@@ -33,7 +33,9 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev", "pkg-config"])]
         ),
         .target(name: "FleetMedia", dependencies: ["CFFmpeg"]),
-        .target(name: "FleetKernels"),
+        // Normalize-and-store rows with AVX2/F16C/FMA, chosen at run time (no build flags needed).
+        .target(name: "CTensorStore"),
+        .target(name: "FleetKernels", dependencies: ["CTensorStore"]),
         .target(name: "FleetLabels"),
         // Shards need SHA-256 (swift-crypto) and nothing of the decode stack.
         // CRC-32C with the SSE4.2 instruction, chosen at run time (no build flags needed).

@@ -1,3 +1,5 @@
+import CTensorStore
+
 /// Reusable per-worker transformer: validates the configuration and precomputes filter taps,
 /// colour coefficients, normalization lookup tables and scratch rows at init, then transforms
 /// frames with no heap allocation.
@@ -51,7 +53,14 @@ public final class FrameTransformer {
     // Per output channel 256-entry tables.
     private let lut16: UnsafeMutablePointer<UInt16>
     private let lut32: UnsafeMutablePointer<Float>
-    /// Tests set this to run the portable loops instead of the SSE2 row kernels (same bytes).
+    /// Per output channel: `(a, b)` when `fmaf(x, a, b)` stored by CTensorStore reproduces that
+    /// channel's table for all 256 inputs bit for bit (checked at init on CPUs with AVX2/F16C/FMA);
+    /// nil where the table must be used.
+    let affineStore: [(a: Float, b: Float)?]
+    /// Whether this CPU runs CTensorStore's AVX2/F16C/FMA stores.
+    static let vectorStoreAvailable = fleet_tensor_store_available() != 0
+    /// Tests set this to run the portable loops instead of the SSE2 row kernels and the AVX2
+    /// stores (same bytes).
     var portableOnly = false
 
     /// Validates `config` against the source and precomputes everything; throws `.invalidCrop`,
@@ -145,6 +154,43 @@ public final class FrameTransformer {
                 lut32[k * 256 + i] = v
                 lut16[k * 256 + i] = config.dtype == .bf16 ? HalfConversion.bf16Bits(v) : HalfConversion.f16Bits(v)
             }
+        }
+        affineStore = Self.verifiedAffineStores(config: config, order: order, lut16: lut16, lut32: lut32)
+    }
+
+    /// For each output channel, the first `(a, b)` near `1 / (scale * std)` and `-mean / std` whose
+    /// AVX2 store gives exactly the table's bits for every input 0...255 (float16/bfloat16 bits, or
+    /// the Float bits for f32); nil when none does, for u8, or without AVX2/F16C/FMA.
+    private static func verifiedAffineStores(config: TransformConfig, order: [Int], lut16: UnsafeMutablePointer<UInt16>,
+                                             lut32: UnsafeMutablePointer<Float>) -> [(a: Float, b: Float)?] {
+        guard config.dtype != .u8, vectorStoreAvailable else { return order.map { _ in nil } }
+        let n = config.normalization
+        let ramp = (0...255).map { UInt8($0) }
+        var out = [UInt32](repeating: 0, count: 256)
+        return order.enumerated().map { k, colour -> (a: Float, b: Float)? in
+            let scale = Double(n.scale), mean = Double(n.mean[colour % n.mean.count]), std = Double(n.std[colour % n.std.count])
+            let a0 = Float(1 / (scale * std)), b0 = Float(-mean / std)
+            for a in [a0, a0.nextDown, a0.nextUp] {
+                for b in [b0, b0.nextDown, b0.nextUp] {
+                    let same = out.withUnsafeMutableBytes { o -> Bool in
+                        ramp.withUnsafeBufferPointer { r in
+                            switch config.dtype {
+                            case .f16: fleet_store_affine_f16(r.baseAddress, 256, a, b, o.baseAddress)
+                            case .bf16: fleet_store_affine_bf16(r.baseAddress, 256, a, b, o.baseAddress)
+                            default: fleet_store_affine_f32(r.baseAddress, 256, a, b, o.baseAddress)
+                            }
+                        }
+                        if config.dtype == .f32 {
+                            let f = o.bindMemory(to: Float.self)
+                            return (0..<256).allSatisfy { f[$0].bitPattern == lut32[k * 256 + $0].bitPattern }
+                        }
+                        let h = o.bindMemory(to: UInt16.self)
+                        return (0..<256).allSatisfy { h[$0] == lut16[k * 256 + $0] }
+                    }
+                    if same { return (a, b) }
+                }
+            }
+            return nil
         }
     }
 
@@ -408,6 +454,13 @@ public final class FrameTransformer {
                 switch dtype {
                 case .u8:
                     dst.copyMemory(from: src, byteCount: n)
+                case .f16, .bf16, .f32 where !portableOnly && affineStore[k] != nil:
+                    let (a, b) = affineStore[k]!
+                    switch dtype {
+                    case .f16: fleet_store_affine_f16(src, n, a, b, dst)
+                    case .bf16: fleet_store_affine_bf16(src, n, a, b, dst)
+                    default: fleet_store_affine_f32(src, n, a, b, dst)
+                    }
                 case .f16, .bf16:
                     let lut = lut16 + k * 256
                     var i = 0

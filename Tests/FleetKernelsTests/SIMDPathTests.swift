@@ -80,4 +80,20 @@ import Testing
             #expect(firstDiff == nil, "\(c): first differing byte \(firstDiff ?? -1) of \(a.count)")
         }
     }
+
+    /// The presets' float16/bfloat16 rows go through the AVX2 store (after its bit-for-bit check
+    /// against the tables) on CPUs that have it; this keeps that fast path from silently falling
+    /// back. `sameBytesAsPortableLoops` checks its bytes.
+    @Test(arguments: ["imagenet", "unit", "symmetric", "none"])
+    func presetsUseVectorStore(_ preset: String) throws {
+        guard FrameTransformer.vectorStoreAvailable else { return }
+        for dtype in [ElementType.f16, .bf16, .f32] {
+            let t = try FrameTransformer(config: TransformConfig(normalization: try Normalization(preset: preset), dtype: dtype),
+                                         sourceWidth: 64, sourceHeight: 48, sourceFormat: .yuv420p,
+                                         streamMatrix: .bt601, streamRange: .limited)
+            let verified = t.affineStore.filter { $0 != nil }.count
+            print("vector store \(preset) \(dtype): \(verified)/3 channels")
+            if dtype != .f32 { #expect(verified == 3, "\(preset) \(dtype)") }
+        }
+    }
 }
