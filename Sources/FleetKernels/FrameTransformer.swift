@@ -451,16 +451,17 @@ public final class FrameTransformer {
             for k in 0..<c {
                 let src = rgbRows + k * rowCap
                 let dst = out + ((k * outputHeight + y) * n) * bw
-                switch dtype {
-                case .u8:
-                    dst.copyMemory(from: src, byteCount: n)
-                case .f16, .bf16, .f32 where !portableOnly && affineStore[k] != nil:
-                    let (a, b) = affineStore[k]!
+                if !portableOnly, let (a, b) = affineStore[k] {   // never set for u8
                     switch dtype {
                     case .f16: fleet_store_affine_f16(src, n, a, b, dst)
                     case .bf16: fleet_store_affine_bf16(src, n, a, b, dst)
                     default: fleet_store_affine_f32(src, n, a, b, dst)
                     }
+                    continue
+                }
+                switch dtype {
+                case .u8:
+                    dst.copyMemory(from: src, byteCount: n)
                 case .f16, .bf16:
                     let lut = lut16 + k * 256
                     var i = 0
