@@ -1,3 +1,4 @@
+import FleetTestSupport
 import Foundation
 import Testing
 @testable import FleetKernels
@@ -44,14 +45,8 @@ import Testing
 
     /// Tightly packed noise frame of `format` (10-bit samples stay within 0...1023).
     static func noise(_ format: SourcePixelFormat, _ w: Int, _ h: Int, seed: UInt64) -> Data {
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> UInt64 { rng.next() }
         let cw = format.chromaShiftX == 1 ? (w + 1) / 2 : w
         let ch = format.chromaShiftY == 1 ? (h + 1) / 2 : h
         let samples = w * h + (format == .gray ? 0 : 2 * cw * ch)
