@@ -7,7 +7,18 @@ extension VideoDecoder {
     /// only way to learn frame times is to decode).
     ///
     /// The scan opens its own demuxer, so it does not disturb this decoder's position.
+    /// Same as `scanFrames().pts`.
     public func scanTimestamps() throws -> [Int64] {
+        try scanFrames().pts
+    }
+
+    /// One demux pass over the video stream (no decoding) that records every frame's presentation
+    /// timestamp and which frames are key frames: the index that `seek(toFrame:in:)` and
+    /// `seek(toTime:in:)` need. Like `scanTimestamps()`, it opens its own demuxer (this decoder's
+    /// position is not disturbed), honours `options.maxFrames` (`.limitExceeded`) and, in lenient
+    /// mode, stops quietly at the first unreadable packet.
+    /// - Throws: `.corruptData` when a packet cannot be read (strict mode) or carries no timestamp.
+    public func scanFrames() throws -> FrameIndex {
         ffmpegClearLastLog()
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
         let code = avformat_open_input(&fmt, info.path, nil, nil)
@@ -21,8 +32,9 @@ extension VideoDecoder {
         guard let pkt = packet else {
             throw MediaError(.limitExceeded, path: info.path, message: "out of memory allocating a packet")
         }
-        var stamps: [Int64] = []
-        if let hint = info.frameCountHint { stamps.reserveCapacity(hint) }
+        // (pts, dts, key) of every packet, in decode order.
+        var packets: [(pts: Int64, dts: Int64, key: Bool)] = []
+        if let hint = info.frameCountHint { packets.reserveCapacity(hint) }
         let nopts = fp_nopts_value()
         while true {
             let r = av_read_frame(fmt, pkt)
@@ -30,7 +42,7 @@ extension VideoDecoder {
             if r < 0 {
                 if options.lenient { break }
                 throw MediaError(.corruptData, path: info.path,
-                                 message: ffmpegMessage(r, context: "cannot read packet \(stamps.count) while scanning timestamps"),
+                                 message: ffmpegMessage(r, context: "cannot read packet \(packets.count) while scanning timestamps"),
                                  ffmpegCode: r)
             }
             defer { av_packet_unref(pkt) }
@@ -38,15 +50,20 @@ extension VideoDecoder {
                   pkt.pointee.flags & AV_PKT_FLAG_DISCARD == 0 else { continue }
             guard pkt.pointee.pts != nopts else {
                 throw MediaError(.corruptData, path: info.path,
-                                 message: "packet \(stamps.count) has no presentation timestamp; decode to learn frame times")
+                                 message: "packet \(packets.count) has no presentation timestamp; decode to learn frame times")
             }
-            stamps.append(pkt.pointee.pts)
-            if let limit = options.maxFrames, stamps.count > limit {
+            packets.append((pkt.pointee.pts, pkt.pointee.dts, pkt.pointee.flags & AV_PKT_FLAG_KEY != 0))
+            if let limit = options.maxFrames, packets.count > limit {
                 throw MediaError(.limitExceeded, path: info.path, message: "clip has more than \(limit) frames")
             }
         }
-        stamps.sort()
-        return stamps
+        packets.sort { $0.pts < $1.pts }
+        var index = FrameIndex(pts: packets.map(\.pts), keyFrames: [])
+        for (i, p) in packets.enumerated() where p.key {
+            index.keyFrames.append(i)
+            index.keyFrameDTS.append(p.dts == nopts ? p.pts : p.dts)
+        }
+        return index
     }
 
     /// Restricts decoding to the frames whose presentation timestamps are in `timestamps`

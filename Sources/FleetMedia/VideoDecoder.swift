@@ -48,6 +48,9 @@ public final class VideoDecoder {
     private var seekTargetPTS: Int64?
     private var indexFromTime = false
     private var everSeeked = false
+    /// After an exact seek, until the first frame comes out of the decoder: the target frame's
+    /// pts, and where to seek next if the demuxer landed after it (nil: reopen the demuxer).
+    private var landing: (target: Int64, fallbacks: [Int64?])?
     /// Presentation timestamps to deliver (nil: all), and each timestamp's index in the clip.
     var selection: Set<Int64>?
     var ptsIndex: [Int64: Int]?
@@ -196,12 +199,107 @@ public final class VideoDecoder {
         if code < 0 {
             throw MediaError(.corruptData, path: info.path, message: ffmpegMessage(code, context: "cannot seek to \(seconds) s"), ffmpegCode: code)
         }
+        resetAfterSeek(codec)
+        seekTargetPTS = target
+        indexFromTime = true
+        landing = nil
+    }
+
+    /// Exact seek: afterwards the next frame `nextFrame` delivers is frame `index` of `frames` (as
+    /// made by `scanFrames()` for this clip) — or, when a selection is set with
+    /// `select(timestamps:allTimestamps:)`, the first selected frame at or after `index` — with
+    /// `FrameView.index == index`, `pts == frames.pts[index]` and the same pixels as a full decode.
+    ///
+    /// The demuxer is moved to the key frame at or before `index` and the frames from there up to
+    /// the target are decoded but not delivered (and never count as damage). If the demuxer lands
+    /// after the target, the decoder seeks again to the key frame before, and at last reopens the
+    /// clip and decodes from its start. Frame indices come from `frames.pts` (they become this
+    /// decoder's timestamp-to-index map unless a selection already set one).
+    /// - Throws: `.invalidArgument` when `index` is outside `frames.pts` or the decoder is closed;
+    ///   `.corruptData` or an open error when the demuxer cannot be moved or reopened.
+    public func seek(toFrame index: Int, in frames: FrameIndex) throws {
+        guard frames.pts.indices.contains(index) else {
+            throw MediaError(.invalidArgument, path: info.path,
+                             message: "cannot seek to frame \(index): the index has \(frames.pts.count) frame(s)")
+        }
+        guard let codec, format != nil else {
+            throw MediaError(.invalidArgument, path: info.path, message: "decoder is closed")
+        }
+        if ptsIndex == nil {
+            ptsIndex = Dictionary(frames.pts.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        // Where to seek: the key frame at or before the target, then the one before it, then the
+        // start of the clip (nil: reopen). Landing early only costs decoding.
+        var plan: [Int64?] = []
+        if let k = frames.keyPosition(atOrBefore: index) {
+            plan.append(frames.seekTimestamp(keyPosition: k))
+            if k > 0 { plan.append(frames.seekTimestamp(keyPosition: k - 1)) }
+        }
+        plan.append(nil)
+        landing = (frames.pts[index], plan)
+        do {
+            try seekDemuxer()
+        } catch {
+            landing = nil
+            finished = true
+            throw error
+        }
+        resetAfterSeek(codec)
+        seekTargetPTS = frames.pts[index]
+        indexFromTime = false
+    }
+
+    /// Exact seek to the first frame whose presentation time (`FrameView.time`:
+    /// `pts * timeBase`, in seconds) is at or after `seconds`; see `seek(toFrame:in:)`.
+    /// - Throws: `.invalidArgument` when `seconds` is not finite or no frame starts at or after it.
+    public func seek(toTime seconds: Double, in frames: FrameIndex) throws {
+        guard seconds.isFinite,
+              let index = frames.pts.firstIndex(where: { timeBase.seconds($0) >= seconds }) else {
+            throw MediaError(.invalidArgument, path: info.path,
+                             message: "cannot seek to \(seconds) s: no frame at or after it among \(frames.pts.count)")
+        }
+        try seek(toFrame: index, in: frames)
+    }
+
+    /// Moves the demuxer to the first place left in `landing`'s plan that works, dropping it
+    /// from the plan; the last resort reopens the clip.
+    private func seekDemuxer() throws {
+        guard var plan = landing?.fallbacks, !plan.isEmpty else { return }
+        while let next = plan.first {
+            plan.removeFirst()
+            landing?.fallbacks = plan
+            guard let ts = next else { break }
+            if let format, av_seek_frame(format, stream, ts, AVSEEK_FLAG_BACKWARD) >= 0 { return }
+        }
+        try reopenDemuxer()
+    }
+
+    /// Replaces the demuxer with a freshly opened one, positioned at the start of the clip.
+    private func reopenDemuxer() throws {
+        ffmpegClearLastLog()
+        var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
+        var code = avformat_open_input(&fmt, info.path, nil, nil)
+        guard code >= 0, let fresh = fmt else { throw Self.openError(path: info.path, code: code) }
+        code = avformat_find_stream_info(fresh, nil)
+        guard code >= 0, Int(stream) < Int(fresh.pointee.nb_streams) else {
+            avformat_close_input(&fmt)
+            throw MediaError(.corruptData, path: info.path,
+                             message: ffmpegMessage(code, context: "cannot reopen to seek to the start"), ffmpegCode: code)
+        }
+        for i in 0..<Int(fresh.pointee.nb_streams) where i != Int(stream) {
+            fresh.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
+        }
+        avformat_close_input(&format)
+        format = fresh
+    }
+
+    /// Decoder state after the demuxer moved: nothing buffered, nothing pending, not at the end.
+    private func resetAfterSeek(_ codec: UnsafeMutablePointer<AVCodecContext>) {
         avcodec_flush_buffers(codec)
         sentFlush = false
         finished = false
+        pendingError = nil
         lastTime = nil
-        seekTargetPTS = target
-        indexFromTime = true
         everSeeked = true
     }
 
@@ -217,25 +315,35 @@ public final class VideoDecoder {
 
     /// Fills `self.frame` with the next frame to deliver; false at the end of the stream.
     private func receiveFrame() throws -> Bool {
-        guard !finished, let format, let codec, let packet, let frame else { return false }
+        // Not `format`: a seek that has to start over reopens the demuxer inside this loop.
+        guard !finished, format != nil, let codec, let packet, let frame else { return false }
         while true {
             let r = avcodec_receive_frame(codec, frame)
             if r >= 0 {
+                let pts = frame.pointee.best_effort_timestamp
+                if let target = landing?.target {
+                    // First frame after an exact seek: the demuxer must not have landed after the target.
+                    if pts != fp_nopts_value() && pts > target, landing?.fallbacks.isEmpty == false {
+                        av_frame_unref(frame)
+                        try seekDemuxer()
+                        resetAfterSeek(codec)
+                        continue
+                    }
+                    landing = nil
+                }
+                if let selection, !selection.contains(pts) { av_frame_unref(frame); continue }
+                if let target = seekTargetPTS {
+                    if pts != fp_nopts_value() && pts < target { av_frame_unref(frame); continue }
+                    seekTargetPTS = nil
+                }
+                // Only frames that will be delivered count as damage: frames decoded on the way to
+                // a seek target or outside the selection (e.g. open-GOP leading frames) do not.
                 if isDamaged(frame) {
                     av_frame_unref(frame)
                     if options.lenient { droppedFrames += 1; continue }
                     // Strict: the frames before the damage were delivered; stop here.
                     finished = true
                     throw damageError(nil, context: "frame \(framesDelivered) is damaged (decode error flags \(frame.pointee.decode_error_flags))")
-                }
-                if let selection {
-                    let pts = frame.pointee.best_effort_timestamp
-                    if !selection.contains(pts) { av_frame_unref(frame); continue }
-                }
-                if let target = seekTargetPTS {
-                    let pts = frame.pointee.best_effort_timestamp
-                    if pts != fp_nopts_value() && pts < target { av_frame_unref(frame); continue }
-                    seekTargetPTS = nil
                 }
                 if let limit = options.maxFrames, framesDelivered >= limit {
                     av_frame_unref(frame)
@@ -244,7 +352,15 @@ public final class VideoDecoder {
                 }
                 return true
             }
-            if r == fp_averror_eof() { return try endOfStream() }
+            if r == fp_averror_eof() {
+                if landing?.fallbacks.isEmpty == false {
+                    // No frame at all after an exact seek: the demuxer landed past the end.
+                    try seekDemuxer()
+                    resetAfterSeek(codec)
+                    continue
+                }
+                return try endOfStream()
+            }
             if r != fp_averror_eagain() {
                 // A decoding error surfaced on output (frame threading reports them here).
                 if options.lenient { droppedFrames += 1; continue }
@@ -252,6 +368,7 @@ public final class VideoDecoder {
                 continue
             }
             if sentFlush { return try endOfStream() }
+            guard let format else { return false }
             ffmpegClearLastLog()
             let readCode = av_read_frame(format, packet)
             if readCode == fp_averror_eof() {
@@ -276,10 +393,14 @@ public final class VideoDecoder {
             }
             defer { av_packet_unref(packet) }
             if packet.pointee.stream_index != stream { continue }
-            if let selection {
-                // Not needed: let the decoder skip it if no other frame references it.
-                let wanted = selection.contains(packet.pointee.pts)
-                codec.pointee.skip_frame = wanted ? baseDiscard : AVDISCARD_NONREF
+            if selection != nil || seekTargetPTS != nil || codec.pointee.skip_frame != baseDiscard {
+                // Frames outside the selection or before a seek target are not delivered: let the
+                // decoder skip them if no other frame references them.
+                let pts = packet.pointee.pts
+                let early = seekTargetPTS.map { pts != fp_nopts_value() && pts < $0 } ?? false
+                let wanted = !early && (selection?.contains(pts) ?? true)
+                codec.pointee.skip_frame = wanted || baseDiscard.rawValue > AVDISCARD_NONREF.rawValue
+                    ? baseDiscard : AVDISCARD_NONREF
             }
             let sendCode = avcodec_send_packet(codec, packet)
             if sendCode < 0 && sendCode != fp_averror_eagain() {
@@ -294,6 +415,7 @@ public final class VideoDecoder {
 
     private func endOfStream() throws -> Bool {
         finished = true
+        landing = nil
         if let e = pendingError { pendingError = nil; throw e }
         if let e = shortfallError() {
             guard options.lenient else { throw e }
