@@ -26,6 +26,8 @@ public struct IngestSummary: Sendable, Codable {
     public var shards = 0
     public var bytes: Int64 = 0
     public var framesDecoded = 0
+    /// Work units this run decoded (clips, or pieces of long clips split at key frames).
+    public var workUnits = 0
     public var wallSeconds = 0.0
     public var framesPerSecond = 0.0
     /// True when this run continued an interrupted one.
@@ -39,17 +41,19 @@ public struct IngestSummary: Sendable, Codable {
     public var peakResidentBytes: Int?
 }
 
-/// The batch ingest pipeline: clip groups → decode → transform → labels/sync → shards.
+/// The batch ingest pipeline: clip groups → scan → layout plan → work units (decode, transform,
+/// labels) → records written in place → shards completed, journaled and renamed.
 ///
-/// Clip groups run in parallel (`jobs`), each streaming its samples through a bounded queue;
-/// the shard writer takes them in input order, so the dataset is the same whatever `jobs` is.
-/// At most `(jobs + 1) × 2` samples are in flight, however many clips there are.
+/// Work runs on `jobs` threads with no ordered consumer (`IngestEngine`): every record's shard
+/// and offset are fixed by the layout plan before decoding, so workers write in any order and the
+/// dataset is the same whatever `jobs` is. Long clips and camera groups are split into units at
+/// key frames. Sample buffers in flight are bounded by `--inflight`.
 public final class IngestRun: @unchecked Sendable {
     public let configuration: IngestConfiguration
     private let progress: ProgressReporter
     private let overwrite: Bool
     private let lock = NSLock()
-    private var pipeline: OrderedPipeline<PreparedSample>?
+    private var engine: IngestEngine?
     private var cancelled = false
 
     public init(configuration: IngestConfiguration, progress: ProgressReporter = ProgressReporter(style: .quiet),
@@ -64,12 +68,10 @@ public final class IngestRun: @unchecked Sendable {
     public func cancel() {
         lock.lock()
         cancelled = true
-        let p = pipeline
+        let e = engine
         lock.unlock()
-        p?.cancel()
+        e?.cancel()
     }
-
-    private var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
 
     /// File names of this worker's outputs.
     private var suffix: String { configuration.worker.count == 1 ? "" : "-" + configuration.worker.shardPrefix(base: "").dropFirst() }
@@ -108,135 +110,57 @@ public final class IngestRun: @unchecked Sendable {
         if let p = point, p.complete {
             return try completedSummary(point: p, items: items, discoveryFailures: inputs.failures, start: start)
         }
-        let resumed = point != nil
-        if point == nil { point = IngestJournal.ResumePoint() }
-        let resume = point!
-        removeStrayShards(prefix: prefix, keep: Set(resume.shards.map(\.file)))
-        try journal.start(fingerprint: fingerprint, groups: items.count, keeping: resumed ? resume : nil)
+        var resume = point ?? IngestJournal.ResumePoint()
+        // Journaled shards count only while their files are there, whole.
+        for (n, info) in resume.shards {
+            guard let info else { continue }
+            let attrs = try? fm.attributesOfItem(atPath: out.appendingPathComponent(info.file).path)
+            if (attrs?[.size] as? NSNumber)?.int64Value != info.bytes { resume.shards[n] = nil }
+        }
+        let resumed = point != nil && !resume.isEmpty
+        point = nil
+        removeStrayShards(prefix: prefix, keep: Set(resume.shards.values.compactMap { $0?.file }))
+        try journal.start(fingerprint: fingerprint, groups: items.count, keeping: resume)
         defer { journal.close() }
 
-        // Outcomes so far (resumed groups).
-        var failures = inputs.failures
-        var okCount = 0
-        for g in resume.groups {
-            if g.status == "ok" { okCount += 1 } else if let f = g.failure { failures.append(f) }
-        }
-        var shards = resume.shards
-        var samplesWritten = shards.reduce(0) { $0 + $1.samples }
         progress.update { c in
             c.clipsTotal = items.count
-            c.clipsDone = okCount
-            c.clipsFailed = resume.groups.count - okCount
-            c.samplesWritten = samplesWritten
-            c.shardsWritten = shards.count
-            c.bytesWritten = shards.reduce(0) { $0 + $1.bytes }
+            c.shardsWritten = resume.shards.values.compactMap { $0 }.count
+            c.bytesWritten = resume.shards.values.reduce(0) { $0 + ($1?.bytes ?? 0) }
         }
 
-        // Writer; each finished shard is journaled with the position after its last sample.
-        // Shards are checksummed and renamed on a background queue while the next one fills; the
-        // position is taken when a shard closes and journaled when it has landed (in order).
-        var position = (group: resume.group, sample: resume.sample)
-        let closedAt = ClosedShardPositions()
         let journalRef = journal
-        let writer: DatasetWriter
+        let sink: ShardSink
         do {
-            writer = try DatasetWriter(directory: out, format: cfg.format, budget: cfg.budget, schema: shardSchema,
-                                       prefix: prefix, startShardIndex: resume.nextShardIndex, alignment: cfg.alignment,
-                                       finishInBackground: true,
-                                       onShardClosed: { closedAt.push(position) },
-                                       onShardFinished: { [progress] info in
-                let at = closedAt.pop()
-                try journalRef.append(.init(kind: "shard", shard: info, shardIndex: Self.shardIndex(of: info.file),
-                                            nextGroup: at.group, nextSample: at.sample))
-                progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes }
-            })
-        } catch {
-            throw IngestError.output(path: out.path, message: "\(error)")
-        }
-
-        // Pipeline over the groups still to do.
-        let pool = RecordBufferPool()
-        let processor = ClipProcessor(config: cfg, schema: inputs.schema, pool: pool)
-        let firstGroup = resume.group
-        let todo = max(0, items.count - firstGroup)
-        let pipe = OrderedPipeline<PreparedSample>(count: todo, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
-                                                   queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.buffer.count })
-        lock.lock(); pipeline = pipe; let stopNow = cancelled; lock.unlock()
-        if stopNow { pipe.cancel() }
-
-        var groupSamples = resume.sample
-        var groupMark: DatasetWriter.Mark? = nil
-        var fatal: Error? = nil
-        var writerShards: [ShardInfo] = []
-        do {
-            try pipe.run(produce: { [items] i, emit in
-                let g = firstGroup + i
-                try processor.process(items[g], skip: g == firstGroup ? resume.sample : 0) { emit($0) }
-            }, consume: { i, event in
-                let g = firstGroup + i
-                if groupMark == nil { groupMark = writer.mark() }
-                switch event {
-                case .output(let s):
-                    position = (g, groupSamples)
-                    defer { pool.give(s.buffer) }
-                    let record = SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: UnsafeRawBufferPointer(s.buffer.bytes),
-                                              labels: s.labels, mask: s.mask, annotations: s.annotations, metadata: s.metadata,
-                                              tensorCRC32C: s.tensorCRC32C)
-                    do { try writer.append(record) } catch {
-                        fatal = error
-                        return false
-                    }
-                    groupSamples += 1
-                    samplesWritten += 1
-                    progress.update { $0.framesDecoded += s.framesDecoded; $0.samplesWritten += 1 }
-                case .failed(let error):
-                    // A clip that fails part-way leaves nothing behind when its samples are all
-                    // still in the open shard (the usual case); otherwise those already in a
-                    // finished shard stay and are counted in errors.jsonl.
-                    if g != firstGroup || resume.sample == 0, let mark = groupMark {
-                        var rolledBack = false
-                        do { rolledBack = try writer.rollback(to: mark) } catch { fatal = error; return false }
-                        if rolledBack {
-                            let removed = groupSamples
-                            samplesWritten -= removed
-                            groupSamples = 0
-                            progress.update { $0.samplesWritten -= removed }
-                        }
-                    }
-                    let f = ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: groupSamples)
-                    failures.append(f)
-                    try journalRef.append(.init(kind: "group", group: g, status: "failed", samples: groupSamples, failure: f))
-                    progress.update { $0.clipsFailed += 1 }
-                    groupSamples = 0
-                    groupMark = nil
-                case .finished:
-                    okCount += 1
-                    try journalRef.append(.init(kind: "group", group: g, status: "ok", samples: groupSamples))
-                    progress.update { $0.clipsDone += 1 }
-                    groupSamples = 0
-                    groupMark = nil
-                }
-                return !self.isCancelled
-            })
-            if let fatal { throw fatal }
-            if isCancelled {
-                writer.abandon()
-                throw IngestError.interrupted(resumeHint: "\(samplesWritten - (resume.sample)) sample(s) were written; complete shards are kept. Run the same command again to resume.")
+            sink = try ShardSink(directory: out, prefix: prefix, format: cfg.format, schema: shardSchema, budget: cfg.budget,
+                                 alignment: cfg.alignment, done: resume.shards) { [progress] n, info in
+                try journalRef.append(.init(kind: "shard", shard: info, shardIndex: n))
+                if let info { progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes } }
             }
-            position = (items.count, 0)
-            writerShards = try writer.finish()
-        } catch let e as IngestError {
-            writer.abandon()
-            throw e
-        } catch let e as ShardError {
-            writer.abandon()
-            throw IngestError.output(path: out.path, message: e.description)
         } catch {
-            writer.abandon()
             throw IngestError.output(path: out.path, message: "\(error)")
         }
-        shards += writerShards
+        let engine = IngestEngine(items: items, config: cfg, schema: inputs.schema, sink: sink, progress: progress,
+                                  resume: resume, journal: journal)
+        lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
+        if stopNow { engine.cancel() }
+        try engine.run()
+        let shards = sink.completed
+        guard sink.incomplete.isEmpty else {
+            throw IngestError.output(path: out.path, message: "shards \(sink.incomplete) were laid out but not completed")
+        }
         progress.finish()
+
+        // Outcomes, in group order.
+        var failures = inputs.failures
+        var okCount = 0
+        for g in items.indices {
+            switch engine.outcomes[g] {
+            case .failed(let f)?: failures.append(f)
+            case .ok?, .skipped?: okCount += 1
+            case nil: break
+            }
+        }
 
         // Errors, then the manifest (last), then the journal's end mark.
         var summary = IngestSummary(outputDirectory: out.path, worker: cfg.worker.description)
@@ -249,6 +173,7 @@ public final class IngestRun: @unchecked Sendable {
         summary.shards = shards.count
         summary.bytes = shards.reduce(0) { $0 + $1.bytes }
         summary.framesDecoded = progress.snapshot.framesDecoded
+        summary.workUnits = engine.unitCount
         try writeErrors(failures, to: out)
         summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
         if !shards.isEmpty {
@@ -275,12 +200,14 @@ public final class IngestRun: @unchecked Sendable {
                                   start: UInt64) throws -> IngestSummary {
         var s = IngestSummary(outputDirectory: configuration.outputDirectory.path, worker: configuration.worker.description)
         s.clipsTotal = items.count
-        s.clipsOK = point.groups.filter { $0.status == "ok" }.count
-        s.clipsFailed = s.clipsTotal - s.clipsOK
-        s.failures = discoveryFailures + point.groups.compactMap(\.failure)
-        s.samples = point.shards.reduce(0) { $0 + $1.samples }
-        s.shards = point.shards.count
-        s.bytes = point.shards.reduce(0) { $0 + $1.bytes }
+        let failed = point.groups.keys.sorted().compactMap { point.groups[$0]?.failure }
+        let shards = point.shards.values.compactMap { $0 }
+        s.clipsFailed = failed.count
+        s.clipsOK = s.clipsTotal - s.clipsFailed
+        s.failures = discoveryFailures + failed
+        s.samples = shards.reduce(0) { $0 + $1.samples }
+        s.shards = shards.count
+        s.bytes = shards.reduce(0) { $0 + $1.bytes }
         s.manifest = configuration.outputDirectory.appendingPathComponent(manifestName).path
         s.errorsFile = s.failures.isEmpty ? nil : configuration.outputDirectory.appendingPathComponent(errorsName).path
         s.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -312,8 +239,12 @@ public final class IngestRun: @unchecked Sendable {
     private func removeStrayShards(prefix: String, keep: Set<String>) {
         let dir = configuration.outputDirectory
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
-        for name in names where Self.isShardName(name, prefix: prefix) && !keep.contains(name) {
-            try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
+        for name in names {
+            // Shards the journal does not list, and temporary shards of a killed run.
+            let temp = name.hasPrefix(".") && name.hasSuffix(".tmp") && Self.isShardName(String(name.dropFirst().dropLast(4)), prefix: prefix)
+            if temp || (Self.isShardName(name, prefix: prefix) && !keep.contains(name)) {
+                try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
+            }
         }
     }
 
@@ -352,6 +283,8 @@ public final class IngestRun: @unchecked Sendable {
         bytes.append(contentsOf: Array(cfg.worker.description.utf8))
         for item in items { bytes.append(contentsOf: Array((item.key + "\u{0}" + item.group.path + "\n").utf8)) }
         bytes.append(contentsOf: Array(schema.names.joined(separator: ",").utf8))
+        // The layout plan's rules (records placed up front, failed groups compacted out).
+        bytes.append(contentsOf: Array("layout-v2".utf8))
         return fnv1a64(bytes)
     }
 
@@ -373,14 +306,4 @@ enum AtomicFile {
             throw IngestError.output(path: url.path, message: String(cString: strerror(errno)))
         }
     }
-}
-
-/// Where each closed shard ended in the input (group, sample), first in first out: taken on the
-/// writing thread when a shard closes, read on the finishing queue when it is journaled.
-private final class ClosedShardPositions: @unchecked Sendable {
-    private let lock = NSLock()
-    private var queue: [(group: Int, sample: Int)] = []
-
-    func push(_ p: (group: Int, sample: Int)) { lock.withLock { queue.append(p) } }
-    func pop() -> (group: Int, sample: Int) { lock.withLock { queue.removeFirst() } }
 }

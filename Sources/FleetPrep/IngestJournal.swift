@@ -5,16 +5,16 @@ import Foundation
 ///
 /// One JSON object per line, each flushed to disk (fsync) before the run goes on:
 /// - `begin`: the configuration fingerprint and the number of clip groups of this worker;
-/// - `group`: a clip group the writer has taken in full (ok, or failed with the error);
-/// - `shard`: a shard that is complete and renamed into place, with the position of the first
-///   sample *not* in shards up to and including it (`nextGroup`, `nextSample`);
+/// - `group`: a clip group whose units have all run (ok, or failed with the error);
+/// - `shard`: a shard that is complete and renamed into place (`shard` is absent when every
+///   record planned for it belonged to failed groups, so no file was written);
 /// - `end`: the manifest is written; the run is complete.
 ///
-/// Resuming keeps everything up to the last `shard` line: groups before its position are done,
-/// the group at it restarts `nextSample` samples in, and shard numbering goes on after it.
-/// Because samples and shard boundaries depend only on inputs and configuration, the resumed
-/// dataset is byte-identical to an uninterrupted run. Shards on disk that no `shard` line names
-/// (finished after the last fsync of the journal) are removed and written again.
+/// Shards complete in any order, so resuming keeps the *set* of journaled shards whose files are
+/// still there with the journaled size, and the failed groups (their records stay out). The layout
+/// plan is computed again from the inputs — it depends only on them and the options — so every
+/// other shard is written again, identically, by the units whose groups have records in it.
+/// Shard files on disk that no `shard` line names are removed first.
 struct IngestJournal {
     struct Entry: Codable {
         var kind: String
@@ -23,25 +23,24 @@ struct IngestJournal {
         var group: Int?
         var status: String?
         var samples: Int?
-        var frames: Int?
         var failure: ClipFailure?
         var shard: ShardInfo?
         var shardIndex: Int?
-        var nextGroup: Int?
-        var nextSample: Int?
     }
 
-    /// What an earlier run left: where to restart.
+    /// What an earlier run left.
     struct ResumePoint {
-        var shards: [ShardInfo] = []
-        var nextShardIndex = 0
-        var group = 0
-        var sample = 0
-        /// Group lines before `group` (their outcome is final).
-        var groups: [Entry] = []
-        /// The `shard` lines kept.
-        var shardLines: [Entry] = []
+        /// Complete shards by number (nil info: planned, but left empty by failed groups).
+        var shards: [Int: ShardInfo?] = [:]
+        /// Group outcomes by group number.
+        var groups: [Int: Entry] = [:]
         var complete = false
+        var isEmpty: Bool { shards.isEmpty && groups.isEmpty }
+
+        var lines: [Entry] {
+            groups.keys.sorted().map { groups[$0]! }
+                + shards.keys.sorted().map { Entry(kind: "shard", shard: shards[$0]!, shardIndex: $0) }
+        }
     }
 
     let url: URL
@@ -69,17 +68,13 @@ struct IngestJournal {
                                      message: "holds an ingest made with other inputs or options; use another --out, or --overwrite to replace it")
         }
         var point = ResumePoint()
-        for e in entries where e.kind == "shard" {
-            if let s = e.shard { point.shards.append(s) }
-            point.shardLines.append(e)
-            point.nextShardIndex = (e.shardIndex ?? 0) + 1
-            point.group = e.nextGroup ?? 0
-            point.sample = e.nextSample ?? 0
-        }
-        point.groups = entries.filter { $0.kind == "group" && ($0.group ?? 0) < point.group }
-        point.complete = entries.contains { $0.kind == "end" }
-        if point.complete {
-            point.groups = entries.filter { $0.kind == "group" }
+        for e in entries {
+            switch e.kind {
+            case "shard": if let n = e.shardIndex { point.shards[n] = e.shard }
+            case "group": if let g = e.group { point.groups[g] = e }
+            case "end": point.complete = true
+            default: break
+            }
         }
         return point
     }
@@ -88,10 +83,7 @@ struct IngestJournal {
     mutating func start(fingerprint: String, groups: Int, keeping point: ResumePoint?) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var lines: [Entry] = [Entry(kind: "begin", fingerprint: fingerprint, groups: groups)]
-        if let point {
-            lines += point.groups
-            lines += point.shardLines
-        }
+        if let point { lines += point.lines }
         var text = Data()
         for e in lines { text.append(try Self.encode(e)) }
         let tmp = url.appendingPathExtension("tmp")

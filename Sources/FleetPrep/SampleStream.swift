@@ -23,15 +23,17 @@ public final class StreamSample: @unchecked Sendable {
     private let buffer: RecordBuffer
     private let pool: RecordBufferPool
 
-    init(_ s: PreparedSample, pool: RecordBufferPool) {
-        key = s.key
-        tensor = s.tensor
-        labels = s.labels
-        mask = s.mask
-        annotations = s.annotations
-        time = s.time
-        cameraTimes = s.cameraTimes
-        metadata = s.metadata
+    init(_ s: PreparedSample, plan: GroupPlan, pool: RecordBufferPool) {
+        let r = plan.record(s.position)
+        let synced = plan.labels.samples[plan.kept[s.position]]
+        key = r.key
+        tensor = r.tensor
+        labels = r.labels
+        mask = r.mask
+        annotations = r.annotations
+        time = synced.masterTime
+        cameraTimes = synced.cameras.map { $0?.time }
+        metadata = r.metadata
         buffer = s.buffer
         self.pool = pool
     }
@@ -93,7 +95,7 @@ final class StreamState: @unchecked Sendable {
     private var started = false
     private var failures: [ClipFailure] = []
     private let capacity: Int
-    private var run: OrderedPipeline<PreparedSample>?
+    private var run: OrderedPipeline<StreamSample>?
 
     init(capacity: Int) { self.capacity = capacity }
 
@@ -121,15 +123,17 @@ final class StreamState: @unchecked Sendable {
         let items = cfg.worker.share(of: inputs.items)
         lock.lock(); failures += inputs.failures; lock.unlock()
         let pool = RecordBufferPool()
-        let processor = ClipProcessor(config: cfg, schema: inputs.schema, pool: pool)
-        let pipe = OrderedPipeline<PreparedSample>(count: items.count, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
-                                                   queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.buffer.count })
+        // Memory is bounded by the ordered queues below (the consumer's pace), not by a gate.
+        let producer = SampleProducer(config: cfg, pool: pool, gate: InflightGate(limit: .max), recycles: false)
+        let pipe = OrderedPipeline<StreamSample>(count: items.count, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
+                                                 queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.tensor.byteCount })
         lock.lock(); run = pipe; lock.unlock()
         try pipe.run(produce: { i, emit in
-            try processor.process(items[i], skip: 0) { emit($0) }
+            let plan = try GroupPlan.scan(items[i], number: i, config: cfg, schema: inputs.schema)
+            try producer.run(plan, range: 0..<plan.count) { emit(StreamSample($0, plan: plan, pool: pool)) }
         }, consume: { i, event in
             switch event {
-            case .output(let s): return send(StreamSample(s, pool: pool))
+            case .output(let s): return send(s)
             case .failed(let e):
                 lock.lock()
                 failures.append(ClipFailure.from(e, clip: items[i].key, groupPath: items[i].group.path, samplesKept: 0))

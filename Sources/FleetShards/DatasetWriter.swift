@@ -17,17 +17,43 @@ public struct ShardInfo: Sendable, Codable, Equatable {
     public var file: String
     public var samples: Int
     public var bytes: Int64
-    public var sha256: String
+    /// `SCHEME:HEX` (see `ShardDigest`): `sha256-segments:…` from ingest, `sha256:…` (the whole
+    /// file) from `DatasetWriter`.
+    public var digest: String
     public var firstKey: String
     public var lastKey: String
 
-    public init(file: String, samples: Int, bytes: Int64, sha256: String, firstKey: String, lastKey: String) {
+    public init(file: String, samples: Int, bytes: Int64, digest: String, firstKey: String, lastKey: String) {
         self.file = file
         self.samples = samples
         self.bytes = bytes
-        self.sha256 = sha256
+        self.digest = digest
         self.firstKey = firstKey
         self.lastKey = lastKey
+    }
+
+    enum CodingKeys: String, CodingKey { case file, samples, bytes, digest, sha256, firstKey, lastKey }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        file = try c.decode(String.self, forKey: .file)
+        samples = try c.decode(Int.self, forKey: .samples)
+        bytes = try c.decode(Int64.self, forKey: .bytes)
+        firstKey = try c.decode(String.self, forKey: .firstKey)
+        lastKey = try c.decode(String.self, forKey: .lastKey)
+        // Manifests from before segment digests carry a plain "sha256" of the whole file.
+        if let d = try c.decodeIfPresent(String.self, forKey: .digest) { digest = d }
+        else { digest = ShardDigest.wholeFileScheme + ":" + (try c.decode(String.self, forKey: .sha256)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(file, forKey: .file)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(digest, forKey: .digest)
+        try c.encode(firstKey, forKey: .firstKey)
+        try c.encode(lastKey, forKey: .lastKey)
     }
 }
 
@@ -221,7 +247,7 @@ public final class DatasetWriter {
                 throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
             }
             Self.syncDirectory(directory.path)
-            let info = ShardInfo(file: final.lastPathComponent, samples: samples, bytes: size, sha256: digest,
+            let info = ShardInfo(file: final.lastPathComponent, samples: samples, bytes: size, digest: ShardDigest.wholeFileScheme + ":" + digest,
                                  firstKey: first, lastKey: last)
             lock.withLock { finished.append(info) }
             do { try onShardFinished(info) } catch {

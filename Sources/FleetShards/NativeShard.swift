@@ -44,6 +44,22 @@ enum NativeShard {
         var records: [Entry]
     }
 
+    /// The 64-byte header of a shard of `count` records whose index is `index` at `indexOffset`.
+    static func header(count: Int, alignment: Int, indexOffset: Int64, index: [UInt8]) -> [UInt8] {
+        var h = ByteWriter()
+        h.bytes += magic
+        h.u32(version)
+        h.u32(UInt32(headerSize))
+        h.u64(UInt64(count))
+        h.u64(UInt64(alignment))
+        h.u64(UInt64(indexOffset))
+        h.u64(UInt64(index.count))
+        h.u32(CRC32C.checksum(index))
+        h.u32(0)
+        h.u64(0)
+        return h.bytes
+    }
+
     static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -137,18 +153,7 @@ final class NativeShardWriter: ShardFileWriter {
         let indexOffset = file.offset
         let ib = [UInt8](index)
         try file.write(ib)
-        var h = ByteWriter()
-        h.bytes += NativeShard.magic
-        h.u32(NativeShard.version)
-        h.u32(UInt32(NativeShard.headerSize))
-        h.u64(UInt64(entries.count))
-        h.u64(UInt64(alignment))
-        h.u64(UInt64(indexOffset))
-        h.u64(UInt64(ib.count))
-        h.u32(CRC32C.checksum(ib))
-        h.u32(0)
-        h.u64(0)
-        try file.pwrite(h.bytes, at: 0)
+        try file.pwrite(NativeShard.header(count: entries.count, alignment: Int(alignment), indexOffset: indexOffset, index: ib), at: 0)
         try file.sync()
         file.close()
     }

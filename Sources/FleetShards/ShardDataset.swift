@@ -154,9 +154,9 @@ public final class ShardDataset: Sequence {
             if let m = manifest {
                 let info = m.shards[s]
                 do {
-                    let (hex, size) = try DatasetWriter.sha256(of: url.path)
+                    let (digest, size) = try ShardDigest.compute(like: info.digest, file: url)
                     if size != info.bytes { problems.append(.init(shard: name, message: "size \(size) differs from index.json (\(info.bytes))")) }
-                    if hex != info.sha256 { problems.append(.init(shard: name, message: "SHA-256 differs from index.json")) }
+                    if digest != info.digest { problems.append(.init(shard: name, message: "digest differs from index.json")) }
                 } catch { problems.append(.init(shard: name, message: error.description)) }
             }
             for j in 0..<shards[s].count {

@@ -105,9 +105,9 @@ struct VerifyCommand: ParsableCommand {
                     count += ds.count
                     if ds.count != s.samples { problems.append("\(s.file): holds \(ds.count) samples; index.json says \(s.samples)") }
                     problems += ds.verify().map(\.description)
-                    let (hex, size) = try DatasetWriter.sha256(of: file.path)
+                    let (digest, size) = try ShardDigest.compute(like: s.digest, file: file)
                     if size != s.bytes { problems.append("\(s.file): size \(size) differs from index.json (\(s.bytes))") }
-                    if hex != s.sha256 { problems.append("\(s.file): SHA-256 differs from index.json") }
+                    if digest != s.digest { problems.append("\(s.file): digest differs from index.json") }
                 } catch {
                     problems.append("\(s.file): \(error.message)" + (error.record.map { " (record \($0))" } ?? ""))
                 }

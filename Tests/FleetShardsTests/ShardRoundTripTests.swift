@@ -258,7 +258,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         let bg = try writeAll(samples, to: bgDir, background: true, precomputedCRC: true)
         #expect(inline.shards.count > 3)
         #expect(bg.shards.map(\.file) == inline.shards.map(\.file))
-        #expect(bg.shards.map(\.sha256) == inline.shards.map(\.sha256))
+        #expect(bg.shards.map(\.digest) == inline.shards.map(\.digest))
         #expect(bg.shards.map(\.samples) == inline.shards.map(\.samples))
         // Every close is followed (eventually, in order) by its finish.
         #expect(bg.events.filter { $0 == "closed" }.count == bg.shards.count)
@@ -272,7 +272,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             for s in bg.shards {
                 let (status, out, _) = try TestPaths.run(tool, [bgDir.appendingPathComponent(s.file).path])
                 #expect(status == 0)
-                #expect(String(decoding: out, as: UTF8.self).prefix(64) == s.sha256)
+                #expect("sha256:" + String(decoding: out, as: UTF8.self).prefix(64) == s.digest)
             }
         }
     }

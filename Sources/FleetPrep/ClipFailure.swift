@@ -1,0 +1,88 @@
+import FleetKernels
+import FleetLabels
+import FleetMedia
+import FleetShards
+import Foundation
+
+/// One sample's pixels, transformed: kept sample `position` of its group, the cameras' tensors
+/// in a pooled buffer, and the tensor's CRC-32C. Everything else in its record comes from the
+/// group's plan (`GroupPlan.record`).
+struct PreparedSample: @unchecked Sendable {
+    var position: Int
+    var buffer: RecordBuffer
+    var tensorCRC32C: UInt32
+    /// Frames decoded for this sample (for progress).
+    var framesDecoded: Int
+}
+
+/// Where a clip failed, for `errors.jsonl`.
+public enum FailureStage: String, Sendable, Codable {
+    case discover, labels, open, decode, limits, transform, sync
+}
+
+/// A clip (group) that could not be ingested, or not completely.
+public struct ClipFailure: Error, Sendable, Codable, Equatable, CustomStringConvertible {
+    /// The group's key in the dataset.
+    public var clip: String
+    /// The file (or directory) at fault.
+    public var path: String
+    public var stage: FailureStage
+    public var message: String
+    /// Samples of this clip written before the failure (decoding errors part-way).
+    public var samplesKept: Int
+
+    public var description: String { "\(path): \(stage.rawValue): \(message)" }
+
+    /// Classifies an error thrown while processing a clip.
+    static func from(_ error: Error, clip: String, groupPath: String, samplesKept: Int) -> ClipFailure {
+        switch error {
+        case let e as ClipFailure:
+            var f = e
+            f.samplesKept = samplesKept
+            return f
+        case let e as LabelError:
+            return ClipFailure(clip: clip, path: e.file, stage: .labels, message: e.description, samplesKept: samplesKept)
+        case let e as MediaError:
+            let stage: FailureStage
+            switch e.kind {
+            case .corruptData, .truncated: stage = .decode
+            case .limitExceeded: stage = .limits
+            default: stage = .open
+            }
+            return ClipFailure(clip: clip, path: e.path, stage: stage, message: e.message, samplesKept: samplesKept)
+        case let e as KernelError:
+            let option = [KernelError.Kind.invalidCrop: "--crop: ", .invalidSize: "--size: "][e.kind] ?? ""
+            return ClipFailure(clip: clip, path: groupPath, stage: .transform, message: option + e.description, samplesKept: samplesKept)
+        default:
+            return ClipFailure(clip: clip, path: groupPath, stage: .decode, message: "\(error)", samplesKept: samplesKept)
+        }
+    }
+}
+
+/// A clip group to ingest, with its place in the run.
+struct IngestItem: Sendable {
+    /// Key prefix: the sanitized event name, made unique across the whole input set.
+    var key: String
+    var group: ClipGroup
+}
+
+enum ClipProcessor {
+    /// Strict mode: packets that stop well short of the duration the header declares mean the
+    /// file lost data (a cut-off upload) even when no FFmpeg call failed. Checked on the demuxed
+    /// timestamps, before any sample is made.
+    static func checkCoverage(_ info: ClipInfo, stamps: [Int64], lenient: Bool) throws {
+        guard !lenient, let duration = info.duration, duration > 1, let last = stamps.last else { return }
+        let rate = info.frameRate.doubleValue
+        let period = rate > 0 ? 1 / rate : 0
+        let covered = info.timeBase.seconds(last) + period - info.startTime
+        if covered < duration * 0.9 - 0.1 {
+            throw MediaError(.truncated, path: info.path,
+                             message: "packets end at \(covered) s but the header declares \(duration) s (\(stamps.count) frame(s))")
+        }
+    }
+
+    static func pad(_ n: Int) -> String {
+        let s = String(n)
+        return s.count >= 6 ? s : String(repeating: "0", count: 6 - s.count) + s
+    }
+}

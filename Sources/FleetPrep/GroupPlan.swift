@@ -1,0 +1,186 @@
+import FleetKernels
+import FleetLabels
+import FleetMedia
+import FleetShards
+import Foundation
+
+/// One clip group after its scan: cameras, each camera's frame index (timestamps and key frames,
+/// demuxed without decoding), the synchronized and labelled samples that are kept, and the
+/// tensor they make. Everything a sample's record holds except its pixels is known here, so the
+/// layout plan can place the group's records before anything is decoded, and the group can be
+/// split into work units at key frames. Immutable once made; units share it read-only.
+final class GroupPlan: Sendable {
+    /// Position of the group in this worker's input list.
+    let number: Int
+    let item: IngestItem
+    let cameras: [ClipGroup.Video]
+    let master: String
+    let masterSlot: Int
+    let infos: [ClipInfo]
+    let frames: [FrameIndex]
+    let labels: ClipLabels
+    /// Indices into `labels.samples` of the samples kept (after `--stride`/`--fps`), in order.
+    let kept: [Int]
+    /// Each camera's tensor shape (CHW or HWC) and bytes.
+    let cameraShape: [Int]
+    let cameraBytes: Int
+    let tensor: TensorSpec
+
+    var count: Int { kept.count }
+
+    private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: String, infos: [ClipInfo],
+                 frames: [FrameIndex], labels: ClipLabels, kept: [Int], cameraShape: [Int], cameraBytes: Int,
+                 tensor: TensorSpec) {
+        self.number = number
+        self.item = item
+        self.cameras = cameras
+        self.master = master
+        masterSlot = cameras.firstIndex { $0.camera == master } ?? 0
+        self.infos = infos
+        self.frames = frames
+        self.labels = labels
+        self.kept = kept
+        self.cameraShape = cameraShape
+        self.cameraBytes = cameraBytes
+        self.tensor = tensor
+    }
+
+    /// Reads the group's sidecars, scans every camera (demux only) and syncs the cameras and
+    /// labels. Throws what fails the group (labels, open, limits, truncation, transform options).
+    static func scan(_ item: IngestItem, number: Int, config: IngestConfiguration, schema: FleetLabels.LabelSchema) throws -> GroupPlan {
+        var options = config.labelOptions
+        options.schema = schema
+        var sidecars = try item.group.load(options: options)
+        if let wanted = config.cameras {
+            var picked: [ClipGroup.Video] = []
+            for name in wanted {
+                guard let v = sidecars.cameras.first(where: { $0.camera == name }) else {
+                    throw ClipFailure(clip: item.key, path: item.group.path, stage: .labels,
+                                      message: "camera \"\(name)\" (from --cameras) has no video in this group", samplesKept: 0)
+                }
+                picked.append(v)
+            }
+            sidecars.cameras = picked
+            if !wanted.contains(sidecars.master) {
+                sidecars.master = wanted.contains(config.labelOptions.master) ? config.labelOptions.master : wanted[0]
+            }
+        }
+        let cams = sidecars.cameras
+        var infos: [ClipInfo] = [], frames: [FrameIndex] = []
+        var times: [String: [Double]] = [:]
+        var shape: [Int]? = nil
+        for cam in cams {
+            let d = try VideoDecoder(path: cam.path, options: config.decoderOptions)
+            defer { d.close() }
+            let index = try d.scanFrames()
+            guard !index.pts.isEmpty else {
+                throw ClipFailure(clip: item.key, path: cam.path, stage: .decode, message: "the video stream has no frames", samplesKept: 0)
+            }
+            try ClipProcessor.checkCoverage(d.info, stamps: index.pts, lenient: config.lenient)
+            // The tensor shape follows from the stream's picture size and the options; a frame of
+            // another size later fails the group.
+            let t = try FrameTransformer(config: config.transform, sourceWidth: d.info.width, sourceHeight: d.info.height,
+                                         sourceFormat: .yuv444p, streamMatrix: .bt601, streamRange: .limited)
+            if let shape, shape != t.outputShape {
+                throw ClipFailure(clip: item.key, path: cam.path, stage: .transform,
+                                  message: "camera \(cam.camera) gives a \(t.outputShape) tensor, camera \(cams[0].camera) \(shape); pass --size WxH to make them equal",
+                                  samplesKept: 0)
+            }
+            shape = t.outputShape
+            infos.append(d.info)
+            frames.append(index)
+            times[cam.camera] = index.pts.map { d.info.timeBase.seconds($0) }
+        }
+        let labels = try sidecars.labels(frameTimes: times, options: options)
+        let masterSlot = cams.firstIndex { $0.camera == sidecars.master } ?? 0
+        let stride = Self.stride(config: config, masterInfo: infos[masterSlot])
+        let kept = labels.samples.indices.filter { labels.samples[$0].masterIndex % stride == 0 }
+        let cameraShape = shape ?? []
+        let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
+        let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype.tensorDType,
+                                shape: [cams.count] + cameraShape, layout: config.transform.layout == .chw ? "NCHW" : "NHWC")
+        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, infos: infos, frames: frames,
+                         labels: labels, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor)
+    }
+
+    /// `--stride`, or the stride that brings the master camera's frame rate closest to `--fps`.
+    static func stride(config: IngestConfiguration, masterInfo: ClipInfo) -> Int {
+        guard let fps = config.targetFPS else { return config.stride }
+        let rate = masterInfo.frameRate.doubleValue
+        guard rate.isFinite, rate > 0 else { return 1 }
+        return max(1, Int((rate / fps).rounded()))
+    }
+
+    /// The record of kept sample `k` (its tensor bytes as given: empty for sizing it).
+    func record(_ k: Int, tensorBytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                tensorCRC32C: UInt32? = nil) -> SampleRecord {
+        let s = kept[k]
+        let sample = labels.samples[s]
+        let refs = sample.cameras
+        let metadata: JSONValue = .object([
+            "clip": .string(labels.eventID),
+            "source": .string(item.group.path),
+            "cameras": .array(cameras.map { .string($0.camera) }),
+            "camera_mask": .array(refs.map { .number($0 == nil ? 0 : 1) }),
+            "frame_index": .array(refs.map { $0.map { .number(Double($0.index)) } ?? .null }),
+            "frame_time": .array(refs.map { $0.map { .number($0.time) } ?? .null }),
+            "master": .string(master),
+            "master_index": .number(Double(sample.masterIndex)),
+            "time": .number(sample.masterTime),
+        ])
+        return SampleRecord(key: item.key + "-" + ClipProcessor.pad(sample.masterIndex), tensor: tensor, tensorBytes: tensorBytes,
+                            labels: Array(labels.values(ofSample: s)), mask: Array(labels.mask(ofSample: s)),
+                            annotations: labels.annotations[s] ?? "null", metadata: metadata, tensorCRC32C: tensorCRC32C)
+    }
+
+    /// Splits the kept samples into at most `parts` ranges that start at key frames of the master
+    /// camera (so a unit's decoders seek to where its first frame needs no earlier picture), each
+    /// spanning at least `minimum` master frames (a unit costs an open and a seek). Any split gives
+    /// the same samples.
+    func units(parts: Int, minimum: Int = 48) -> [Range<Int>] {
+        guard let first = kept.first, let last = kept.last else { return [0..<kept.count] }
+        let index = { (p: Int) in self.labels.samples[self.kept[p]].masterIndex }
+        let span = labels.samples[last].masterIndex - labels.samples[first].masterIndex + 1
+        let n = min(parts, span / max(1, minimum), kept.count)
+        guard n > 1 else { return [0..<kept.count] }
+        // Candidate cuts: the first kept sample at or after each master key frame.
+        var cuts: [Int] = []
+        var p = 0
+        for kf in frames[masterSlot].keyFrames where kf > 0 {
+            while p < kept.count && index(p) < kf { p += 1 }
+            if p > 0 && p < kept.count && cuts.last != p { cuts.append(p) }
+        }
+        // The cut nearest each ideal boundary (in master frames), keeping units at least half
+        // the minimum long.
+        var chosen: [Int] = []
+        for i in 1..<n {
+            let ideal = index(0) + i * span / n
+            guard let best = cuts.min(by: { abs(index($0) - ideal) < abs(index($1) - ideal) }) else { break }
+            let previous = chosen.last.map(index) ?? index(0)
+            if index(best) - previous >= minimum / 2 && index(kept.count - 1) - index(best) >= minimum / 2 { chosen.append(best) }
+        }
+        var out: [Range<Int>] = []
+        var start = 0
+        for c in chosen { out.append(start..<c); start = c }
+        out.append(start..<kept.count)
+        return out
+    }
+}
+
+extension ElementType {
+    /// The shard vocabulary's name for this element type.
+    var tensorDType: TensorDType {
+        switch self {
+        case .u8: return .u8
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .f32: return .f32
+        }
+    }
+}
+
+extension IngestConfiguration {
+    var decoderOptions: DecoderOptions {
+        DecoderOptions(threads: decoderThreads, lenient: lenient, maxPixels: maxPixels, maxFrames: maxFrames)
+    }
+}

@@ -1,0 +1,255 @@
+import FleetLabels
+import FleetShards
+import Foundation
+
+/// Runs an ingest's work on `jobs` threads with no ordered consumer:
+///
+/// 1. **scan** tasks (any order, a bounded number of groups ahead): `GroupPlan.scan`;
+/// 2. **layout**, in group order, as soon as the scans before a group are in (`ShardSink.layOut`):
+///    every record's shard and offset is fixed here, then the group is split into work units at
+///    key frames (`GroupPlan.units`);
+/// 3. **unit** tasks (any order, oldest first): seek, decode, transform, and write each record in
+///    place (`SampleProducer` → `ShardSink.write`);
+/// 4. when a group's last unit ends, its outcome is journaled and the shards it kept open are
+///    completed by that worker (`ShardSink.finish`).
+///
+/// No worker ever waits for another clip's samples to be written; memory is bounded by
+/// `--inflight` (sample buffers) plus the plans of at most `lookahead` groups.
+final class IngestEngine: @unchecked Sendable {
+    enum Outcome { case ok, failed(ClipFailure), skipped }
+
+    private let items: [IngestItem]
+    private let config: IngestConfiguration
+    private let schema: FleetLabels.LabelSchema
+    private let sink: ShardSink
+    private let producer: SampleProducer
+    private let progress: ProgressReporter
+    private let resume: IngestJournal.ResumePoint
+    private let journal: IngestJournal
+    private let lookahead: Int
+
+    private let state = NSCondition()
+    private var nextScan = 0
+    private var scansRunning = 0
+    private var scanned: [Int: Result<GroupPlan, ClipFailure>] = [:]
+    private var nextLayout = 0
+    private var active = 0
+    private var units: [(layout: GroupLayout, range: Range<Int>)] = []
+    private var unitHead = 0
+    private var remaining: [Int: Int] = [:]
+    private var groupFailure: [Int: ClipFailure] = [:]
+    private(set) var outcomes: [Int: Outcome] = [:]
+    /// Work units made (for the summary).
+    private(set) var unitCount = 0
+    private var cancelled = false
+    private var fatal: Error?
+
+    init(items: [IngestItem], config: IngestConfiguration, schema: FleetLabels.LabelSchema, sink: ShardSink,
+         progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal) {
+        self.items = items
+        self.config = config
+        self.schema = schema
+        self.sink = sink
+        self.progress = progress
+        self.resume = resume
+        self.journal = journal
+        producer = SampleProducer(config: config, pool: RecordBufferPool(), gate: InflightGate(limit: config.inflightBytes),
+                                  recycles: true)
+        lookahead = max(4, 2 * config.jobs)
+    }
+
+    func cancel() {
+        state.lock(); cancelled = true; state.broadcast(); state.unlock()
+    }
+
+    private var isCancelled: Bool { state.lock(); defer { state.unlock() }; return cancelled || fatal != nil }
+
+    /// Runs every group; throws the first fatal (output) error, or `IngestError.interrupted`.
+    func run() throws {
+        let threads = DispatchGroup()
+        for _ in 0..<max(1, config.jobs) {
+            threads.enter()
+            Thread.detachNewThread { [self] in
+                defer { threads.leave() }
+                work()
+            }
+        }
+        threads.wait()
+        state.lock()
+        let (f, c) = (fatal, cancelled)
+        state.unlock()
+        if let f {
+            sink.abandonOpen()
+            throw f
+        }
+        if c {
+            sink.abandonOpen()
+            throw IngestError.interrupted(resumeHint: "complete shards are kept. Run the same command again to resume.")
+        }
+    }
+
+    private enum Task { case scan(Int), unit(GroupLayout, Range<Int>) }
+
+    private func work() {
+        while let task = nextTask() {
+            switch task {
+            case .scan(let g): scan(g)
+            case .unit(let layout, let range): runUnit(layout, range)
+            }
+        }
+    }
+
+    private func nextTask() -> Task? {
+        state.lock(); defer { state.unlock() }
+        while true {
+            if cancelled || fatal != nil { return nil }
+            if unitHead < units.count {
+                let u = units[unitHead]
+                unitHead += 1
+                if unitHead > 256 { units.removeFirst(unitHead); unitHead = 0 }
+                return .unit(u.layout, u.range)
+            }
+            if nextScan < items.count && active < lookahead {
+                let g = nextScan
+                nextScan += 1
+                scansRunning += 1
+                active += 1
+                return .scan(g)
+            }
+            if nextScan >= items.count && scansRunning == 0 && unitHead >= units.count { return nil }
+            state.wait()
+        }
+    }
+
+    private func fail(_ error: Error) {
+        state.lock()
+        if fatal == nil { fatal = Self.fatal(error, out: config.outputDirectory.path) }
+        state.broadcast()
+        state.unlock()
+    }
+
+    static func fatal(_ error: Error, out: String) -> Error {
+        switch error {
+        case let e as IngestError: return e
+        case let e as ShardError: return IngestError.output(path: e.file ?? out, message: e.description)
+        default: return IngestError.output(path: out, message: "\(error)")
+        }
+    }
+
+    // MARK: - Scan and layout
+
+    private func scan(_ g: Int) {
+        let result: Result<GroupPlan, ClipFailure>
+        if let e = resume.groups[g], e.status == "failed", let f = e.failure {
+            result = .failure(f)   // failed in an earlier run: its records stay out
+        } else {
+            do { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) } catch {
+                result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
+            }
+        }
+        state.lock()
+        scansRunning -= 1
+        scanned[g] = result
+        var laidOut: [(Int, Result<GroupLayout, ClipFailure>)] = []
+        var ready: [Int] = []
+        do {
+            while let r = scanned.removeValue(forKey: nextLayout) {
+                let n = nextLayout
+                nextLayout += 1
+                switch r {
+                case .success(let plan):
+                    let (layout, r) = try sink.layOut(plan)
+                    ready += r
+                    laidOut.append((n, .success(layout)))
+                case .failure(let f):
+                    laidOut.append((n, .failure(f)))
+                }
+            }
+            if nextLayout == items.count && !laidOut.isEmpty { ready += sink.sealAll() }
+        } catch {
+            state.unlock()
+            fail(error)
+            return
+        }
+        var finishedNow: [(GroupLayout?, Int, Outcome)] = []
+        for (n, r) in laidOut {
+            switch r {
+            case .failure(let f):
+                finishedNow.append((nil, n, .failed(f)))
+            case .success(let layout):
+                let todo = layout.plan.units(parts: config.jobs).filter { range in range.contains { sink.needs(layout, $0) } }
+                if todo.isEmpty {
+                    finishedNow.append((layout, n, layout.plan.count == 0 ? .ok : .skipped))
+                } else {
+                    remaining[n] = todo.count
+                    unitCount += todo.count
+                    for range in todo { units.append((layout, range)) }
+                }
+            }
+        }
+        state.broadcast()
+        state.unlock()
+        do {
+            try sink.finish(ready)
+            for (layout, n, outcome) in finishedNow { try groupDone(n, layout: layout, outcome: outcome) }
+        } catch { fail(error) }
+    }
+
+    // MARK: - Units
+
+    private func runUnit(_ layout: GroupLayout, _ range: Range<Int>) {
+        let plan = layout.plan
+        var failure: ClipFailure? = nil
+        do {
+            try producer.run(plan, range: range) { p in
+                if sink.needs(layout, p.position) {
+                    let record = plan.record(p.position, tensorBytes: UnsafeRawBufferPointer(p.buffer.bytes), tensorCRC32C: p.tensorCRC32C)
+                    try sink.write(layout, p.position, record)
+                }
+                progress.update { $0.framesDecoded += p.framesDecoded; $0.samplesWritten += 1 }
+                return !isCancelled
+            }
+        } catch let e as ShardError {
+            fail(e)
+        } catch let e as IngestError {
+            fail(e)
+        } catch {
+            failure = ClipFailure.from(error, clip: plan.item.key, groupPath: plan.item.group.path, samplesKept: 0)
+        }
+        state.lock()
+        if let failure, groupFailure[plan.number] == nil { groupFailure[plan.number] = failure }
+        remaining[plan.number, default: 1] -= 1
+        let last = remaining[plan.number] == 0
+        let outcome: Outcome = groupFailure[plan.number].map { .failed($0) } ?? .ok
+        if last { remaining[plan.number] = nil; groupFailure[plan.number] = nil }
+        let stop = cancelled || fatal != nil
+        state.unlock()
+        guard last, !stop else { return }
+        do { try groupDone(plan.number, layout: layout, outcome: outcome) } catch { fail(error) }
+    }
+
+    /// A group is finished: journal it, drop its records if it failed, complete its shards.
+    private func groupDone(_ g: Int, layout: GroupLayout?, outcome: Outcome) throws {
+        switch outcome {
+        case .ok:
+            try journal.append(.init(kind: "group", group: g, status: "ok", samples: layout?.plan.count))
+            progress.update { $0.clipsDone += 1 }
+        case .failed(let f):
+            if resume.groups[g]?.status != "failed" {
+                try journal.append(.init(kind: "group", group: g, status: "failed", samples: 0, failure: f))
+            }
+            progress.update { $0.clipsFailed += 1 }
+        case .skipped:
+            progress.update { $0.clipsDone += 1 }
+        }
+        var failed = false
+        if case .failed = outcome { failed = true }
+        let ready = layout.map { sink.groupFinished($0, failed: failed) } ?? []
+        state.lock()
+        outcomes[g] = outcome
+        active -= 1
+        state.broadcast()
+        state.unlock()
+        try sink.finish(ready)
+    }
+}

@@ -1,0 +1,179 @@
+import FleetKernels
+import FleetLabels
+import FleetMedia
+import FleetShards
+import Foundation
+
+/// One camera of a work unit: a decoder told which frames the unit needs and seeked (exactly) to
+/// the first of them, the transformer made from the first real frame, and the last frame kept
+/// while later samples of the unit still use it (a slower camera).
+final class CameraStream {
+    private let plan: GroupPlan
+    private let camera: Int
+    private let config: IngestConfiguration
+    private let decoder: VideoDecoder
+    private var transformer: FrameTransformer?
+    private var bridge = FrameSourceBridge()
+    private var held: (index: Int, frame: RetainedFrame)?
+    /// Uses left per needed frame index, in this unit.
+    private var uses: [Int: Int]
+    private let lastNeeded: Int
+    private(set) var framesDecoded = 0
+
+    var path: String { plan.cameras[camera].path }
+
+    /// Opens camera `camera` of `plan` for the samples `range` (kept positions).
+    init(plan: GroupPlan, camera: Int, range: Range<Int>, config: IngestConfiguration) throws {
+        self.plan = plan
+        self.camera = camera
+        self.config = config
+        var uses: [Int: Int] = [:]
+        for k in range {
+            if let ref = plan.labels.samples[plan.kept[k]].cameras[camera] { uses[ref.index, default: 0] += 1 }
+        }
+        self.uses = uses
+        lastNeeded = uses.keys.max() ?? -1
+        decoder = try VideoDecoder(path: plan.cameras[camera].path, options: config.decoderOptions)
+        guard let first = uses.keys.min() else { return }
+        let all = plan.frames[camera].pts
+        decoder.select(timestamps: Set(uses.keys.map { all[$0] }), allTimestamps: all)
+        if let kf = plan.frames[camera].keyFrame(atOrBefore: first), kf > 0 {
+            try decoder.seek(toFrame: first, in: plan.frames[camera])
+        }
+    }
+
+    deinit { decoder.close() }
+
+    /// Transforms frame `index` of this camera into `out` (decoding forward to it).
+    func write(frame index: Int, into out: UnsafeMutableRawBufferPointer) throws {
+        defer {
+            uses[index, default: 1] -= 1
+            if uses[index, default: 0] <= 0 { uses[index] = nil; if held?.index == index { held = nil } }
+        }
+        if let h = held, h.index == index {
+            try transform(h.frame.view, into: out)
+            return
+        }
+        held = nil
+        while true {
+            let got: Bool? = try decoder.nextFrame { frame in
+                guard frame.index >= index else { return false }
+                guard frame.index == index else {
+                    throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
+                                      message: "frame \(index) was not delivered (next was \(frame.index))", samplesKept: 0)
+                }
+                try transform(frame, into: out)
+                if (uses[index] ?? 0) > 1, let r = decoder.retainCurrentFrame(frame) { held = (index, r) }
+                return true
+            }
+            guard let got else {
+                throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
+                                  message: "the video ended before frame \(index)", samplesKept: 0)
+            }
+            framesDecoded += 1
+            if got { return }
+        }
+    }
+
+    /// After the unit's last sample: when its last needed frame is the camera's last frame, reads
+    /// the stream to its end, so that damage there (a demuxer error at the end of a cut-off file)
+    /// still fails the clip. Nothing is decoded past a needed frame otherwise.
+    func finish() throws {
+        guard lastNeeded == plan.frames[camera].pts.count - 1 else { return }
+        while try decoder.nextFrame({ _ in }) != nil {}
+    }
+
+    private func transform(_ frame: FrameView, into out: UnsafeMutableRawBufferPointer) throws {
+        try bridge.withImage(frame, path: path) { image, format, full in
+            if transformer == nil {
+                let info = plan.infos[camera]
+                let t = try FrameTransformer(config: config.transform, sourceWidth: frame.width, sourceHeight: frame.height,
+                                             sourceFormat: format,
+                                             streamMatrix: FrameSourceBridge.matrix(colorSpace: info.colorSpace),
+                                             streamRange: FrameSourceBridge.range(colorRange: info.colorRange, fullRangeFormat: full))
+                guard t.outputShape == plan.cameraShape else {
+                    throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,
+                                      message: "frames are \(frame.width)x\(frame.height), which gives a \(t.outputShape) tensor; the stream header (\(info.width)x\(info.height)) gave \(plan.cameraShape)",
+                                      samplesKept: 0)
+                }
+                transformer = t
+            }
+            try transformer!.transform(image, into: out)
+        }
+    }
+}
+
+/// Produces the samples of one work unit (a range of a group's kept samples): decodes each
+/// camera forward from its seek point and transforms every needed frame straight into the
+/// sample's tensor buffer, then hands each finished sample to `emit` with its position in the
+/// group. The tensor's CRC-32C is computed here, while its bytes are in this thread's cache.
+struct SampleProducer {
+    let config: IngestConfiguration
+    let pool: RecordBufferPool
+    let gate: InflightGate
+    /// True: a sample's buffer goes back to the pool when `emit` returns (the shard sink has
+    /// written it); false: `emit` keeps it (a `StreamSample` gives it back when released).
+    let recycles: Bool
+
+    /// Runs the unit; returns the frames decoded. `emit` returns false to stop (cancellation).
+    @discardableResult
+    func run(_ plan: GroupPlan, range: Range<Int>, emit: (PreparedSample) throws -> Bool) throws -> Int {
+        guard !range.isEmpty else { return 0 }
+        let streams = try plan.cameras.indices.map { try CameraStream(plan: plan, camera: $0, range: range, config: config) }
+        let per = plan.cameraBytes
+        let total = per * plan.cameras.count
+        var decodedBefore = 0
+        for k in range {
+            let sample = plan.labels.samples[plan.kept[k]]
+            gate.acquire(total)
+            let buffer = pool.take(bytes: total)
+            var emitted = false
+            defer {
+                gate.release(total)
+                if recycles || !emitted { pool.give(buffer) }
+            }
+            for (c, ref) in sample.cameras.enumerated() {
+                let slice = buffer.slice(offset: c * per, count: per)
+                if let ref {
+                    try streams[c].write(frame: ref.index, into: slice)
+                } else {
+                    slice.initializeMemory(as: UInt8.self, repeating: 0)
+                }
+            }
+            let decoded = streams.reduce(0) { $0 + $1.framesDecoded }
+            let prepared = PreparedSample(position: k, buffer: buffer,
+                                          tensorCRC32C: CRC32C.checksum(UnsafeRawBufferPointer(buffer.bytes)),
+                                          framesDecoded: decoded - decodedBefore)
+            decodedBefore = decoded
+            emitted = true
+            guard try emit(prepared) else { return decoded }
+        }
+        for s in streams { try s.finish() }
+        return streams.reduce(0) { $0 + $1.framesDecoded }
+    }
+}
+
+/// Bounds the bytes of sample tensors in flight (`--inflight`): a producer takes a sample's bytes
+/// before filling its buffer and gives them back once the sample is written (or consumed). One
+/// sample always fits, so a sample larger than the limit still goes through, alone.
+final class InflightGate: @unchecked Sendable {
+    private let limit: Int
+    private var used = 0
+    private let condition = NSCondition()
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    func acquire(_ n: Int) {
+        condition.lock()
+        while used > 0 && used + n > limit { condition.wait() }
+        used += n
+        condition.unlock()
+    }
+
+    func release(_ n: Int) {
+        condition.lock()
+        used -= n
+        condition.broadcast()
+        condition.unlock()
+    }
+}

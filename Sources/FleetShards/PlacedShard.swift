@@ -1,0 +1,189 @@
+import Crypto
+import Foundation
+
+/// One shard whose records were placed by a `ShardPacker`, written by any number of threads in any
+/// order: each `write` puts one record's bytes at its planned offset (`pwrite`) and keeps its index
+/// entry, CRC-32C and SHA-256, computed by the writing thread while the bytes are in its cache.
+///
+/// `finish` then removes the records of failed clips (moving the later ones down, aligned, the same
+/// way every time), writes the index and header, computes the shard digest from the per-record
+/// digests (no pass re-reads the shard), fsyncs and renames the temporary file into place.
+/// Until then the shard lives under a temporary name (`.NAME.tmp`), so no reader sees part of it.
+public final class PlacedShard: @unchecked Sendable {
+    public let number: Int
+    public let name: String
+    public let format: ShardFormat
+    public let schema: LabelSchema
+    public let alignment: Int
+    let temp: URL
+    let final: URL
+    private let fd: Int32
+    private let lock = NSLock()
+    private var records: [Int: Written] = [:]
+
+    struct Written {
+        var entry: NativeShard.Entry
+        var digest: [UInt8]
+    }
+
+    /// Creates the shard's temporary file in `directory` (replacing one a killed run left).
+    public init(directory: URL, name: String, number: Int, format: ShardFormat, schema: LabelSchema,
+                alignment: Int) throws(ShardError) {
+        self.number = number
+        self.name = name
+        self.format = format
+        self.schema = schema
+        self.alignment = alignment
+        final = directory.appendingPathComponent(name)
+        temp = directory.appendingPathComponent("." + name + ".tmp")
+        fd = open(temp.path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ShardError(.io, file: temp.path, "cannot create: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// Records written so far.
+    public var count: Int { lock.withLock { records.count } }
+
+    /// Writes `r` at `p` (from `ShardPacker.place` for this record). Safe from several threads.
+    public func write(_ r: SampleRecord, at p: ShardPlacement) throws(ShardError) {
+        guard p.shard == number else { throw ShardError(.invalidArgument, record: r.key, "placed in shard \(p.shard), not \(number)") }
+        guard r.tensor.byteCount == r.tensorBytes.count else {
+            throw ShardError(.invalidArgument, record: r.key, "tensor \(r.tensor.shape) \(r.tensor.dtype) needs \(r.tensor.byteCount) bytes, got \(r.tensorBytes.count)")
+        }
+        let framing: RecordFraming
+        let crc: UInt32
+        switch format {
+        case .native:
+            framing = RecordFraming(r, format: .native, schema: schema)
+            crc = CRC32C.checksum(framing.tail, seed: r.tensorCRC32C ?? CRC32C.checksum(r.tensorBytes))
+        case .wds:
+            let npyCRC = CRC32C.checksum(r.tensorBytes, seed: CRC32C.checksum(WebDatasetShard.npyHeader(r.tensor)))
+            framing = RecordFraming(r, format: .wds, schema: schema, npyCRC: npyCRC)
+            crc = npyCRC
+        }
+        guard Int64(framing.length) == p.length else {
+            throw ShardError(.invalidArgument, record: r.key, "is \(framing.length) bytes; the layout plan placed \(p.length)")
+        }
+        var h = SHA256()
+        let tensorAt = p.offset + Int64(framing.head.count)
+        framing.head.withUnsafeBytes { h.update(bufferPointer: $0) }
+        h.update(bufferPointer: r.tensorBytes)
+        framing.tail.withUnsafeBytes { h.update(bufferPointer: $0) }
+        try pwriteAll(framing.head, at: p.offset)
+        try pwriteAll(r.tensorBytes, at: tensorAt)
+        try pwriteAll(framing.tail, at: tensorAt + Int64(r.tensorBytes.count))
+        let tail = framing.tail.count
+        let entry = NativeShard.Entry(key: r.key, offset: p.offset, length: p.length, crc32c: crc, tensor: r.tensor,
+                                      tensorBytes: r.tensorBytes.count, labels: r.labels.count,
+                                      annotationsBytes: r.annotations.utf8.count,
+                                      metadataBytes: format == .native ? tail - r.labels.count * 5 - r.annotations.utf8.count : 0)
+        let digest = Array(h.finalize())
+        lock.withLock { records[p.slot] = Written(entry: entry, digest: digest) }
+    }
+
+    /// Completes the shard: drops the slots in `dropping` (records of failed clips, written or
+    /// not), checks every other slot of `0..<slots` was written, compacts, writes the index and
+    /// header, fsyncs and renames it into place. Returns nil (and removes the file) when no
+    /// record is left.
+    public func finish(slots: Int, dropping: Set<Int>) throws(ShardError) -> ShardInfo? {
+        let written = lock.withLock { records }
+        var kept: [Written] = []
+        for s in 0..<slots where !dropping.contains(s) {
+            guard let w = written[s] else {
+                throw ShardError(.io, file: final.path, "record \(s) of \(slots) was never written")
+            }
+            kept.append(w)
+        }
+        guard !kept.isEmpty else { abandon(); return nil }
+        // Compaction: lay the kept records out again from the start, as the packer would have.
+        var cursor: Int64 = format == .native ? Int64(NativeShard.headerSize) : 0
+        var moved = false
+        var digests: [UInt8] = []
+        for i in kept.indices {
+            let old = kept[i].entry.offset
+            let new = format == .native ? alignUp(cursor, Int64(alignment)) : cursor
+            if new != old {
+                try zero(from: cursor, to: new)
+                try move(from: old, to: new, count: kept[i].entry.length)
+                kept[i].entry.offset = new
+                moved = true
+            } else if moved {
+                try zero(from: cursor, to: new)
+            }
+            cursor = new + kept[i].entry.length
+            digests += kept[i].digest
+        }
+        let end: Int64
+        switch format {
+        case .native:
+            let index: [UInt8]
+            do { index = [UInt8](try NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: kept.map(\.entry)))) } catch {
+                throw ShardError(.io, file: temp.path, "cannot encode the index: \(error)")
+            }
+            let header = NativeShard.header(count: kept.count, alignment: alignment, indexOffset: cursor, index: index)
+            try pwriteAll(header, at: 0)
+            try pwriteAll(index, at: cursor)
+            digests = ShardDigest.sha256(header) + digests + ShardDigest.sha256(index)
+            end = cursor + Int64(index.count)
+        case .wds:
+            let trailer = [UInt8](repeating: 0, count: 2 * WebDatasetShard.block)
+            try pwriteAll(trailer, at: cursor)
+            digests += ShardDigest.sha256(trailer)
+            end = cursor + Int64(trailer.count)
+        }
+        guard ftruncate(fd, off_t(end)) == 0 else { throw ShardError(.io, file: temp.path, "truncate failed: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw ShardError(.io, file: temp.path, "fsync failed: \(String(cString: strerror(errno)))") }
+        guard rename(temp.path, final.path) == 0 else {
+            throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
+        }
+        DatasetWriter.syncDirectory(final.deletingLastPathComponent().path)
+        return ShardInfo(file: name, samples: kept.count, bytes: end, digest: ShardDigest.segments(digests),
+                         firstKey: kept.first!.entry.key, lastKey: kept.last!.entry.key)
+    }
+
+    /// Removes the temporary file (the shard is not completed).
+    public func abandon() { try? FileManager.default.removeItem(at: temp) }
+
+    private func pwriteAll(_ b: UnsafeRawBufferPointer, at offset: Int64) throws(ShardError) {
+        guard var p = b.baseAddress else { return }
+        var n = b.count, at = offset
+        while n > 0 {
+            let w = pwrite(fd, p, n, off_t(at))
+            if w < 0 {
+                if errno == EINTR { continue }
+                throw ShardError(.io, file: temp.path, "write failed: \(String(cString: strerror(errno)))")
+            }
+            p += w; n -= w; at += Int64(w)
+        }
+    }
+
+    private func pwriteAll(_ bytes: [UInt8], at offset: Int64) throws(ShardError) {
+        var failure: ShardError? = nil
+        bytes.withUnsafeBytes { b in
+            do throws(ShardError) { try pwriteAll(b, at: offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    private func zero(from: Int64, to: Int64) throws(ShardError) {
+        guard to > from else { return }
+        try pwriteAll([UInt8](repeating: 0, count: Int(to - from)), at: from)
+    }
+
+    /// Moves `count` bytes from `from` down to `to` (< from), front to back in chunks (safe for
+    /// overlapping ranges moving down).
+    private func move(from: Int64, to: Int64, count: Int64) throws(ShardError) {
+        let chunk = 1 << 20
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buf.deallocate() }
+        var done: Int64 = 0
+        while done < count {
+            let n = Int(min(Int64(chunk), count - done))
+            let r = pread(fd, buf.baseAddress, n, off_t(from + done))
+            guard r == n else { throw ShardError(.io, file: temp.path, "read failed while compacting: \(String(cString: strerror(errno)))") }
+            try pwriteAll(UnsafeRawBufferPointer(rebasing: buf[0..<n]), at: to + done)
+            done += Int64(n)
+        }
+    }
+}

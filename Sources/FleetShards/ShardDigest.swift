@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+
+/// Shard digests, as `index.json` records them: `SCHEME:HEX`.
+///
+/// - `sha256-segments` (what `fleetprep ingest` writes): SHA-256 of the concatenated SHA-256s of
+///   the shard's segments in file order — native: the 64-byte header, each record
+///   (`offset..<offset+length`), the index; wds: each sample's two tar members (headers, data and
+///   padding), then the end-of-archive blocks. Every byte between segments must be zero. Each
+///   record's SHA-256 is computed by the thread that writes it, so no pass re-reads a shard.
+/// - `sha256`: SHA-256 of the whole file (`DatasetWriter`, and manifests written before segments).
+public enum ShardDigest {
+    public static let segmentsScheme = "sha256-segments"
+    public static let wholeFileScheme = "sha256"
+
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+
+    static func hex(_ d: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        for b in d { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The `sha256-segments` digest of segments whose SHA-256s are `digests`, concatenated.
+    static func segments(_ digests: [UInt8]) -> String { segmentsScheme + ":" + hex(SHA256.hash(data: digests)) }
+
+    /// Recomputes the digest of `file` in the scheme of `expected` (a `ShardInfo.digest`); returns
+    /// it and the file's size. Throws when the shard cannot be parsed or, for segments, when a
+    /// byte between segments is not zero.
+    public static func compute(like expected: String, file: URL) throws(ShardError) -> (digest: String, size: Int64) {
+        if !expected.hasPrefix(segmentsScheme + ":") {
+            let (hex, size) = try DatasetWriter.sha256(of: file.path)
+            return (wholeFileScheme + ":" + hex, size)
+        }
+        let m = try MappedFile(path: file.path)
+        let b = m.bytes
+        var ranges: [Range<Int>] = []
+        if b.count >= 8, Array(b[0..<8]) == NativeShard.magic {
+            let reader = try NativeShardReader(file: m)
+            let indexOffset = Int(m.u64(32)), indexLength = Int(m.u64(40))
+            ranges.append(0..<NativeShard.headerSize)
+            for e in reader.entries { ranges.append(Int(e.offset)..<Int(e.offset + e.length)) }
+            ranges.append(indexOffset..<(indexOffset + indexLength))
+            guard indexOffset + indexLength == b.count else {
+                throw ShardError(.checksumMismatch, file: file.path, "\(b.count - indexOffset - indexLength) byte(s) after the index")
+            }
+        } else {
+            let reader = try WebDatasetShardReader(file: m)
+            for s in reader.samples {
+                ranges.append((s.npy.lowerBound - WebDatasetShard.block)..<(s.json.lowerBound + WebDatasetShard.padded(s.json.count)))
+            }
+            ranges.append((ranges.last?.upperBound ?? 0)..<b.count)
+        }
+        var digests: [UInt8] = []
+        var end = 0
+        for r in ranges {
+            guard r.lowerBound >= end, r.upperBound <= b.count else {
+                throw ShardError(.checksumMismatch, file: file.path, "segments overlap or run past the end at byte \(r.lowerBound)")
+            }
+            if let bad = b[end..<r.lowerBound].firstIndex(where: { $0 != 0 }) {
+                throw ShardError(.checksumMismatch, file: file.path, "non-zero padding byte at offset \(bad)")
+            }
+            digests += sha256(UnsafeRawBufferPointer(rebasing: b[r]))
+            end = r.upperBound
+        }
+        return (segments(digests), Int64(b.count))
+    }
+}

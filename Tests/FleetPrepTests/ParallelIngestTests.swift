@@ -1,0 +1,81 @@
+import FleetShards
+import FleetTestSupport
+import Foundation
+import Testing
+
+/// The parallel ingest engine: work split inside a clip at key frames gives the same bytes as one
+/// sequential decode (exact seeking), and a clip that fails part-way leaves no sample anywhere.
+/// Clips are made here with the ffmpeg CLI.
+@Suite(.serialized, .enabled(if: TestPaths.which("ffmpeg") != nil, "skipped: the ffmpeg CLI (which makes the test clips) is not installed"))
+struct ParallelIngestTests {
+    static func ffmpeg(_ args: [String]) throws {
+        let (status, _, err) = try TestPaths.run(TestPaths.which("ffmpeg")!, ["-v", "error", "-y"] + args)
+        #expect(status == 0, "ffmpeg \(args): \(err)")
+    }
+
+    /// 150 frames of H.264 with B-frames and a key frame every 25 frames.
+    static func longClip(_ dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("long.mp4").path
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=5", "-vf", "noise=alls=20:allf=t",
+                    "-c:v", "libx264", "-g", "25", "-bf", "2", "-pix_fmt", "yuv420p", path])
+        return path
+    }
+
+    static func summary(_ stdout: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as! [String: Any]
+    }
+
+    @Test func unitsSplitAtKeyFramesGiveTheSequentialBytes() throws {
+        let dir = IngestCLITests.tempDir("split")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try Self.longClip(dir)
+        var results: [[String: Data]] = []
+        for (jobs, step) in [(1, 1), (3, 1), (1, 2), (3, 2)] {
+            let out = dir.appendingPathComponent("out-\(jobs)-\(step)")
+            let r = try TestPaths.fleetprep(["ingest", clip, "--out", out.path, "--size", "96x72", "--target", "200KiB",
+                                             "--jobs", "\(jobs)", "--stride", "\(step)", "--quiet", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let s = try Self.summary(r.stdout)
+            // --jobs 3 splits the clip (150 frames, key frames every 25) into units that seek to key
+            // frames; --jobs 1 decodes it whole.
+            #expect(s["workUnits"] as? Int == (jobs == 1 ? 1 : 3), "jobs \(jobs): \(s)")
+            #expect(s["samples"] as? Int == 150 / step)
+            results.append(try IngestCLITests.shardFiles(out))
+            #expect(try TestPaths.fleetprep(["verify", out.path]).status == 0)
+        }
+        #expect(results[0].count > 3)
+        #expect(results[1] == results[0], "--jobs 3 (three units) differs from --jobs 1")
+        #expect(results[3] == results[2], "--jobs 3 --stride 2 differs from --jobs 1 --stride 2")
+    }
+
+    @Test func aClipThatFailsPartWayLeavesNoSample() throws {
+        let dir = IngestCLITests.tempDir("partfail")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good1 = dir.appendingPathComponent("a_good.mp4").path, good2 = dir.appendingPathComponent("c_good.mp4").path
+        let bad = dir.appendingPathComponent("b_bad.mp4").path
+        for (p, src) in [(good1, "testsrc"), (good2, "testsrc2"), (bad, "smptebars")] {
+            try Self.ffmpeg(["-f", "lavfi", "-i", "\(src)=s=160x120:r=10:d=6", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", p])
+        }
+        // Damage packet data two thirds in: the index (moov) still lists every packet, so the scan
+        // and the first samples succeed, then decoding fails.
+        var data = try Data(contentsOf: URL(fileURLWithPath: bad))
+        let at = data.count * 2 / 3
+        for i in at..<(at + 400) { data[i] = 0xFF }
+        try data.write(to: URL(fileURLWithPath: bad))
+
+        let both = dir.appendingPathComponent("both"), three = dir.appendingPathComponent("three")
+        let common = ["--size", "64x48", "--target", "64KiB", "--quiet", "--jobs", "2"]
+        let r2 = try TestPaths.fleetprep(["ingest", good1, good2, "--out", both.path] + common)
+        #expect(r2.status == 0, "\(r2.stderr)")
+        let r3 = try TestPaths.fleetprep(["ingest", good1, bad, good2, "--out", three.path, "--json"] + common)
+        #expect(r3.status == 1, "documented 'some clips failed' status; \(r3.stderr)")
+        let errors = try String(contentsOf: three.appendingPathComponent("errors.jsonl"), encoding: .utf8)
+        #expect(errors.contains("b_bad.mp4") && errors.contains("\"stage\":\"decode\""), "\(errors)")
+        // Exactly the good clips' samples, byte for byte; no sample of the bad clip anywhere.
+        let a = try IngestCLITests.contents(both), b = try IngestCLITests.contents(three)
+        #expect(a.count == 120)
+        #expect(b.keys.sorted() == a.keys.sorted())
+        for (k, v) in a { #expect(b[k] == v, "sample \(k)") }
+        #expect(try TestPaths.fleetprep(["verify", three.path]).status == 0)
+    }
+}
