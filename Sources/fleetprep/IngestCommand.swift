@@ -49,11 +49,11 @@ struct IngestCommand: ParsableCommand {
     var stride: Int?
     @Option(help: "Keep frames at about this rate (instead of --stride).")
     var fps: Double?
-    @Option(help: "Clip groups processed in parallel (default: the number of cores).")
+    @Option(help: "Worker threads (default: the number of cores); long clips and camera groups are split into work units at key frames so every thread has work.")
     var jobs: Int?
     @Option(help: "Decoder threads per camera (default 1; 0 = automatic).")
     var decoderThreads: Int?
-    @Option(help: "Memory for samples waiting to be written (default 256MiB): bounds peak memory.")
+    @Option(help: "Memory for sample tensors being made and written (default 256MiB): bounds peak memory.")
     var inflight: String?
     @Flag(help: "Skip damaged frames instead of failing the clip at the damage.")
     var lenient = false
