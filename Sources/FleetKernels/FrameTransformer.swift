@@ -40,8 +40,17 @@ public final class FrameTransformer {
 
     // Taps: luma and chroma, horizontal and vertical.
     private let lumaH: Taps, lumaV: Taps, chromaH: Taps?, chromaV: Taps?
+    /// Crop windows in plane samples (what `transform` reads from the frame).
     private let lumaWindow: (x: Int, y: Int, w: Int, h: Int)
     private let chromaWindow: (x: Int, y: Int, w: Int, h: Int)
+    /// Large downscales: the crop windows box-filtered 2:1 in both directions `levels` times into
+    /// scratch planes first; the taps above then map those planes to the output (nil: the taps
+    /// read the frame's planes directly).
+    private let lumaDecimation: PreDecimation?, chromaDecimation: PreDecimation?
+    /// Decimation levels of luma and chroma (0: none). For tests and the docs' figures.
+    var preDecimationLevels: (luma: Int, chroma: Int) { (lumaDecimation?.levels ?? 0, chromaDecimation?.levels ?? 0) }
+    /// Row pointers of the vertical taps of one output row (SSE2 vertical filter).
+    private let rowPointers: UnsafeMutablePointer<UnsafeRawPointer>
     // Colour: coefficient * 8192 applied with `mulhi` to 1/64-level samples gives 1/8 levels.
     private let cy: Int16, yOffset: Int16, crv: Int16, cgu: Int16, cgv: Int16, cbu: Int16
     // Scratch rows.
@@ -65,8 +74,21 @@ public final class FrameTransformer {
 
     /// Validates `config` against the source and precomputes everything; throws `.invalidCrop`,
     /// `.invalidSize` or `.invalidOption`.
-    public init(config: TransformConfig, sourceWidth: Int, sourceHeight: Int, sourceFormat: SourcePixelFormat,
-                streamMatrix: ColourMatrix, streamRange: ColourRange) throws(KernelError) {
+    public convenience init(config: TransformConfig, sourceWidth: Int, sourceHeight: Int, sourceFormat: SourcePixelFormat,
+                            streamMatrix: ColourMatrix, streamRange: ColourRange) throws(KernelError) {
+        try self.init(config: config, sourceWidth: sourceWidth, sourceHeight: sourceHeight, sourceFormat: sourceFormat,
+                      streamMatrix: streamMatrix, streamRange: streamRange, preDecimation: true)
+    }
+
+    /// Planes are box-filtered 2:1 first while the plane's smaller downscale ratio stays at least
+    /// this after halving (so the resample that follows still shrinks at least 2:1 and its tent or
+    /// box dominates the 2x2 box): 1280x960 -> 224x224 or 320x240 halves luma once, chroma not.
+    static let minRatioAfterDecimation = 2.0
+
+    /// `preDecimation: false` resamples large downscales directly from the frame (the reference
+    /// the pre-decimated path is compared with in tests).
+    init(config: TransformConfig, sourceWidth: Int, sourceHeight: Int, sourceFormat: SourcePixelFormat,
+         streamMatrix: ColourMatrix, streamRange: ColourRange, preDecimation: Bool) throws(KernelError) {
         guard sourceWidth > 0, sourceHeight > 0 else {
             throw KernelError(.invalidSize, "source size \(sourceWidth)x\(sourceHeight) is empty")
         }
@@ -93,12 +115,33 @@ public final class FrameTransformer {
         self.matrix = matrix
         self.range = range
 
-        // Filter taps.
+        // Filter taps. With pre-decimation by 2^L, the taps read a scratch plane whose sample k
+        // covers plane samples [planeLo + k * 2^L, planeLo + (k + 1) * 2^L) of the crop window,
+        // i.e. plane coordinate (luma coordinate - planeLo << shift) >> (shift + L).
+        let wide = sourceFormat.bitDepth > 8
+        func levels(_ shiftX: Int, _ shiftY: Int) -> Int {
+            guard preDecimation else { return 0 }
+            let r = min(Double(rect.width) / Double(ow) / Double(1 << shiftX), Double(rect.height) / Double(oh) / Double(1 << shiftY))
+            var l = 0
+            while r / Double(2 << l) >= Self.minRatioAfterDecimation { l += 1 }
+            return l
+        }
         lumaWindow = (rect.x, rect.y, rect.width, rect.height)
-        lumaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x, cropSize: rect.width, shift: 0,
-                                planeLo: rect.x, planeHi: rect.x + rect.width - 1, filter: config.filter))
-        lumaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y, cropSize: rect.height, shift: 0,
-                                planeLo: rect.y, planeHi: rect.y + rect.height - 1, filter: config.filter))
+        let lumaLevels = levels(0, 0)
+        if lumaLevels > 0 {
+            let d = PreDecimation(levels: lumaLevels, width: rect.width, height: rect.height, wide: wide, planes: 1)
+            lumaDecimation = d
+            lumaH = Taps(FilterTaps(outSize: ow, cropStart: 0, cropSize: rect.width, shift: lumaLevels,
+                                    planeLo: 0, planeHi: d.width - 1, filter: config.filter))
+            lumaV = Taps(FilterTaps(outSize: oh, cropStart: 0, cropSize: rect.height, shift: lumaLevels,
+                                    planeLo: 0, planeHi: d.height - 1, filter: config.filter))
+        } else {
+            lumaDecimation = nil
+            lumaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x, cropSize: rect.width, shift: 0,
+                                    planeLo: rect.x, planeHi: rect.x + rect.width - 1, filter: config.filter))
+            lumaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y, cropSize: rect.height, shift: 0,
+                                    planeLo: rect.y, planeHi: rect.y + rect.height - 1, filter: config.filter))
+        }
         let sx = sourceFormat.chromaShiftX, sy = sourceFormat.chromaShiftY
         let cx0 = rect.x >> sx, cx1 = (rect.x + rect.width - 1) >> sx
         let cy0 = rect.y >> sy, cy1 = (rect.y + rect.height - 1) >> sy
@@ -108,11 +151,23 @@ public final class FrameTransformer {
             // same-size converters do, so output matches `ffmpeg -pix_fmt rgb24` and PyAV's
             // `to_ndarray(format="rgb24")`; with a resize it is filtered with centred siting.
             let sameSize = ow == rect.width && oh == rect.height
-            chromaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x, cropSize: rect.width, shift: sx,
-                                      planeLo: cx0, planeHi: cx1, filter: config.filter, nearest: sameSize))
-            chromaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y, cropSize: rect.height, shift: sy,
-                                      planeLo: cy0, planeHi: cy1, filter: config.filter, nearest: sameSize))
+            let chromaLevels = sameSize ? 0 : levels(sx, sy)
+            if chromaLevels > 0 {
+                let d = PreDecimation(levels: chromaLevels, width: chromaWindow.w, height: chromaWindow.h, wide: wide, planes: 2)
+                chromaDecimation = d
+                chromaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x - (cx0 << sx), cropSize: rect.width, shift: sx + chromaLevels,
+                                          planeLo: 0, planeHi: d.width - 1, filter: config.filter))
+                chromaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y - (cy0 << sy), cropSize: rect.height, shift: sy + chromaLevels,
+                                          planeLo: 0, planeHi: d.height - 1, filter: config.filter))
+            } else {
+                chromaDecimation = nil
+                chromaH = Taps(FilterTaps(outSize: ow, cropStart: rect.x, cropSize: rect.width, shift: sx,
+                                          planeLo: cx0, planeHi: cx1, filter: config.filter, nearest: sameSize))
+                chromaV = Taps(FilterTaps(outSize: oh, cropStart: rect.y, cropSize: rect.height, shift: sy,
+                                          planeLo: cy0, planeHi: cy1, filter: config.filter, nearest: sameSize))
+            }
         } else {
+            chromaDecimation = nil
             chromaH = nil
             chromaV = nil
         }
@@ -137,7 +192,13 @@ public final class FrameTransformer {
         // Scratch.
         let maxW = max(rect.width, chromaWindow.w)
         acc = .allocate(capacity: maxW)
-        vRow = .allocate(capacity: maxW)
+        // The SSE2 horizontal filter reads up to `paddedEnd` (zero weights past the real taps).
+        let vCap = max(maxW, lumaH.paddedEnd, chromaH?.paddedEnd ?? 0)
+        vRow = .allocate(capacity: vCap)
+        vRow.initialize(repeating: 0, count: vCap)
+        let maxTaps = max(lumaV.count, chromaV?.count ?? 1)
+        rowPointers = .allocate(capacity: maxTaps)
+        rowPointers.initialize(repeating: UnsafeRawPointer(vRow), count: maxTaps)
         rowCap = (ow + 7) / 8 * 8
         planeRows = .allocate(capacity: 3 * rowCap)
         planeRows.initialize(repeating: 128 * 64, count: 3 * rowCap)   // neutral chroma for gray sources
@@ -197,6 +258,7 @@ public final class FrameTransformer {
     deinit {
         acc.deallocate()
         vRow.deallocate()
+        rowPointers.deallocate()
         planeRows.deallocate()
         rgbRows.deallocate()
         lut16.deallocate()
@@ -221,10 +283,34 @@ public final class FrameTransformer {
             }
         }
         let yRow = planeRows, uRow = planeRows + rowCap, vRowOut = planeRows + 2 * rowCap
+        let bps = sourceFormat.bitDepth > 8 ? 2 : 1
+        // Large downscales: box-filter the crop windows 2:1 (repeatedly) into scratch planes first.
+        var luma = (base: image.plane0, stride: image.stride0, window: lumaWindow)
+        if let d = lumaDecimation {
+            let w = lumaWindow
+            d.run(plane: 0, image.plane0 + w.y * image.stride0 + w.x * bps, stride: image.stride0, step: 1, portable: portableOnly)
+            luma = (d.output(0), d.stride, (0, 0, d.width, d.height))
+        }
+        var chroma: (u: UnsafeRawPointer, v: UnsafeRawPointer, stride: Int, window: (x: Int, y: Int, w: Int, h: Int))? = nil
+        if let d = chromaDecimation, let p1 = image.plane1 {
+            let w = chromaWindow
+            if sourceFormat == .nv12 {
+                let o = p1 + w.y * image.stride1 + 2 * w.x
+                d.run(plane: 0, o, stride: image.stride1, step: 2, portable: portableOnly)
+                d.run(plane: 1, o + 1, stride: image.stride1, step: 2, portable: portableOnly)
+            } else if let p2 = image.plane2 {
+                d.run(plane: 0, p1 + w.y * image.stride1 + w.x * bps, stride: image.stride1, step: 1, portable: portableOnly)
+                d.run(plane: 1, p2 + w.y * image.stride2 + w.x * bps, stride: image.stride2, step: 1, portable: portableOnly)
+            }
+            chroma = (d.output(0), d.output(1), d.stride, (0, 0, d.width, d.height))
+        }
         for y in 0..<outputHeight {
-            filterPlane(image.plane0, stride: image.stride0, step: 1, offset: 0, window: lumaWindow,
+            filterPlane(luma.base, stride: luma.stride, step: 1, offset: 0, window: luma.window,
                         h: lumaH, v: lumaV, row: y, into: yRow)
-            if let chromaH, let chromaV, let p1 = image.plane1 {
+            if let chromaH, let chromaV, let c = chroma {
+                filterPlane(c.u, stride: c.stride, step: 1, offset: 0, window: c.window, h: chromaH, v: chromaV, row: y, into: uRow)
+                filterPlane(c.v, stride: c.stride, step: 1, offset: 0, window: c.window, h: chromaH, v: chromaV, row: y, into: vRowOut)
+            } else if let chromaH, let chromaV, let p1 = image.plane1 {
                 if sourceFormat == .nv12 {
                     filterPlane(p1, stride: image.stride1, step: 2, offset: 0, window: chromaWindow,
                                 h: chromaH, v: chromaV, row: y, into: uRow)
@@ -293,36 +379,50 @@ public final class FrameTransformer {
                 }
             }
         } else {
-            let a = acc
-            for t in 0..<taps {
-                let p = rowBase(idx[t])
-                let k = wt[t]
-                if t == 0 {
-                    if wide {
-                        let s = p.assumingMemoryBound(to: UInt16.self)
-                        for i in 0..<w { a[i] = k &* Int32(s[i]) }
-                    } else if step == 1 {
-                        let s = p.assumingMemoryBound(to: UInt8.self)
-                        for i in 0..<w { a[i] = k &* Int32(s[i]) }
-                    } else {
-                        let s = p.assumingMemoryBound(to: UInt8.self)
-                        for i in 0..<w { a[i] = k &* Int32(s[2 * i]) }
-                    }
-                } else if k != 0 {
-                    if wide {
-                        let s = p.assumingMemoryBound(to: UInt16.self)
-                        for i in 0..<w { a[i] &+= k &* Int32(s[i]) }
-                    } else if step == 1 {
-                        let s = p.assumingMemoryBound(to: UInt8.self)
-                        for i in 0..<w { a[i] &+= k &* Int32(s[i]) }
-                    } else {
-                        let s = p.assumingMemoryBound(to: UInt8.self)
-                        for i in 0..<w { a[i] &+= k &* Int32(s[2 * i]) }
+            // Any taps: SSE2 `pmaddwd` over tap pairs on x86-64, then (elsewhere: everything)
+            // Int32 accumulation one tap at a time.
+            var i0 = 0
+            #if arch(x86_64) && canImport(_Builtin_intrinsics)
+            if !portableOnly {
+                for t in 0..<taps { rowPointers[t] = rowBase(idx[t]) }
+                let kind: SSE2Rows.Samples = wide ? .u16 : (step == 1 ? .u8 : .u8Step2)
+                let readable = wide ? 2 * w : (step == 1 ? w : 2 * w - offset)
+                i0 = SSE2Rows.vertical(kind, rows: rowPointers, weights: wt, taps: taps, count: w,
+                                       readableBytes: readable, down: down, dst: vDst)
+            }
+            #endif
+            if i0 < w {
+                let a = acc
+                for t in 0..<taps {
+                    let p = rowBase(idx[t])
+                    let k = wt[t]
+                    if t == 0 {
+                        if wide {
+                            let s = p.assumingMemoryBound(to: UInt16.self)
+                            for i in i0..<w { a[i] = k &* Int32(s[i]) }
+                        } else if step == 1 {
+                            let s = p.assumingMemoryBound(to: UInt8.self)
+                            for i in i0..<w { a[i] = k &* Int32(s[i]) }
+                        } else {
+                            let s = p.assumingMemoryBound(to: UInt8.self)
+                            for i in i0..<w { a[i] = k &* Int32(s[2 * i]) }
+                        }
+                    } else if k != 0 {
+                        if wide {
+                            let s = p.assumingMemoryBound(to: UInt16.self)
+                            for i in i0..<w { a[i] &+= k &* Int32(s[i]) }
+                        } else if step == 1 {
+                            let s = p.assumingMemoryBound(to: UInt8.self)
+                            for i in i0..<w { a[i] &+= k &* Int32(s[i]) }
+                        } else {
+                            let s = p.assumingMemoryBound(to: UInt8.self)
+                            for i in i0..<w { a[i] &+= k &* Int32(s[2 * i]) }
+                        }
                     }
                 }
+                let half = Int32(1) &<< (down - 1)
+                for i in i0..<w { vDst[i] = Int16(truncatingIfNeeded: (a[i] &+ half) &>> down) }
             }
-            let half = Int32(1) &<< (down - 1)
-            for i in 0..<w { vDst[i] = Int16(truncatingIfNeeded: (a[i] &+ half) &>> down) }
         }
         if h.isIdentity {
             for i in 0..<w { dst[i] = (vDst[i] &+ 1) &>> 1 }
@@ -344,6 +444,12 @@ public final class FrameTransformer {
         }
         let raw = UnsafeRawPointer(src)
         var j = 0
+        #if arch(x86_64) && canImport(_Builtin_intrinsics)
+        if !portableOnly, h.decimate2 == nil, h.upsample2 == nil, let g = h.generic {
+            // Any other ratio: SSE2 dot products over each output's contiguous taps.
+            j = SSE2Rows.horizontal(src: src, pos: g.pos, weights: g.weights, chunks: g.chunks, count: n, dst: dst)
+        }
+        #endif
         if let d = h.decimate2 {
             // 2:1 decimation over the regular run: SSE2 rows on x86-64, then plain per-output
             // loops for what is left (and everywhere on other CPUs).
@@ -570,6 +676,14 @@ private final class Taps {
     /// phase weights, for i in `regular`.
     let upsample2: (offsets: (Int, Int), weights: ([Int32], [Int32]), regular: Range<Int>)?
 
+    /// Any ratio, for `SSE2Rows.horizontal`: output j is the dot product of the `8 * chunks`
+    /// samples from `pos[j]` (its first tap) with `weights[j * 8 * chunks ..< (j + 1) * 8 * chunks]`
+    /// (the taps' weights at their offsets, zeros elsewhere). Nil for 1-tap (and identity) taps,
+    /// or if some output's taps did not fit that span (they are contiguous by construction).
+    let generic: (pos: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Int16>, chunks: Int)?
+    /// One past the last input sample `generic` reads (0 without it): the row must be that long.
+    let paddedEnd: Int
+
     init(_ t: FilterTaps) {
         count = t.count
         isIdentity = t.isIdentity
@@ -629,11 +743,127 @@ private final class Taps {
             }
         }
         upsample2 = up
+        // Generic: each output's taps as one contiguous span from its lowest index.
+        var gen: (pos: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Int16>, chunks: Int)? = nil
+        var end = 0
+        if c > 1 && !t.isIdentity && n > 0 {
+            let chunks = (c + 7) / 8, span = 8 * chunks
+            var pos = [Int32](repeating: 0, count: n)
+            var ws = [Int32](repeating: 0, count: n * span)
+            var fits = true
+            for j in 0..<n where fits {
+                let lo = t.index[(j * c)..<(j * c + c)].min()!
+                pos[j] = lo
+                for k in 0..<c {
+                    let off = Int(t.index[j * c + k] - lo)
+                    if off >= span || t.weight[j * c + k] < 0 { fits = false; break }
+                    ws[j * span + off] += t.weight[j * c + k]
+                }
+                end = max(end, Int(lo) + span)
+            }
+            if fits && ws.allSatisfy({ $0 <= Int32(Int16.max) }) {
+                let p = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+                p.initialize(from: pos, count: n)
+                let w = UnsafeMutablePointer<Int16>.allocate(capacity: n * span)
+                w.initialize(from: ws.map { Int16($0) }, count: n * span)
+                gen = (p, w, chunks)
+            } else {
+                end = 0
+            }
+        }
+        generic = gen
+        paddedEnd = end
     }
 
     deinit {
         index.deallocate()
         weight.deallocate()
         weight16?.deallocate()
+        generic?.pos.deallocate()
+        generic?.weights.deallocate()
+    }
+}
+
+/// Scratch planes for the large-downscale path: a crop window box-filtered 2:1 in both directions
+/// `levels` times (each output sample is the rounded mean of a 2x2 block; a last odd column or
+/// row pairs with itself). Allocated at init; `run` fills them per frame.
+private final class PreDecimation {
+    let levels: Int
+    let wide: Bool
+    /// Size of the last level in samples, and its row stride in bytes.
+    let width: Int, height: Int, stride: Int
+    /// Sizes of the source window (index 0) and of each level.
+    private let sizes: [(w: Int, h: Int)]
+    /// [plane][level - 1].
+    private let buffers: [[UnsafeMutableRawPointer]]
+
+    init(levels: Int, width: Int, height: Int, wide: Bool, planes: Int) {
+        self.levels = levels
+        self.wide = wide
+        var sz = [(w: width, h: height)]
+        for _ in 0..<levels { sz.append(((sz.last!.w + 1) / 2, (sz.last!.h + 1) / 2)) }
+        sizes = sz
+        let bps = wide ? 2 : 1
+        buffers = (0..<planes).map { _ in
+            sz.dropFirst().map { s in
+                let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, s.w * s.h * bps), alignment: 64)
+                p.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, s.w * s.h * bps))
+                return p
+            }
+        }
+        self.width = sz.last!.w
+        self.height = sz.last!.h
+        self.stride = sz.last!.w * bps
+    }
+
+    deinit { for plane in buffers { for b in plane { b.deallocate() } } }
+
+    func output(_ plane: Int) -> UnsafeRawPointer { UnsafeRawPointer(buffers[plane][levels - 1]) }
+
+    /// Decimates the window at `src` (its first sample; `step` bytes between 8-bit samples) into
+    /// plane `plane`'s scratch levels.
+    func run(plane: Int, _ src: UnsafeRawPointer, stride: Int, step: Int, portable: Bool) {
+        let bps = wide ? 2 : 1
+        var from = src, fromStride = stride, fromStep = step
+        for l in 1...levels {
+            let to = buffers[plane][l - 1]
+            Self.box2(from, stride: fromStride, step: fromStep, w: sizes[l - 1].w, h: sizes[l - 1].h, wide: wide,
+                      into: to, dstStride: sizes[l].w * bps, portable: portable)
+            from = UnsafeRawPointer(to)
+            fromStride = sizes[l].w * bps
+            fromStep = 1
+        }
+    }
+
+    /// One 2:1 level: `dst[r][k]` = (a[2k] + a[2k+1] + b[2k] + b[2k+1] + 2) >> 2 with rows
+    /// a = 2r, b = 2r + 1 (both clamped to the window). SSE2 for 8-bit samples with `step` 1.
+    static func box2(_ src: UnsafeRawPointer, stride: Int, step: Int, w: Int, h: Int, wide: Bool,
+                     into dst: UnsafeMutableRawPointer, dstStride: Int, portable: Bool) {
+        let pairs = w / 2, dh = (h + 1) / 2
+        for r in 0..<dh {
+            let a = src + 2 * r * stride, b = src + min(2 * r + 1, h - 1) * stride
+            let d = dst + r * dstStride
+            if wide {
+                let a16 = a.assumingMemoryBound(to: UInt16.self), b16 = b.assumingMemoryBound(to: UInt16.self)
+                let d16 = d.assumingMemoryBound(to: UInt16.self)
+                @inline(__always) func px(_ i: Int, _ j: Int) -> UInt32 {
+                    UInt32(a16[i]) &+ UInt32(a16[j]) &+ UInt32(b16[i]) &+ UInt32(b16[j])
+                }
+                for k in 0..<pairs { d16[k] = UInt16(truncatingIfNeeded: (px(2 * k, 2 * k + 1) &+ 2) &>> 2) }
+                if w & 1 == 1 { d16[pairs] = UInt16(truncatingIfNeeded: (px(w - 1, w - 1) &+ 2) &>> 2) }
+            } else {
+                let a8 = a.assumingMemoryBound(to: UInt8.self), b8 = b.assumingMemoryBound(to: UInt8.self)
+                let d8 = d.assumingMemoryBound(to: UInt8.self)
+                @inline(__always) func px(_ i: Int, _ j: Int) -> UInt16 {
+                    UInt16(a8[i * step]) &+ UInt16(a8[j * step]) &+ UInt16(b8[i * step]) &+ UInt16(b8[j * step])
+                }
+                var k = 0
+                #if arch(x86_64) && canImport(_Builtin_intrinsics)
+                if !portable && step == 1 { k = SSE2Rows.decimateBox2(a8, b8, readable: w, count: pairs, dst: d8) }
+                #endif
+                while k < pairs { d8[k] = UInt8(truncatingIfNeeded: (px(2 * k, 2 * k + 1) &+ 2) &>> 2); k += 1 }
+                if w & 1 == 1 { d8[pairs] = UInt8(truncatingIfNeeded: (px(w - 1, w - 1) &+ 2) &>> 2) }
+            }
+        }
     }
 }

@@ -15,8 +15,9 @@ public enum KernelBenchmark {
         public var ratio: Double { memcpyGBps > 0 ? kernelGBps / memcpyGBps : 0 }
     }
 
-    /// Measures 1280x960 → 640x480 bilinear ImageNet float16 CHW, and 1280x960 → float16 CHW
-    /// without resize, each for about `seconds`.
+    /// Measures 1280x960 → 640x480 bilinear ImageNet float16 CHW, the large downscales to
+    /// 224x224 u8 (HWC and CHW, no normalization) and 320x240 ImageNet float16 CHW, and
+    /// 1280x960 → float16 CHW without resize, each for about `seconds`.
     public static func run(seconds: Double = 1) throws -> [Case] {
         let (w, h) = (1280, 960)
         // A frame with structure (gradients + a checkerboard) so no branch is trivially predictable.
@@ -26,6 +27,12 @@ public enum KernelBenchmark {
         let configs: [(String, TransformConfig)] = [
             ("1280x960 yuv420p → 640x480 bilinear imagenet f16 CHW",
              TransformConfig(outputWidth: 640, outputHeight: 480, normalization: .imagenet, dtype: .f16, layout: .chw)),
+            ("1280x960 yuv420p → 224x224 bilinear u8 HWC",
+             TransformConfig(outputWidth: 224, outputHeight: 224, normalization: .none, dtype: .u8, layout: .hwc)),
+            ("1280x960 yuv420p → 224x224 bilinear u8 CHW",
+             TransformConfig(outputWidth: 224, outputHeight: 224, normalization: .none, dtype: .u8, layout: .chw)),
+            ("1280x960 yuv420p → 320x240 bilinear imagenet f16 CHW",
+             TransformConfig(outputWidth: 320, outputHeight: 240, normalization: .imagenet, dtype: .f16, layout: .chw)),
             ("1280x960 yuv420p → 1280x960 imagenet f16 CHW",
              TransformConfig(normalization: .imagenet, dtype: .f16, layout: .chw)),
         ]

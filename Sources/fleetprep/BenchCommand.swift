@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetKernels
 import FleetPlanner
 import FleetPrep
 import Foundation
@@ -113,6 +114,14 @@ struct BenchCommand: ParsableCommand {
                                              outputBytesPerSecond: both * 640 * 480 * 3 * 2))
             say(String(format: "%-22@ decode %7.1f fps   decode+transform %7.1f fps   transform adds %.0f%% to decode time",
                        (path as NSString).lastPathComponent, dec, both, (dec / both - 1) * 100))
+        }
+        say("== decode only vs decode + transform to 224x224 u8 HWC, no normalization (1 thread; a large downscale)")
+        for path in clips {
+            guard try VideoDecoder.probe(path: path).pixelFormat == "yuv420p" else { continue }
+            let cfg = TransformConfig(outputWidth: 224, outputHeight: 224, normalization: .none, dtype: .u8, layout: .hwc)
+            let (dec, both, _, _) = try IngestBenchmark.decodeVersusTransform(path, config: cfg)
+            say(String(format: "%-22@ decode %7.1f fps (%.2f ms/frame)   decode+transform %7.1f fps (%.2f ms/frame)   transform adds %.0f%% to decode time",
+                       (path as NSString).lastPathComponent, dec, 1e3 / dec, both, 1e3 / both, (dec / both - 1) * 100))
         }
 
         if !skipIngest {

@@ -52,14 +52,17 @@ enum IngestBenchmark {
 
     /// Decode-only vs decode + transform (1280x960 → 640x480 bilinear ImageNet float16 CHW) in
     /// this process, one decoder thread. Returns (decode fps, decode+transform fps, cpu s of the latter, frames).
-    static func decodeVersusTransform(_ clip: String, rounds: Int = 3) throws -> (Double, Double, Double, Int) {
+    /// Decode-only and decode + transform frames/s of `clip` on one thread (best of `rounds`),
+    /// transforming to `config` (default 640x480 ImageNet float16 CHW).
+    static func decodeVersusTransform(_ clip: String, rounds: Int = 3,
+                                      config: TransformConfig = TransformConfig(outputWidth: 640, outputHeight: 480, normalization: .imagenet, dtype: .f16, layout: .chw))
+        throws -> (Double, Double, Double, Int) {
         var bestDecode = 0.0, bestBoth = 0.0, cpuBoth = 0.0, frames = 0
         for _ in 0..<rounds {
             let d = try DecodeBenchmark.fleetprep(clip: clip, threads: 1, repeats: 1)
             bestDecode = max(bestDecode, d.perSecond)
             let info = try VideoDecoder.probe(path: clip)
-            let cfg = TransformConfig(outputWidth: 640, outputHeight: 480, normalization: .imagenet, dtype: .f16, layout: .chw)
-            let t = try FrameTransformer(config: cfg, sourceWidth: info.width, sourceHeight: info.height, sourceFormat: .yuv420p,
+            let t = try FrameTransformer(config: config, sourceWidth: info.width, sourceHeight: info.height, sourceFormat: .yuv420p,
                                          streamMatrix: .bt601, streamRange: .limited)
             let out = UnsafeMutableRawBufferPointer.allocate(byteCount: t.outputByteCount, alignment: 64)
             defer { out.deallocate() }

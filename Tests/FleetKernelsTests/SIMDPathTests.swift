@@ -40,6 +40,21 @@ import Testing
             c(.yuv420p10le, 320, 240, 160, 120),
             c(.yuv420p, 640, 480, 208, 160, crop: .pixels(x: 17, y: 9, width: 417, height: 320)),
             c(.yuv420p, 641, 479, 213, 117, .area),
+            // Large downscales: luma pre-decimated 2:1 (SSE2 box), then the generic SSE2 vertical
+            // and horizontal taps (chroma straight through them); 320x240 ends in the 2:1 path.
+            c(.yuv420p, 1280, 960, 224, 224, dtype: .u8),
+            c(.yuv420p, 1280, 960, 224, 224, .area, dtype: .u8),
+            c(.yuv420p, 1280, 960, 320, 240),
+            // Two luma levels and one chroma level, NV12 (chroma decimated from interleaved UV,
+            // generic vertical on step-2 samples), odd sizes.
+            c(.nv12, 1281, 963, 150, 110, dtype: .bf16),
+            // 10-bit: 16-bit samples through the box and the generic vertical filter.
+            c(.yuv420p10le, 642, 482, 100, 75),
+            // Odd crop origin and size, both planes decimated (4:4:4).
+            c(.yuv444p, 1000, 700, 120, 90, crop: .pixels(x: 13, y: 7, width: 977, height: 661)),
+            // Generic taps without pre-decimation (3:1 vertical, 9:1 horizontal... min ratio 3).
+            c(.yuv422p, 901, 601, 100, 200, .area, channels: .bgr, dtype: .f32),
+            c(.gray, 1280, 960, 160, 120, channels: .gray, dtype: .u8),
         ]
     }()
 
@@ -73,6 +88,48 @@ import Testing
             let b = try run(portable, raw, c.format, c.width, c.height)
             let firstDiff = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             #expect(firstDiff == nil, "\(c): first differing byte \(firstDiff ?? -1) of \(a.count)")
+        }
+    }
+
+    /// Which planes the large-downscale path pre-decimates, and how often: while the plane's
+    /// smaller ratio stays >= 2 after halving.
+    @Test func preDecimationLevels() throws {
+        func levels(_ f: SourcePixelFormat, _ w: Int, _ h: Int, _ ow: Int, _ oh: Int, channels: ChannelOrder = .rgb,
+                    crop: CropSpec? = nil) throws -> (Int, Int) {
+            let t = try FrameTransformer(config: TransformConfig(crop: crop, outputWidth: ow, outputHeight: oh, channels: channels),
+                                         sourceWidth: w, sourceHeight: h, sourceFormat: f, streamMatrix: .bt601, streamRange: .limited)
+            return t.preDecimationLevels
+        }
+        #expect(try levels(.yuv420p, 1280, 960, 224, 224) == (1, 0))
+        #expect(try levels(.yuv420p, 1280, 960, 320, 240) == (1, 0))
+        #expect(try levels(.yuv420p, 1280, 960, 640, 480) == (0, 0))
+        #expect(try levels(.yuv420p, 1280, 960, 330, 240) == (0, 0))
+        #expect(try levels(.yuv420p, 1280, 960, 160, 120) == (2, 1))
+        #expect(try levels(.yuv444p, 1280, 960, 224, 224) == (1, 1))
+        #expect(try levels(.yuv420p, 1280, 960, 1280, 120) == (0, 0))
+        #expect(try levels(.yuv420p, 1280, 960, 160, 120, crop: .pixels(x: 0, y: 0, width: 640, height: 480)) == (1, 0))
+        #expect(try levels(.gray, 1280, 960, 160, 120, channels: .gray) == (2, 0))
+    }
+
+    /// Hand-computed: a gray frame of constant 2x2 blocks shrunk 4:1 with the area filter is
+    /// decimated exactly (no rounding), then averaged 2:1, so each output is the mean of its 4x4
+    /// source block.
+    @Test func preDecimatedAreaIsBlockMean() throws {
+        let (w, h) = (16, 8)
+        var src = [UInt8](repeating: 0, count: w * h)
+        for y in 0..<h { for x in 0..<w { src[y * w + x] = UInt8((x / 2) * 20 + (y / 2) * 8 + ((x / 2 + y / 2) % 2) * 4) } }
+        let t = try FrameTransformer(config: TransformConfig(outputWidth: 4, outputHeight: 2, filter: .area, channels: .gray,
+                                                             normalization: .none, dtype: .u8),
+                                     sourceWidth: w, sourceHeight: h, sourceFormat: .gray, streamMatrix: .bt601, streamRange: .full)
+        #expect(t.preDecimationLevels == (1, 0))
+        let out = try run(t, Data(src), .gray, w, h)
+        for oy in 0..<2 {
+            for ox in 0..<4 {
+                var sum = 0
+                for y in (4 * oy)..<(4 * oy + 4) { for x in (4 * ox)..<(4 * ox + 4) { sum += Int(src[y * w + x]) } }
+                #expect(sum % 16 == 0)
+                #expect(Int(out[oy * 4 + ox]) == sum / 16, "(\(ox), \(oy))")
+            }
         }
     }
 
