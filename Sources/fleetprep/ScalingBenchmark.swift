@@ -141,9 +141,10 @@ struct ScalingBenchmark {
             return out.sorted()
         }
         func frames(_ fs: [String]) -> Int {
-            var cache: [String: Int] = [:]   // by size: the copies are links of a few segments
+            var cache: [String: Int] = [:]   // by inode: the copies are links of a few segments
             return fs.reduce(0) { sum, f in
-                let key = "\((try? fm.attributesOfItem(atPath: f)[.size] as? Int) ?? 0)"
+                let a = try? fm.attributesOfItem(atPath: f)
+                let key = (a?[.systemFileNumber]).map { "\($0)" } ?? f
                 if cache[key] == nil { cache[key] = Self.frameCount(f) ?? 0 }
                 return sum + cache[key]!
             }
@@ -230,8 +231,8 @@ struct ScalingBenchmark {
     func run() throws -> [EngineSpeedReport.ScalingCurve] {
         let jobs = Self.jobsValues(max: settings.maxJobs)
         say("== scaling: fleetprep ingest --jobs N vs ffmpeg decode-only on N cores, N = \(jobs.map(String.init).joined(separator: ", ")) (\(ProcessInfo.processInfo.activeProcessorCount) cores here); frames decoded per second, best of \(settings.rounds) alternating rounds")
-        let workloads = try makeWorkloads()
         defer { if !settings.keepWorkloads { try? FileManager.default.removeItem(at: workloadDirectory) } }
+        let workloads = try makeWorkloads()
         var curves: [EngineSpeedReport.ScalingCurve] = []
         for w in workloads {
             say("-- \(w.name): \(w.description) (\(w.frames) frames); ffmpeg: \(baselineDescription(w))")
@@ -290,7 +291,7 @@ struct ScalingBenchmark {
                     guard let a = c.point(jobs: 1)?.ffmpegFramesPerSecond, let b = c.point(jobs: top)?.ffmpegFramesPerSecond, a > 0 else { return "n/a" }
                     return String(format: "%.2fx", b / a)
                 }()
-                say(String(format: "%-14@ fleetprep %@ (ffmpeg %@), ratio at jobs %d %@", c.workload,
+                say(String(format: "%@ fleetprep %@ (ffmpeg %@), ratio at jobs %d %@", c.workload.padding(toLength: 14, withPad: " ", startingAt: 0),
                            c.speedup(jobs: top).map { String(format: "%.2fx", $0) } ?? "n/a", ff, top,
                            c.point(jobs: top)?.ratio.map { String(format: "%.2f", $0) } ?? "n/a"))
             }
