@@ -8,7 +8,7 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure decode, kernel and ingest speed on the bundled 1280x960 samples next to ffmpeg, in one run (--json: the report `fleetprep plan --bench` reads)."
+        abstract: "Measure decode, kernel and ingest speed on the bundled 1280x960 samples, and ingest scaling with --jobs on generated workloads, next to ffmpeg, in one run (--json: the report `fleetprep plan --bench` reads)."
     )
 
     @Option(help: "Clips to measure (default: the bundled 1280x960 H.264 and HEVC samples).")
@@ -45,7 +45,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Copies of each clip in the end-to-end ingest batch.")
     var batchCopies = 4
 
-    @Flag(help: "Skip the end-to-end ingest measurements (decode and kernels only).")
+    @Flag(help: "Skip the end-to-end ingest section on the bundled samples (the scaling curve and peak-RSS check have their own flags).")
     var skipIngest = false
 
     @Option(help: "Where ingest benchmark output goes (default /dev/shm, a RAM disk, when present).")
