@@ -52,10 +52,13 @@ def frame_count(clip):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("clips", nargs="*", default=[os.path.join(ROOT, "SampleClips", c) for c in ("h264_1280x960.mp4", "hevc_1280x960.mp4")])
+    ap = argparse.ArgumentParser(prog="Benchmarks/compare",
+                                 description="fleetprep ingest vs ffmpeg vs PyAV+numpy+webdataset on the same clips, same 640x480 "
+                                             "f16 CHW output, alternating rounds. For the --jobs scaling curve use "
+                                             "`fleetprep bench --scaling-only`.")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each contender is reported (default 3)")
+    ap.add_argument("--threads", type=int, default=1, help="fleetprep --jobs and ffmpeg/PyAV decoder threads (default 1)")
+    ap.add_argument("clips", nargs="*", help="clips to use (default: the bundled 1280x960 H.264 and HEVC samples)", default=[os.path.join(ROOT, "SampleClips", c) for c in ("h264_1280x960.mp4", "hevc_1280x960.mp4")])
     a = ap.parse_args()
     frames = sum(frame_count(c) for c in a.clips)
     scratch = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()

@@ -125,5 +125,12 @@ public struct EngineSpeedReport: Codable, Sendable {
     public var tool = "fleetprep bench"
     public var machine: Machine
     public var measurements: [Measurement]
-    public init(machine: Machine, measurements: [Measurement]) { self.machine = machine; self.measurements = measurements }
+    /// Frames/s against `--jobs`, per workload, next to ffmpeg at equal cores (the bench's scaling
+    /// curve; absent in reports of older versions or when not measured). See EngineScaling.swift.
+    public var scaling: [ScalingCurve]?
+    /// Peak resident memory of `fleetprep ingest` against the number of clips (absent when skipped).
+    public var peakMemory: PeakMemoryCheck?
+    public init(machine: Machine, measurements: [Measurement], scaling: [ScalingCurve]? = nil, peakMemory: PeakMemoryCheck? = nil) {
+        self.machine = machine; self.measurements = measurements; self.scaling = scaling; self.peakMemory = peakMemory
+    }
 }

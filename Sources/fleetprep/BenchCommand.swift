@@ -9,7 +9,7 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure decode, kernel and ingest speed on the bundled 1280x960 samples next to ffmpeg, in one run (--json: the report `fleetprep plan --bench` reads)."
+        abstract: "Measure decode, kernel and ingest speed on the bundled 1280x960 samples, and ingest scaling with --jobs on generated workloads, next to ffmpeg, in one run (--json: the report `fleetprep plan --bench` reads)."
     )
 
     @Option(help: "Clips to measure (default: the bundled 1280x960 H.264 and HEVC samples).")
@@ -30,12 +30,6 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Only measure the transform kernel against memcpy.")
     var kernelsOnly = false
 
-    func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
-        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
-        guard threads.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--threads must be 0 or more") }
-    }
-
     struct Row: Encodable {
         var clip: String
         var codec: String
@@ -52,13 +46,66 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Copies of each clip in the end-to-end ingest batch.")
     var batchCopies = 4
 
-    @Flag(help: "Skip the end-to-end ingest measurements (decode and kernels only).")
+    @Flag(help: "Skip the end-to-end ingest section on the bundled samples (the scaling curve and peak-RSS check have their own flags).")
     var skipIngest = false
 
     @Option(help: "Where ingest benchmark output goes (default /dev/shm, a RAM disk, when present).")
     var scratch: String?
 
+    @Flag(help: "Only measure the scaling curve (and the peak-RSS check unless --skip-rss).")
+    var scalingOnly = false
+
+    @Flag(help: "Skip the scaling curve (the peak-RSS check still runs unless --skip-rss).")
+    var skipScaling = false
+
+    @Option(help: "Largest --jobs of the scaling curve, measured at 1, 2, 4, … and this (default: the number of cores).")
+    var maxJobs: Int?
+
+    @Option(help: "Scaling, many-clips workload: single-camera 1280x960 clips.")
+    var scalingClips = 16
+
+    @Option(help: "Scaling: seconds of each clip of the many-clips and camera-groups workloads.")
+    var scalingClipSeconds = 3
+
+    @Option(help: "Scaling, long-clip workload: its length in seconds.")
+    var scalingLongSeconds = 12
+
+    @Option(help: "Scaling, camera-groups workload: 8-camera group directories.")
+    var scalingGroups = 2
+
+    @Option(help: "Scaling workload to run: many-clips, long-clip or camera-groups (repeatable; default all three).")
+    var workload: [String] = []
+
+    @Flag(help: "Keep the generated scaling clips in the scratch directory; a later run with the same sizes reuses them.")
+    var keepWorkloads = false
+
+    @Flag(help: "Skip the peak-RSS check (tiny clips ingested at each --rss-clips count).")
+    var skipRss = false
+
+    @Option(help: "Clip counts of the peak-RSS check.")
+    var rssClips: [Int] = [100, 400]
+
+    static let workloadNames = ["many-clips", "long-clip", "camera-groups"]
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard threads.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--threads must be 0 or more") }
+        if let maxJobs, maxJobs < 1 { throw ValidationError("--max-jobs must be at least 1") }
+        guard scalingClips >= 1, scalingGroups >= 1 else { throw ValidationError("--scaling-clips and --scaling-groups must be at least 1") }
+        guard scalingClipSeconds >= 1, scalingLongSeconds >= 1 else { throw ValidationError("--scaling-clip-seconds and --scaling-long-seconds must be at least 1") }
+        guard rssClips.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--rss-clips must be at least 1") }
+        for w in workload where !Self.workloadNames.contains(w) {
+            throw ValidationError("--workload \(w): expected one of \(Self.workloadNames.joined(separator: ", "))")
+        }
+        guard !(scalingOnly && skipScaling) else { throw ValidationError("--scaling-only and --skip-scaling exclude each other") }
+    }
+
     func say(_ line: String) { if !json { print(line) } }
+
+    var scratchRoot: URL {
+        URL(fileURLWithPath: scratch ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()))
+    }
 
     func run() throws {
         if kernelsOnly {
@@ -67,11 +114,33 @@ struct BenchCommand: ParsableCommand {
             }
             return
         }
+        var report = EngineSpeedReport(machine: IngestBenchmark.machine(), measurements: [])
+        if !scalingOnly { try engineSections(&report) }
+        if !skipScaling || !skipRss {
+            let settings = ScalingBenchmark.Settings(
+                scratch: scratchRoot, maxJobs: maxJobs ?? ProcessInfo.processInfo.activeProcessorCount, rounds: rounds,
+                clips: scalingClips, clipSeconds: scalingClipSeconds, longSeconds: scalingLongSeconds, groups: scalingGroups,
+                only: Set(workload), keepWorkloads: keepWorkloads)
+            if let bench = ScalingBenchmark(settings: settings, say: { say($0) }) {
+                if !skipScaling { report.scaling = try bench.run() }
+                if !skipRss { report.peakMemory = try bench.peakMemory(counts: rssClips, jobs: settings.maxJobs) }
+            } else {
+                say("== scaling and peak RSS: skipped, no ffmpeg CLI on PATH (bash scripts/bootstrap.sh installs it)")
+            }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        }
+    }
+
+    /// Decode, kernel and end-to-end ingest on the bundled samples (or --clip).
+    func engineSections(_ report: inout EngineSpeedReport) throws {
         let clips = clip.isEmpty ? SampleClipsLocator.benchmarkClips() : clip
         guard !clips.isEmpty else {
             throw ValidationError("no clips: pass --clip FILE, or run from the repository root (SampleClips/)")
         }
-        var report = EngineSpeedReport(machine: IngestBenchmark.machine(), measurements: [])
         say("== decode: fleetprep vs ffmpeg -f null (best of \(rounds) alternating rounds, \(repeats) passes each)")
         var rows: [Row] = []
         for path in clips {
@@ -125,7 +194,7 @@ struct BenchCommand: ParsableCommand {
         }
 
         if !skipIngest {
-            let root = URL(fileURLWithPath: scratch ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()))
+            let root = scratchRoot
             let common = ["--size", "640x480", "--dtype", "f16", "--layout", "chw", "--normalize", "imagenet", "--target", "256MiB", "--decoder-threads", "1"]
             // A batch: `batchCopies` copies of each clip (distinct files, so none is skipped as a
             // duplicate), so that start-up is amortized and two jobs have clips to share.
@@ -176,25 +245,7 @@ struct BenchCommand: ParsableCommand {
             defer { try? FileManager.default.removeItem(at: disk) }
             let onDisk = try IngestBenchmark.ingest(clips, common + ["--jobs", "2"], root: disk)
             say(String(format: "on disk (%@), jobs 2, the %d clips once: %.1f frames/s", disk.path, clips.count, onDisk.fps))
-            // Peak memory must not grow with the number of clips.
-            if let small = SampleClipsLocator.directory()?.appendingPathComponent("event_0001/main.mp4").path {
-                var rss: [Int: Int] = [:]
-                for n in [10, 100] {
-                    let dir = root.appendingPathComponent("bench-clips-\(n)-\(UUID().uuidString.prefix(6))")
-                    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-                    defer { try? FileManager.default.removeItem(at: dir) }
-                    for i in 0..<n { try FileManager.default.copyItem(atPath: small, toPath: dir.appendingPathComponent(String(format: "clip%03d.mp4", i)).path) }
-                    let r = try IngestBenchmark.ingest([dir.path], ["--size", "160x120", "--jobs", "2", "--target", "64MiB"], root: root)
-                    rss[n] = r.peakRSS
-                    say(String(format: "%3d clips: peak RSS %.1f MiB (%d samples)", n, Double(r.peakRSS ?? 0) / 1048576, r.samples))
-                }
-                if let a = rss[10], let b = rss[100], a > 0 { say(String(format: "peak RSS 100 clips / 10 clips: %.2f", Double(b) / Double(a))) }
-            }
-        }
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
+            // Peak memory against the number of clips: the scaling section's check (--rss-clips).
         }
     }
 }

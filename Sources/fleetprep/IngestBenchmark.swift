@@ -13,6 +13,9 @@ enum IngestBenchmark {
         var frames: Int
         var samples: Int
         var peakRSS: Int?
+        /// Clips the run could not ingest, and its exit status.
+        var clipsFailed = 0
+        var exitStatus: Int32 = 0
         var fps: Double { Double(frames) / wall }
     }
 
@@ -27,16 +30,30 @@ enum IngestBenchmark {
         p.arguments = ["ingest"] + clips + ["--out", out.path, "--json", "--quiet"] + args
         let pipe = Pipe()
         p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
+        // stderr into a file, for the error message when the run fails.
+        let errURL = root.appendingPathComponent("bench-\(UUID().uuidString.prefix(8)).stderr")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errURL) }
+        let errHandle = try FileHandle(forWritingTo: errURL)
+        defer { try? errHandle.close() }
+        p.standardError = errHandle
         let cpu0 = RunMeasurement.cpuSeconds(children: true)
         let t0 = DispatchTime.now().uptimeNanoseconds
         try p.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        let summary = try JSONDecoder().decode(IngestSummary.self, from: data)
+        let summary: IngestSummary
+        do {
+            summary = try JSONDecoder().decode(IngestSummary.self, from: data)
+        } catch {
+            let tail = FileManager.default.contents(atPath: errURL.path).map { String(decoding: $0.suffix(400), as: UTF8.self) } ?? ""
+            throw BenchError("fleetprep ingest exited with \(p.terminationStatus) without a JSON summary: "
+                             + (tail.isEmpty ? "\(error)" : tail.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
         return Run(wall: wall, cpu: RunMeasurement.cpuSeconds(children: true) - cpu0, frames: summary.framesDecoded,
-                   samples: summary.samples, peakRSS: summary.peakResidentBytes)
+                   samples: summary.samples, peakRSS: summary.peakResidentBytes, clipsFailed: summary.clipsFailed,
+                   exitStatus: p.terminationStatus)
     }
 
     /// ffmpeg decoding each clip once with `threads`, one after the other.
@@ -95,4 +112,10 @@ enum IngestBenchmark {
         return .init(cpuModel: model, cores: ProcessInfo.processInfo.activeProcessorCount,
                      os: ProcessInfo.processInfo.operatingSystemVersionString)
     }
+}
+
+/// A benchmark step that could not be measured.
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
