@@ -133,7 +133,7 @@ public final class IngestRun: @unchecked Sendable {
         let sink: ShardSink
         do {
             sink = try ShardSink(directory: out, prefix: prefix, format: cfg.format, schema: shardSchema, budget: cfg.budget,
-                                 alignment: cfg.alignment, done: resume.shards) { [progress] n, info in
+                                 alignment: cfg.alignment, digest: cfg.digest, done: resume.shards) { [progress] n, info in
                 try journalRef.append(.init(kind: "shard", shard: info, shardIndex: n))
                 if let info { progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes } }
             }

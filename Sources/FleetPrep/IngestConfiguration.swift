@@ -22,6 +22,7 @@ public struct IngestConfiguration: Sendable {
     public let inflightBytes: Int
     public let lenient: Bool
     public let format: ShardFormat
+    public let digest: SegmentDigestKind
     public let target: MemoryTarget
     public let fill: Double
     public let alignment: Int
@@ -32,6 +33,8 @@ public struct IngestConfiguration: Sendable {
     /// Validates `options` (already filled with defaults where the caller wants them).
     public init(options given: IngestOptions, worker: WorkerAssignment = .single) throws {
         var o = given.filled(from: .defaults)
+        // u8 tensors hold raw 0...255 values: their default normalization is `none`, not imagenet.
+        if given.normalize == nil, o.dtype?.lowercased() == "u8" { o.normalize = "none" }
         self.worker = worker
         inputs = o.inputs ?? []
         guard let out = o.out, !out.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
@@ -124,6 +127,7 @@ public struct IngestConfiguration: Sendable {
 
         // Shards.
         format = try Self.choice(o.format, "--format", ShardFormat.init(rawValue:), ["native", "wds"])
+        digest = try Self.choice(o.digest, "--digest", SegmentDigestKind.init(rawValue:), ["crc32c", "sha256"])
         do { target = try MemoryTarget(parsing: o.target ?? "") } catch {
             throw IngestError.badOption("--target", "\(error)")
         }

@@ -34,7 +34,9 @@ final class IngestEngine: @unchecked Sendable {
     private var scanned: [Int: Result<GroupPlan, ClipFailure>] = [:]
     private var nextLayout = 0
     private var active = 0
-    private var units: [(layout: GroupLayout, range: Range<Int>)] = []
+    /// Work units waiting, oldest first (taken ones are removed, so that finished groups' plans
+    /// are released at once).
+    private var units: [(layout: GroupLayout, range: Range<Int>)?] = []
     private var unitHead = 0
     private var remaining: [Int: Int] = [:]
     private var groupFailure: [Int: ClipFailure] = [:]
@@ -103,8 +105,8 @@ final class IngestEngine: @unchecked Sendable {
         state.lock(); defer { state.unlock() }
         while true {
             if cancelled || fatal != nil { return nil }
-            if unitHead < units.count {
-                let u = units[unitHead]
+            if unitHead < units.count, let u = units[unitHead] {
+                units[unitHead] = nil
                 unitHead += 1
                 if unitHead > 256 { units.removeFirst(unitHead); unitHead = 0 }
                 return .unit(u.layout, u.range)

@@ -66,6 +66,9 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     // Shards.
     /// `native` or `wds`.
     public var format: String?
+    /// What shard digests are made of: `crc32c` (default: the records' CRC-32Cs, free) or
+    /// `sha256` (every byte through SHA-256, tamper-evident).
+    public var digest: String?
     /// A memory profile (`dojo-node`, `dojo-d1`, `dojo-tile`, `dojo-dip`, `h100`) or a byte count (`512MiB`).
     public var target: String?
     /// Share of the target's memory one shard may take, 0 < fill ≤ 1 (default: 1 for a byte
@@ -101,6 +104,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.missingCamera = "drop"
         o.maxGap = 0.25
         o.format = "native"
+        o.digest = "crc32c"
         o.target = "512MiB"
         o.alignment = 4096
         o.maxPixels = 8192 * 8192
@@ -136,6 +140,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.maxGap = maxGap ?? base.maxGap
         o.signals = signals ?? base.signals
         o.format = format ?? base.format
+        o.digest = digest ?? base.digest
         o.target = target ?? base.target
         o.fill = fill ?? base.fill
         o.alignment = alignment ?? base.alignment
@@ -171,7 +176,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         case inputs, out, size, crop, filter, dtype, layout, normalize, matrix, range, channels
         case stride, fps, jobs, decoderThreads, inflight, lenient
         case cameras, master, syncTolerance, missingCamera, maxGap, signals
-        case format, target, fill, alignment
+        case format, digest, target, fill, alignment
         case maxPixels, maxFrames, maxSidecarBytes
 
         static var allKeys: [String] { allCases.map(\.rawValue) }

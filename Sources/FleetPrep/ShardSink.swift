@@ -41,6 +41,7 @@ final class ShardSink: @unchecked Sendable {
     private let format: ShardFormat
     private let schema: LabelSchema
     private let alignment: Int
+    private let digest: SegmentDigestKind
     private var packer: ShardPacker
     private let lock = NSLock()
     private var shards: [Int: Shard] = [:]
@@ -52,12 +53,13 @@ final class ShardSink: @unchecked Sendable {
     ///   - onShardFinished: called on the finishing thread after a shard is in place (or found
     ///     empty); journals it.
     init(directory: URL, prefix: String, format: ShardFormat, schema: LabelSchema, budget: ShardBudget, alignment: Int,
-         done: [Int: ShardInfo?], onShardFinished: @escaping (Int, ShardInfo?) throws -> Void) throws(ShardError) {
+         digest: SegmentDigestKind, done: [Int: ShardInfo?], onShardFinished: @escaping (Int, ShardInfo?) throws -> Void) throws(ShardError) {
         self.directory = directory
         self.prefix = prefix
         self.format = format
         self.schema = schema
         self.alignment = alignment
+        self.digest = digest
         packer = try ShardPacker(format: format, budget: budget, schema: schema, alignment: alignment)
         self.onShardFinished = onShardFinished
         for (n, info) in done {
@@ -119,7 +121,7 @@ final class ShardSink: @unchecked Sendable {
             guard !shards[p.shard]!.done else { return nil }
             if let f = shards[p.shard]!.file { return f }
             let f = try PlacedShard(directory: directory, name: shardName(p.shard), number: p.shard, format: format,
-                                    schema: schema, alignment: alignment)
+                                    schema: schema, alignment: alignment, digest: digest)
             shards[p.shard]!.file = f
             return f
         }

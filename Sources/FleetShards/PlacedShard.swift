@@ -3,7 +3,7 @@ import Foundation
 
 /// One shard whose records were placed by a `ShardPacker`, written by any number of threads in any
 /// order: each `write` puts one record's bytes at its planned offset (`pwrite`) and keeps its index
-/// entry, CRC-32C and SHA-256, computed by the writing thread while the bytes are in its cache.
+/// entry, CRC-32C and segment digest, computed by the writing thread while the bytes are in its cache.
 ///
 /// `finish` then removes the records of failed clips (moving the later ones down, aligned, the same
 /// way every time), writes the index and header, computes the shard digest from the per-record
@@ -15,6 +15,7 @@ public final class PlacedShard: @unchecked Sendable {
     public let format: ShardFormat
     public let schema: LabelSchema
     public let alignment: Int
+    public let digest: SegmentDigestKind
     let temp: URL
     let final: URL
     private let fd: Int32
@@ -28,7 +29,8 @@ public final class PlacedShard: @unchecked Sendable {
 
     /// Creates the shard's temporary file in `directory` (replacing one a killed run left).
     public init(directory: URL, name: String, number: Int, format: ShardFormat, schema: LabelSchema,
-                alignment: Int) throws(ShardError) {
+                alignment: Int, digest: SegmentDigestKind = .crc32c) throws(ShardError) {
+        self.digest = digest
         self.number = number
         self.name = name
         self.format = format
@@ -65,11 +67,23 @@ public final class PlacedShard: @unchecked Sendable {
         guard Int64(framing.length) == p.length else {
             throw ShardError(.invalidArgument, record: r.key, "is \(framing.length) bytes; the layout plan placed \(p.length)")
         }
-        var h = SHA256()
+        // The record's segment digest, while its bytes are in this thread's cache.
+        let segment: [UInt8]
+        switch (digest, format) {
+        case (.crc32c, .native):
+            segment = ShardDigest.crcEntry(length: framing.length, crc: crc)   // the record CRC covers exactly its bytes
+        case (.crc32c, .wds):
+            var c = CRC32C.checksum(framing.head)
+            c = CRC32C.checksum(r.tensorBytes, seed: c)
+            segment = ShardDigest.crcEntry(length: framing.length, crc: CRC32C.checksum(framing.tail, seed: c))
+        case (.sha256, _):
+            var h = SHA256()
+            framing.head.withUnsafeBytes { h.update(bufferPointer: $0) }
+            h.update(bufferPointer: r.tensorBytes)
+            framing.tail.withUnsafeBytes { h.update(bufferPointer: $0) }
+            segment = Array(h.finalize())
+        }
         let tensorAt = p.offset + Int64(framing.head.count)
-        framing.head.withUnsafeBytes { h.update(bufferPointer: $0) }
-        h.update(bufferPointer: r.tensorBytes)
-        framing.tail.withUnsafeBytes { h.update(bufferPointer: $0) }
         try pwriteAll(framing.head, at: p.offset)
         try pwriteAll(r.tensorBytes, at: tensorAt)
         try pwriteAll(framing.tail, at: tensorAt + Int64(r.tensorBytes.count))
@@ -78,8 +92,7 @@ public final class PlacedShard: @unchecked Sendable {
                                       tensorBytes: r.tensorBytes.count, labels: r.labels.count,
                                       annotationsBytes: r.annotations.utf8.count,
                                       metadataBytes: format == .native ? tail - r.labels.count * 5 - r.annotations.utf8.count : 0)
-        let digest = Array(h.finalize())
-        lock.withLock { records[p.slot] = Written(entry: entry, digest: digest) }
+        lock.withLock { records[p.slot] = Written(entry: entry, digest: segment) }
     }
 
     /// Completes the shard: drops the slots in `dropping` (records of failed clips, written or
@@ -124,12 +137,12 @@ public final class PlacedShard: @unchecked Sendable {
             let header = NativeShard.header(count: kept.count, alignment: alignment, indexOffset: cursor, index: index)
             try pwriteAll(header, at: 0)
             try pwriteAll(index, at: cursor)
-            digests = ShardDigest.sha256(header) + digests + ShardDigest.sha256(index)
+            digests = ShardDigest.segment(digest, header) + digests + ShardDigest.segment(digest, index)
             end = cursor + Int64(index.count)
         case .wds:
             let trailer = [UInt8](repeating: 0, count: 2 * WebDatasetShard.block)
             try pwriteAll(trailer, at: cursor)
-            digests += ShardDigest.sha256(trailer)
+            digests += ShardDigest.segment(digest, trailer)
             end = cursor + Int64(trailer.count)
         }
         guard ftruncate(fd, off_t(end)) == 0 else { throw ShardError(.io, file: temp.path, "truncate failed: \(String(cString: strerror(errno)))") }
@@ -138,7 +151,7 @@ public final class PlacedShard: @unchecked Sendable {
             throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
         }
         DatasetWriter.syncDirectory(final.deletingLastPathComponent().path)
-        return ShardInfo(file: name, samples: kept.count, bytes: end, digest: ShardDigest.segments(digests),
+        return ShardInfo(file: name, samples: kept.count, bytes: end, digest: ShardDigest.segments(digest, digests),
                          firstKey: kept.first!.entry.key, lastKey: kept.last!.entry.key)
     }
 

@@ -73,6 +73,8 @@ struct IngestCommand: ParsableCommand {
 
     @Option(help: "Shard format: native or wds (WebDataset tar).")
     var format: String?
+    @Option(help: "Shard digests from each record's crc32c (default; free) or its sha256 (tamper-evident, ~1 ms per 2 MB record).")
+    var digest: String?
     @Option(help: "Memory target: dojo-node, dojo-d1, dojo-tile, dojo-dip, h100, or bytes such as 512MiB.")
     var target: String?
     @Option(help: "Share of the target's memory a shard may fill, 0 < F ≤ 1.")
@@ -112,7 +114,7 @@ struct IngestCommand: ParsableCommand {
         c.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.master = master; c.syncTolerance = syncTolerance; c.missingCamera = missingCamera; c.maxGap = maxGap
         c.signals = signals.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        c.format = format; c.target = target; c.fill = fill; c.alignment = alignment
+        c.format = format; c.digest = digest; c.target = target; c.fill = fill; c.alignment = alignment
         c.maxPixels = maxPixels; c.maxFrames = maxFrames; c.maxSidecarBytes = maxSidecarBytes
         var merged = c.filled(from: o)
         if merged.inputs == nil || merged.inputs!.isEmpty {

@@ -78,4 +78,25 @@ struct ParallelIngestTests {
         for (k, v) in a { #expect(b[k] == v, "sample \(k)") }
         #expect(try TestPaths.fleetprep(["verify", three.path]).status == 0)
     }
+
+    /// Both digest kinds in both formats verify, and name their scheme in index.json; `--dtype u8`
+    /// alone means raw values (`--normalize none`), not an error.
+    @Test func digestKindsAndFormatsVerify() throws {
+        let dir = IngestCLITests.tempDir("digest")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for format in ["native", "wds"] {
+            for digest in ["crc32c", "sha256"] {
+                let out = dir.appendingPathComponent("\(format)-\(digest)")
+                let r = try TestPaths.fleetprep(["ingest", "SampleClips/event_0001", "SampleClips/mjpeg_176x144.avi", "--out", out.path,
+                                                 "--size", "64x48", "--dtype", "u8", "--format", format, "--digest", digest,
+                                                 "--target", "256KiB", "--jobs", "2", "--quiet"])
+                #expect(r.status == 0, "\(format) \(digest): \(r.stderr)")
+                let m = try DatasetManifest.read(from: out)
+                #expect(m.shards.count > 1)
+                #expect(m.shards.allSatisfy { $0.digest.hasPrefix(digest + "-segments:") })
+                let v = try TestPaths.fleetprep(["verify", out.path])
+                #expect(v.status == 0, "\(format) \(digest): \(v.stdout)")
+            }
+        }
+    }
 }

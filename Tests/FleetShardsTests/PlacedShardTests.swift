@@ -16,7 +16,7 @@ import Testing
     /// Places `samples`, writes them from 4 threads in a shuffled order, finishes every shard
     /// (dropping `drop`, by key). Returns the shards.
     static func writePlaced(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64,
-                            drop: Set<String> = []) throws -> [ShardInfo] {
+                            drop: Set<String> = [], digest: SegmentDigestKind = .crc32c) throws -> [ShardInfo] {
         let b = try ShardBudget(target: MemoryTarget(parsing: "\(budget)"), fill: 1)
         var packer = try ShardPacker(format: format, budget: b, schema: schema)
         var placements: [ShardPlacement] = []
@@ -25,7 +25,7 @@ import Testing
         var files: [PlacedShard] = []
         for n in 0..<count {
             files.append(try PlacedShard(directory: dir, name: String(format: "shard-%06d.%@", n, format.fileExtension),
-                                         number: n, format: format, schema: schema, alignment: 4096))
+                                         number: n, format: format, schema: schema, alignment: 4096, digest: digest))
         }
         var order = Array(samples.indices)
         var g = SplitMix64(seed: 99)
@@ -112,15 +112,27 @@ import Testing
         #expect(listed == kept.flatMap { [$0.key + ".npy", $0.key + ".json"] })
     }
 
-    /// The `sha256-segments` digest recomputed from docs/shard-format.md with `sha256sum`: the
-    /// SHA-256 of the concatenated SHA-256s of the header, each record and the index.
-    @Test(.enabled(if: TestPaths.which("sha256sum") != nil, "skipped: sha256sum (the digest oracle) is not installed"))
-    func segmentDigestIsTheDocumentedOne() throws {
+    /// CRC-32C (Castagnoli), bit by bit: an oracle independent of the table/SSE4.2 code.
+    static func crc32c(_ d: Data) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in d {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c >> 1) ^ (c & 1 == 1 ? 0x82F6_3B78 : 0) }
+        }
+        return ~c
+    }
+
+    /// Both segment digests recomputed from docs/shard-format.md: the SHA-256 (`sha256sum`) of the
+    /// concatenated per-segment entries — each segment's SHA-256, or its length (u64 LE) and
+    /// CRC-32C (u32 LE) — over the header, each record and the index.
+    @Test(.enabled(if: TestPaths.which("sha256sum") != nil, "skipped: sha256sum (the digest oracle) is not installed"),
+          arguments: [SegmentDigestKind.sha256, .crc32c])
+    func segmentDigestIsTheDocumentedOne(kind: SegmentDigestKind) throws {
         let tool = TestPaths.which("sha256sum")!
         let samples = makeSamples(12, seed: 9)
         let dir = scratch("digest")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let shards = try Self.writePlaced(samples, to: dir, format: .native, budget: 1 << 20, drop: [samples[4].key])
+        let shards = try Self.writePlaced(samples, to: dir, format: .native, budget: 1 << 20, drop: [samples[4].key], digest: kind)
         let file = try Data(contentsOf: dir.appendingPathComponent(shards[0].file))
         func u64(_ at: Int) -> Int { file[at..<(at + 8)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } }
         let indexOffset = u64(32), indexLength = u64(40)
@@ -138,9 +150,15 @@ import Testing
             let hex = Array(String(decoding: out, as: UTF8.self).prefix(64).utf8)
             return Data(stride(from: 0, to: 64, by: 2).map { UInt8(String(decoding: hex[$0..<($0 + 2)], as: UTF8.self), radix: 16)! })
         }
+        func le(_ v: UInt64, _ n: Int) -> Data { Data((0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) }) }
         var all = Data()
-        for r in segments { all += try sha(file[r]) }
-        let expected = "sha256-segments:" + (try sha(all)).map { String(format: "%02x", $0) }.joined()
+        for r in segments {
+            switch kind {
+            case .sha256: all += try sha(file[r])
+            case .crc32c: all += le(UInt64(r.count), 8) + le(UInt64(Self.crc32c(file[r])), 4)
+            }
+        }
+        let expected = kind.rawValue + "-segments:" + (try sha(all)).map { String(format: "%02x", $0) }.joined()
         #expect(shards[0].digest == expected)
         // Damage anywhere is caught: a record byte, and a padding byte between records.
         var bad = file
