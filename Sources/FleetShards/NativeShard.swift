@@ -60,6 +60,76 @@ enum NativeShard {
         return h.bytes
     }
 
+    /// The index's JSON, byte for byte what `encoder()` makes of `Index(schema:records:)`, written
+    /// directly: a large shard's index then costs its own bytes, not JSONEncoder's intermediate
+    /// tree (which made peak memory grow with the number of records per shard).
+    static func indexBytes(schema: LabelSchema, entries: [Entry]) throws -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(64 + entries.count * 256)
+        out += Array("{\"format\":\"fleetprep-shard\",\"records\":[".utf8)
+        for (i, e) in entries.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            append(e, to: &out)
+        }
+        out += Array("],\"schema\":".utf8)
+        out += try encoder().encode(schema)
+        out += Array(",\"version\":1}".utf8)
+        return out
+    }
+
+    /// Bytes of `e` in the index.
+    static func entryBytes(_ e: Entry) -> Int {
+        var out = [UInt8]()
+        out.reserveCapacity(256)
+        append(e, to: &out)
+        return out.count
+    }
+
+    /// One index entry as JSON (sorted keys, no spaces), as JSONEncoder writes it.
+    static func append(_ e: Entry, to out: inout [UInt8]) {
+        func key(_ k: String) { out.append(UInt8(ascii: "\"")); out += k.utf8; out += [UInt8(ascii: "\""), UInt8(ascii: ":")] }
+        func int<I: BinaryInteger>(_ v: I) { out += String(v).utf8 }
+        func comma() { out.append(UInt8(ascii: ",")) }
+        out.append(UInt8(ascii: "{"))
+        key("annotations_bytes"); int(e.annotationsBytes); comma()
+        key("crc32c"); int(e.crc32c); comma()
+        key("key"); string(e.key, to: &out); comma()
+        key("labels"); int(e.labels); comma()
+        key("length"); int(e.length); comma()
+        key("metadata_bytes"); int(e.metadataBytes); comma()
+        key("offset"); int(e.offset); comma()
+        key("tensor"); out.append(UInt8(ascii: "{"))
+        key("dtype"); string(e.tensor.dtype.rawValue, to: &out); comma()
+        key("layout"); string(e.tensor.layout, to: &out); comma()
+        key("name"); string(e.tensor.name, to: &out); comma()
+        key("shape"); out.append(UInt8(ascii: "["))
+        for (i, d) in e.tensor.shape.enumerated() { if i > 0 { comma() }; int(d) }
+        out += [UInt8(ascii: "]"), UInt8(ascii: "}")]; comma()
+        key("tensor_bytes"); int(e.tensorBytes)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A JSON string as JSONEncoder writes it with `.withoutEscapingSlashes`.
+    static func string(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+            case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
     static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -92,7 +162,7 @@ final class NativeShardWriter: ShardFileWriter {
         try file.truncate(to: max(offset, Int64(NativeShard.headerSize)))
         while entries.count > n {
             let e = entries.removeLast()
-            indexBytes -= ((try? NativeShard.encoder().encode(e).count) ?? 0) + (entries.isEmpty ? 0 : 1)
+            indexBytes -= NativeShard.entryBytes(e) + (entries.isEmpty ? 0 : 1)
         }
     }
 
@@ -120,7 +190,7 @@ final class NativeShardWriter: ShardFileWriter {
         if let s = sized, s.key == r.key, s.at == file.offset { return s.size }
         let p = parts(r)
         let e = entry(r, at: offset, parts: p, crc: UInt32.max)
-        let eBytes = (try? NativeShard.encoder().encode(e).count) ?? 256
+        let eBytes = NativeShard.entryBytes(e)
         let size = offset + e.length + Int64(indexBytes + eBytes + 1)
         sized = (r.key, file.offset, p, size)
         return size
@@ -141,13 +211,13 @@ final class NativeShardWriter: ShardFileWriter {
         try file.write(p.annotations)
         try file.write(p.metadata)
         let e = entry(r, at: offset, parts: p, crc: crc)
-        indexBytes += ((try? NativeShard.encoder().encode(e).count) ?? 0) + (entries.isEmpty ? 0 : 1)
+        indexBytes += NativeShard.entryBytes(e) + (entries.isEmpty ? 0 : 1)
         entries.append(e)
     }
 
     func finish() throws(ShardError) {
         let index: Data
-        do { index = try NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: entries)) } catch {
+        do { index = Data(try NativeShard.indexBytes(schema: schema, entries: entries)) } catch {
             throw ShardError(.io, file: file.path, "cannot encode the index: \(error)")
         }
         let indexOffset = file.offset

@@ -131,7 +131,7 @@ public final class PlacedShard: @unchecked Sendable {
         switch format {
         case .native:
             let index: [UInt8]
-            do { index = [UInt8](try NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: kept.map(\.entry)))) } catch {
+            do { index = try NativeShard.indexBytes(schema: schema, entries: kept.map(\.entry)) } catch {
                 throw ShardError(.io, file: temp.path, "cannot encode the index: \(error)")
             }
             let header = NativeShard.header(count: kept.count, alignment: alignment, indexOffset: cursor, index: index)

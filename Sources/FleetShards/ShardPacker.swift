@@ -91,7 +91,7 @@ public struct ShardPacker: Sendable {
             let e = NativeShard.Entry(key: r.key, offset: offset, length: length, crc32c: UInt32.max, tensor: r.tensor,
                                       tensorBytes: r.tensor.byteCount, labels: r.labels.count,
                                       annotationsBytes: r.annotations.utf8.count, metadataBytes: r.metadata.jsonText.utf8.count)
-            let eBytes = (try? NativeShard.encoder().encode(e).count) ?? 256
+            let eBytes = NativeShard.entryBytes(e)
             return (offset, eBytes, offset + length + Int64(indexBytes + eBytes + 1))
         case .wds:
             return (cursor, 0, cursor + length + Int64(2 * WebDatasetShard.block))

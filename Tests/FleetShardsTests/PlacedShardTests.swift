@@ -1,4 +1,4 @@
-import FleetShards
+@testable import FleetShards
 import FleetTestSupport
 import Foundation
 import Testing
@@ -171,5 +171,25 @@ import Testing
         bad[gap] = 7
         try bad.write(to: dir.appendingPathComponent(shards[0].file))
         #expect(try ShardDataset(directory: dir).verify().contains { $0.message.contains("padding") })
+    }
+}
+
+/// The index JSON written directly is byte for byte what Foundation's JSONEncoder (sorted keys,
+/// unescaped slashes) makes of the same entries, including names that need escaping.
+@Suite struct IndexEncodingTests {
+    @Test func directIndexEqualsJSONEncoder() throws {
+        var g = SplitMix64(seed: 4)
+        let names = ["frames", "a\"b\\c/d", "tab\there\nnl", "\u{1}ctl", "ünï", ""]
+        var entries: [NativeShard.Entry] = []
+        for i in 0..<200 {
+            let spec = TensorSpec(name: names[i % names.count], dtype: TensorDType.allCases[i % 4],
+                                  shape: (0..<(i % 5)).map { _ in Int(g.next() % 5000) }, layout: names[(i + 2) % names.count])
+            entries.append(.init(key: "k-\(i)", offset: Int64(g.next() % (1 << 40)), length: Int64(g.next() % (1 << 30)),
+                                 crc32c: UInt32(truncatingIfNeeded: g.next()), tensor: spec, tensorBytes: Int(g.next() % 100_000),
+                                 labels: i % 7, annotationsBytes: Int(g.next() % 999), metadataBytes: Int(g.next() % 9999)))
+        }
+        let viaEncoder = [UInt8](try NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: entries)))
+        #expect(try NativeShard.indexBytes(schema: schema, entries: entries) == viaEncoder)
+        for e in entries { #expect(NativeShard.entryBytes(e) == (try NativeShard.encoder().encode(e)).count) }
     }
 }
