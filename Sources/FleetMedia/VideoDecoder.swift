@@ -58,7 +58,19 @@ public final class VideoDecoder {
     /// Opens `path`, picks its video stream and opens a decoder for it.
     /// - Throws: `MediaError` naming the file: `.fileNotFound`, `.unreadable`, `.notMedia`,
     ///   `.noVideoStream`, `.decoderMissing`, `.corruptData` or `.limitExceeded`.
-    public init(path: String, options: DecoderOptions = DecoderOptions()) throws {
+    public convenience init(path: String, options: DecoderOptions = DecoderOptions()) throws {
+        try self.init(path: path, options: options, reusing: nil)
+    }
+
+    /// Opens `path` again with the stream facts an earlier decoder of the same file found
+    /// (`streamParameters()`), skipping `avformat_find_stream_info` — which decodes frames to
+    /// learn them — so that opening a file for each work unit costs a demuxer header read. The
+    /// file must be the one `parameters` came from (its stream must have the same codec).
+    public convenience init(path: String, options: DecoderOptions = DecoderOptions(), reusing parameters: StreamParameters) throws {
+        try self.init(path: path, options: options, reusing: Optional(parameters))
+    }
+
+    private init(path: String, options: DecoderOptions, reusing known: StreamParameters?) throws {
         FFmpegRuntime.ensure()
         self.options = options
         try Self.checkFile(path)
@@ -73,15 +85,26 @@ public final class VideoDecoder {
         var owned = Owned(format: fmt)
         defer { owned.release() }
 
-        let infoCode = avformat_find_stream_info(fmt, nil)
-        if infoCode < 0 {
-            throw MediaError(.corruptData, path: path,
-                             message: ffmpegMessage(infoCode, context: "cannot read stream information"),
-                             ffmpegCode: infoCode)
+        if let known {
+            guard Int(known.streamIndex) < Int(fmt.pointee.nb_streams),
+                  let target = fmt.pointee.streams[Int(known.streamIndex)]?.pointee.codecpar,
+                  target.pointee.codec_id == known.codecID,
+                  avcodec_parameters_copy(target, known.parameters) >= 0 else {
+                throw MediaError(.corruptData, path: path, message: "the file changed since it was scanned (stream \(known.streamIndex) differs)")
+            }
+        } else {
+            let infoCode = avformat_find_stream_info(fmt, nil)
+            if infoCode < 0 {
+                throw MediaError(.corruptData, path: path,
+                                 message: ffmpegMessage(infoCode, context: "cannot read stream information"),
+                                 ffmpegCode: infoCode)
+            }
         }
 
         let streamIndex: Int32
-        if let wanted = options.streamIndex {
+        if let known {
+            streamIndex = known.streamIndex
+        } else if let wanted = options.streamIndex {
             guard wanted >= 0, wanted < Int(fmt.pointee.nb_streams),
                   fmt.pointee.streams[wanted]!.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
                 throw MediaError(.noVideoStream, path: path, message: "stream \(wanted) is not a video stream")
@@ -152,6 +175,21 @@ public final class VideoDecoder {
     }
 
     deinit { close() }
+
+    /// The facts about this decoder's stream that opening the file again for the same stream can
+    /// reuse (`init(path:options:reusing:)`): a copy of its codec parameters.
+    public func streamParameters() throws -> StreamParameters {
+        guard let format, let par = format.pointee.streams[Int(stream)]?.pointee.codecpar,
+              let copy = avcodec_parameters_alloc() else {
+            throw MediaError(.invalidArgument, path: info.path, message: "decoder is closed")
+        }
+        guard avcodec_parameters_copy(copy, par) >= 0 else {
+            var c: UnsafeMutablePointer<AVCodecParameters>? = copy
+            avcodec_parameters_free(&c)
+            throw MediaError(.limitExceeded, path: info.path, message: "out of memory copying codec parameters")
+        }
+        return StreamParameters(parameters: copy, streamIndex: stream)
+    }
 
     /// Frees every FFmpeg object the decoder holds. Further calls to `nextFrame` return nil.
     public func close() {
@@ -516,5 +554,24 @@ public final class VideoDecoder {
         let isKey = f.pointee.key_frame != 0
         return FrameView(index: index, pts: pts, timeBase: timeBase, time: time, width: w, height: h,
                          pixelFormat: pixfmt, isKeyFrame: isKey, planes: (plane(0), plane(1), plane(2), plane(3)))
+    }
+}
+
+/// A copy of one stream's codec parameters (`AVCodecParameters`), owned and freed with it.
+/// Immutable after creation, so it can be shared by decoders on several threads, each of which
+/// copies it into its own demuxer's stream.
+public final class StreamParameters: @unchecked Sendable {
+    let parameters: UnsafeMutablePointer<AVCodecParameters>
+    let streamIndex: Int32
+    var codecID: AVCodecID { parameters.pointee.codec_id }
+
+    init(parameters: UnsafeMutablePointer<AVCodecParameters>, streamIndex: Int32) {
+        self.parameters = parameters
+        self.streamIndex = streamIndex
+    }
+
+    deinit {
+        var p: UnsafeMutablePointer<AVCodecParameters>? = parameters
+        avcodec_parameters_free(&p)
     }
 }

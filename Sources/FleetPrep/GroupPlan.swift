@@ -17,6 +17,9 @@ final class GroupPlan: Sendable {
     let master: String
     let masterSlot: Int
     let infos: [ClipInfo]
+    /// Each camera's codec parameters from the scan: units open the files again without
+    /// `avformat_find_stream_info`, which decodes frames.
+    let parameters: [StreamParameters]
     let frames: [FrameIndex]
     let labels: ClipLabels
     /// Indices into `labels.samples` of the samples kept (after `--stride`/`--fps`), in order.
@@ -29,7 +32,7 @@ final class GroupPlan: Sendable {
     var count: Int { kept.count }
 
     private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: String, infos: [ClipInfo],
-                 frames: [FrameIndex], labels: ClipLabels, kept: [Int], cameraShape: [Int], cameraBytes: Int,
+                 parameters: [StreamParameters], frames: [FrameIndex], labels: ClipLabels, kept: [Int], cameraShape: [Int], cameraBytes: Int,
                  tensor: TensorSpec) {
         self.number = number
         self.item = item
@@ -37,6 +40,7 @@ final class GroupPlan: Sendable {
         self.master = master
         masterSlot = cameras.firstIndex { $0.camera == master } ?? 0
         self.infos = infos
+        self.parameters = parameters
         self.frames = frames
         self.labels = labels
         self.kept = kept
@@ -66,7 +70,7 @@ final class GroupPlan: Sendable {
             }
         }
         let cams = sidecars.cameras
-        var infos: [ClipInfo] = [], frames: [FrameIndex] = []
+        var infos: [ClipInfo] = [], frames: [FrameIndex] = [], parameters: [StreamParameters] = []
         var times: [String: [Double]] = [:]
         var shape: [Int]? = nil
         for cam in cams {
@@ -88,6 +92,7 @@ final class GroupPlan: Sendable {
             }
             shape = t.outputShape
             infos.append(d.info)
+            parameters.append(try d.streamParameters())
             frames.append(index)
             times[cam.camera] = index.pts.map { d.info.timeBase.seconds($0) }
         }
@@ -99,7 +104,8 @@ final class GroupPlan: Sendable {
         let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
         let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype.tensorDType,
                                 shape: [cams.count] + cameraShape, layout: config.transform.layout == .chw ? "NCHW" : "NHWC")
-        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, infos: infos, frames: frames,
+        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, infos: infos,
+                         parameters: parameters, frames: frames,
                          labels: labels, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor)
     }
 

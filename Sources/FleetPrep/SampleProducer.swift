@@ -33,7 +33,7 @@ final class CameraStream {
         }
         self.uses = uses
         lastNeeded = uses.keys.max() ?? -1
-        decoder = try VideoDecoder(path: plan.cameras[camera].path, options: config.decoderOptions)
+        decoder = try VideoDecoder(path: plan.cameras[camera].path, options: config.decoderOptions, reusing: plan.parameters[camera])
         guard let first = uses.keys.min() else { return }
         let all = plan.frames[camera].pts
         decoder.select(timestamps: Set(uses.keys.map { all[$0] }), allTimestamps: all)

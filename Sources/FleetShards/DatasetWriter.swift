@@ -255,7 +255,7 @@ public final class DatasetWriter {
             }
         }
         guard let finisher else {
-            do { return try finishShard() } catch { throw error as? ShardError ?? ShardError(.io, file: final.path, "\(error)") }
+            return try finishShard()
         }
         // The queue is serial and `finished`/`backgroundError` are guarded by `lock`; the closure
         // holds only this writer and values, so handing it to the queue is safe.
