@@ -26,6 +26,9 @@ public final class VideoDecoder {
     public private(set) var droppedFrames = 0
     /// Frames delivered so far (since opening; seeking does not reset it).
     public private(set) var framesDelivered = 0
+    /// Packets handed to the decoder so far (since opening): with `framesDelivered`, how much
+    /// decoding a selection or a seek cost.
+    public private(set) var packetsDecoded = 0
 
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
@@ -268,9 +271,14 @@ public final class VideoDecoder {
         }
         // Where to seek: the key frame at or before the target, then the one before it, then the
         // start of the clip (nil: reopen). Landing early only costs decoding.
+        // The key frame's pts comes first: MP4 searches its index by decode time, and an edit list
+        // can put the key frame's recorded dts just below its index entry, so seeking to the dts
+        // lands a whole GOP early; its pts is above its own dts and below the next key frame's.
         var plan: [Int64?] = []
         if let k = frames.keyPosition(atOrBefore: index) {
-            plan.append(frames.seekTimestamp(keyPosition: k))
+            let pts = frames.pts[frames.keyFrames[k]], dts = frames.seekTimestamp(keyPosition: k)
+            plan.append(pts)
+            if dts != pts { plan.append(dts) }
             if k > 0 { plan.append(frames.seekTimestamp(keyPosition: k - 1)) }
         }
         plan.append(nil)
@@ -440,6 +448,7 @@ public final class VideoDecoder {
                 codec.pointee.skip_frame = wanted || baseDiscard.rawValue > AVDISCARD_NONREF.rawValue
                     ? baseDiscard : AVDISCARD_NONREF
             }
+            packetsDecoded += 1
             let sendCode = avcodec_send_packet(codec, packet)
             if sendCode < 0 && sendCode != fp_averror_eagain() {
                 if options.lenient { droppedFrames += 1; continue }

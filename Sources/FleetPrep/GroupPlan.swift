@@ -141,9 +141,10 @@ final class GroupPlan: Sendable {
 
     /// Splits the kept samples into at most `parts` ranges that start at key frames of the master
     /// camera (so a unit's decoders seek to where its first frame needs no earlier picture), each
-    /// spanning at least `minimum` master frames (a unit costs an open and a seek). Any split gives
+    /// spanning at least `minimum` master frames (a unit costs an open and a seek, which lands on
+    /// a key frame, so nothing is decoded twice). Any split gives
     /// the same samples.
-    func units(parts: Int, minimum: Int = 48) -> [Range<Int>] {
+    func units(parts: Int, minimum: Int = 24) -> [Range<Int>] {
         guard let first = kept.first, let last = kept.last else { return [0..<kept.count] }
         let index = { (p: Int) in self.labels.samples[self.kept[p]].masterIndex }
         let span = labels.samples[last].masterIndex - labels.samples[first].masterIndex + 1

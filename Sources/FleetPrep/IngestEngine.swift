@@ -179,7 +179,7 @@ final class IngestEngine: @unchecked Sendable {
             case .failure(let f):
                 finishedNow.append((nil, n, .failed(f)))
             case .success(let layout):
-                let todo = layout.plan.units(parts: config.jobs).filter { range in range.contains { sink.needs(layout, $0) } }
+                let todo = layout.plan.units(parts: config.jobs == 1 ? 1 : 2 * config.jobs).filter { range in range.contains { sink.needs(layout, $0) } }
                 if todo.isEmpty {
                     finishedNow.append((layout, n, layout.plan.count == 0 ? .ok : .skipped))
                 } else {

@@ -194,4 +194,34 @@ import FleetTestSupport
             try expectFrames(decoder, from: target, count: 2, oracle, "\(name) pts-only seek to \(target)")
         }
     }
+
+    /// A seek to a key frame starts decoding at that key frame, not a GOP early: libx264 with
+    /// B-frames in MP4 writes an edit list, which puts a key frame's recorded dts just below its
+    /// index entry (seeking by that dts used to land on the previous key frame).
+    @Test(.enabled(if: TestPaths.which("ffmpeg") != nil, "skipped: the ffmpeg CLI (which makes the clip) is not installed"))
+    func seekToAKeyFrameDecodesFromThatKeyFrame() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("seek-gop-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = dir.appendingPathComponent("gop.mp4").path
+        let (status, _, err) = try TestPaths.run(TestPaths.which("ffmpeg")!, ["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=30:d=4",
+                                                                            "-c:v", "libx264", "-g", "30", "-bf", "3", "-pix_fmt", "yuv420p", clip])
+        #expect(status == 0, "\(err)")
+        let (_, md5Text, _) = try TestPaths.run(TestPaths.which("ffmpeg")!, ["-v", "error", "-i", clip, "-f", "framemd5", "-"])
+        let md5s = parseFrameMD5(String(decoding: md5Text, as: UTF8.self))
+        #expect(md5s.count == 120)
+        for k in [30, 60, 90] {
+            let d = try VideoDecoder(path: clip, options: DecoderOptions(threads: 1))
+            let index = try d.scanFrames()
+            #expect(index.keyFrames.contains(k), "key frames \(index.keyFrames)")
+            try d.seek(toFrame: k, in: index)
+            for i in k..<(k + 5) {
+                let got = try d.nextFrame { f in (f.index, MD5.hex(f.packedBytes())) }
+                #expect(got?.0 == i && got?.1 == md5s[i], "frame \(i) after seeking to key frame \(k)")
+            }
+            // Five frames out of a decoder with up to 3 B-frames of delay: a handful of packets,
+            // where landing a GOP early would take 35 or more.
+            #expect(d.packetsDecoded <= 12, "seek to key frame \(k) decoded \(d.packetsDecoded) packets for 5 frames")
+        }
+    }
 }
