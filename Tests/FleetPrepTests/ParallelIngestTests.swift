@@ -36,16 +36,16 @@ struct ParallelIngestTests {
                                              "--jobs", "\(jobs)", "--stride", "\(step)", "--quiet", "--json"])
             #expect(r.status == 0, "\(r.stderr)")
             let s = try Self.summary(r.stdout)
-            // --jobs 3 splits the clip (150 frames, key frames every 25) into up to 2 × 3 units that seek to
+            // --jobs 3 splits the clip (150 frames, key frames every 25) into 3 units that seek to
             // key frames; --jobs 1 decodes it whole.
             let units = s["workUnits"] as? Int ?? 0
-            #expect(jobs == 1 ? units == 1 : units >= 4, "jobs \(jobs): \(s)")
+            #expect(units == (jobs == 1 ? 1 : 3), "jobs \(jobs): \(s)")
             #expect(s["samples"] as? Int == 150 / step)
             results.append(try IngestCLITests.shardFiles(out))
             #expect(try TestPaths.fleetprep(["verify", out.path]).status == 0)
         }
         #expect(results[0].count > 3)
-        #expect(results[1] == results[0], "--jobs 3 (six units) differs from --jobs 1")
+        #expect(results[1] == results[0], "--jobs 3 (three units) differs from --jobs 1")
         #expect(results[3] == results[2], "--jobs 3 --stride 2 differs from --jobs 1 --stride 2")
     }
 
