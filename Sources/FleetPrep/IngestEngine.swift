@@ -141,13 +141,11 @@ final class IngestEngine: @unchecked Sendable {
     // MARK: - Scan and layout
 
     private func scan(_ g: Int) {
+        // A group that failed in an earlier run is still scanned and laid out, so that the plan
+        // (every later record's place) is the one that run made; its records are dropped.
         let result: Result<GroupPlan, ClipFailure>
-        if let e = resume.groups[g], e.status == "failed", let f = e.failure {
-            result = .failure(f)   // failed in an earlier run: its records stay out
-        } else {
-            do { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) } catch {
-                result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
-            }
+        do { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) } catch {
+            result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
         }
         state.lock()
         scansRunning -= 1
@@ -179,6 +177,10 @@ final class IngestEngine: @unchecked Sendable {
             case .failure(let f):
                 finishedNow.append((nil, n, .failed(f)))
             case .success(let layout):
+                if let e = resume.groups[n], e.status == "failed", let f = e.failure {
+                    finishedNow.append((layout, n, .failed(f)))
+                    continue
+                }
                 let todo = layout.plan.units(parts: unitsFor(groupsLeft: items.count - n)).filter { range in range.contains { sink.needs(layout, $0) } }
                 if todo.isEmpty {
                     finishedNow.append((layout, n, layout.plan.count == 0 ? .ok : .skipped))

@@ -78,6 +78,28 @@ struct ParallelIngestTests {
         #expect(b.keys.sorted() == a.keys.sorted())
         for (k, v) in a { #expect(b[k] == v, "sample \(k)") }
         #expect(try TestPaths.fleetprep(["verify", three.path]).status == 0)
+
+        // A crash after the failed clip and one shard were journaled: resuming lays the failed
+        // clip out again (without decoding it), so every later record lands where it did, and
+        // the dataset is byte-identical.
+        let crashed = dir.appendingPathComponent("crashed")
+        try FileManager.default.copyItem(at: three, to: crashed)
+        let journal = crashed.appendingPathComponent(".fleetprep/journal.jsonl")
+        let lines = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        let firstShard = lines.firstIndex { $0.contains("\"kind\":\"shard\"") }!
+        let kept = lines.enumerated().filter { $0.offset <= firstShard || $0.element.contains("\"kind\":\"group\"") }.map(\.element)
+        #expect(kept.contains { $0.contains("\"status\":\"failed\"") }, "the failed clip is journaled: \(kept)")
+        try (kept.joined(separator: "\n") + "\n").write(to: journal, atomically: true, encoding: .utf8)
+        let keptShard = try JSONSerialization.jsonObject(with: Data(lines[firstShard].utf8)) as! [String: Any]
+        let keptFile = (keptShard["shard"] as? [String: Any])?["file"] as? String
+        for name in try FileManager.default.contentsOfDirectory(atPath: crashed.path)
+        where (name.hasPrefix("shard-") && name != keptFile) || name == "index.json" {
+            try FileManager.default.removeItem(at: crashed.appendingPathComponent(name))
+        }
+        let resumed = try TestPaths.fleetprep(["ingest", good1, bad, good2, "--out", crashed.path] + common)
+        #expect(resumed.status == 1, "\(resumed.stderr)")
+        #expect(try IngestCLITests.shardFiles(crashed) == IngestCLITests.shardFiles(three), "resumed shards differ")
+        #expect(try DatasetManifest.read(from: crashed).shards == DatasetManifest.read(from: three).shards)
     }
 
     /// Both digest kinds in both formats verify, and name their scheme in index.json; `--dtype u8`
