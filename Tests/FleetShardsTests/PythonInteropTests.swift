@@ -83,4 +83,66 @@ import Testing
         #expect(status == 0, "\(String(decoding: out, as: UTF8.self))\(err)")
         #expect(String(decoding: out, as: UTF8.self).contains("ok 40"))
     }
+
+    /// Shard digests recomputed in Python (hashlib, and the CRC-32C of read_native.py) from
+    /// docs/shard-format.md: segments of each format, zero bytes between them, per-segment
+    /// entries, SHA-256 over the entries.
+    static let digestScript = """
+    import hashlib, json, struct, sys
+    sys.path.insert(0, sys.argv[2])
+    import read_native
+    idx = json.load(open(sys.argv[1] + "/index.json"))
+    for s in idx["shards"]:
+        scheme, want = s["digest"].split(":")
+        f = open(sys.argv[1] + "/" + s["file"], "rb").read()
+        if s["file"].endswith(".fps"):
+            count, align, ioff, ilen = struct.unpack_from("<QQQQ", f, 16)
+            index = json.loads(f[ioff:ioff + ilen])
+            segs = [(0, 64)] + [(r["offset"], r["offset"] + r["length"]) for r in index["records"]] + [(ioff, ioff + ilen)]
+        else:
+            segs, pos, start = [], 0, 0
+            while f[pos:pos + 512] != bytes(512):
+                h = f[pos:pos + 512]
+                size = int(h[124:136].rstrip(b"\\0 ").decode(), 8)
+                end = pos + 512 + (size + 511) // 512 * 512
+                if h[:100].rstrip(b"\\0").endswith(b".npy"):
+                    start = pos
+                else:
+                    segs.append((start, end))
+                pos = end
+            segs.append((pos, len(f)))
+        prev = 0
+        for a, b in segs:
+            assert not any(f[prev:a]), (s["file"], "non-zero gap", prev, a)
+            prev = b
+        assert prev == len(f), s["file"]
+        if scheme == "sha256-segments":
+            entries = b"".join(hashlib.sha256(f[a:b]).digest() for a, b in segs)
+        else:
+            assert scheme == "crc32c-segments", scheme
+            entries = b"".join(struct.pack("<QI", b - a, read_native.crc32c(f[a:b])) for a, b in segs)
+        assert hashlib.sha256(entries).hexdigest() == want, (s["file"], scheme)
+    print("digests ok", len(idx["shards"]))
+    """
+
+    @Test(arguments: [ShardFormat.native, .wds], [SegmentDigestKind.crc32c, .sha256])
+    func pythonRecomputesEveryShardDigest(format: ShardFormat, digest: SegmentDigestKind) throws {
+        guard let python = Self.python() else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("FLEETPREP_PYTHON with numpy is required in CI") }
+            print("skipped: no python with numpy (run `make venv`)")
+            return
+        }
+        let dir = scratch("pydigest")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = makeSamples(30, seed: 21)
+        let shards = try PlacedShardTests.writePlaced(samples, to: dir, format: format, budget: 24 * 1024,
+                                                      drop: [samples[3].key, samples[17].key], digest: digest)
+        #expect(shards.count > 2)
+        let script = dir.appendingPathComponent("digest.py")
+        try Self.digestScript.write(to: script, atomically: true, encoding: .utf8)
+        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+        let (status, out, err) = try TestPaths.run(python, [script.path, dir.path, here])
+        #expect(status == 0, "\(String(decoding: out, as: UTF8.self))\(err)")
+        #expect(String(decoding: out, as: UTF8.self).contains("digests ok \(shards.count)"))
+    }
 }
