@@ -80,12 +80,13 @@ public final class IngestRun: @unchecked Sendable {
 
     /// Runs the ingest (or resumes it). Throws `IngestError` for problems with the run as a
     /// whole; per-clip problems are in the summary and errors.jsonl.
+    ///
+    /// Three steps: open the output directory and its journal (`openOutput`: what an earlier run
+    /// left), run the engine over the clip groups, then write errors, manifest and the journal's
+    /// end mark (`writeResults`).
     public func run() throws -> IngestSummary {
         let cfg = configuration
-        let out = cfg.outputDirectory
-        let fm = FileManager.default
         let start = DispatchTime.now().uptimeNanoseconds
-
         let inputs = IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
         guard !inputs.items.isEmpty || !inputs.failures.isEmpty else {
@@ -93,23 +94,97 @@ public final class IngestRun: @unchecked Sendable {
         }
         let shardSchema = FleetShards.LabelSchema(names: inputs.schema.names, units: inputs.schema.fields.map(\.unit),
                                                   kinds: inputs.schema.fields.map(\.kind.rawValue))
-        let fingerprint = Self.fingerprint(cfg, items: items, schema: shardSchema)
+        let output: OpenOutput
+        switch try openOutput(items: items, schema: shardSchema) {
+        case .complete(let point):
+            return try completedSummary(point: point, items: items, discoveryFailures: inputs.failures, start: start)
+        case .open(let o):
+            output = o
+        }
+        defer { output.journal.close() }
+        let resume = output.resume
+        progress.update { c in
+            c.clipsTotal = items.count
+            c.shardsWritten = resume.shards.values.compactMap { $0 }.count
+            c.bytesWritten = resume.shards.values.reduce(0) { $0 + ($1?.bytes ?? 0) }
+        }
 
-        // Output directory and journal.
+        let journal = output.journal
+        let sink: ShardSink
+        do {
+            sink = try ShardSink(directory: cfg.outputDirectory, prefix: cfg.worker.shardPrefix(), format: cfg.format,
+                                 schema: shardSchema, budget: cfg.budget, alignment: cfg.alignment, digest: cfg.digest,
+                                 done: resume.shards) { [progress] n, info in
+                try journal.append(.init(kind: "shard", shard: info, shardIndex: n))
+                if let info { progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes } }
+            }
+        } catch {
+            throw IngestError.output(path: cfg.outputDirectory.path, message: "\(error)")
+        }
+        let engine = IngestEngine(items: items, config: cfg, schema: inputs.schema, sink: sink, progress: progress,
+                                  resume: resume, journal: journal)
+        lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
+        if stopNow { engine.cancel() }
+        try engine.run()
+        guard sink.incomplete.isEmpty else {
+            throw IngestError.output(path: cfg.outputDirectory.path, message: "shards \(sink.incomplete) were laid out but not completed")
+        }
+        progress.finish()
+
+        var summary = IngestSummary(outputDirectory: cfg.outputDirectory.path, worker: cfg.worker.description)
+        summary.resumed = output.resumed
+        summary.workUnits = engine.unitCount
+        summary.framesDecoded = progress.snapshot.framesDecoded
+        var failures = inputs.failures
+        summary.clipsTotal = items.count
+        for g in items.indices {
+            switch engine.outcomes[g] {
+            case .ok?, .skipped?: summary.clipsOK += 1
+            case .failed(let f)?: failures.append(f); summary.clipsFailed += 1
+            case nil: summary.clipsFailed += 1
+            }
+        }
+        try writeResults(into: &summary, items: items, failures: failures, shards: sink.completed, schema: shardSchema,
+                         journal: journal)
+        summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
+        summary.peakResidentBytes = FleetPrep.peakResidentBytes()
+        return summary
+    }
+
+    /// The output directory, opened for this run: its journal (started afresh with what is
+    /// kept) and what an earlier run of the same configuration completed.
+    struct OpenOutput {
+        var journal: IngestJournal
+        var resume: IngestJournal.ResumePoint
+        var resumed: Bool
+    }
+
+    enum OutputState {
+        /// The journal says this exact run is already complete.
+        case complete(IngestJournal.ResumePoint)
+        case open(OpenOutput)
+    }
+
+    /// Creates or checks the output directory, reads the journal, keeps the journaled shards
+    /// whose files are there whole, removes stray shard files, and starts the journal.
+    private func openOutput(items: [IngestItem], schema: FleetShards.LabelSchema) throws -> OutputState {
+        let cfg = configuration
+        let out = cfg.outputDirectory
+        let fm = FileManager.default
         do { try fm.createDirectory(at: out, withIntermediateDirectories: true) } catch {
             throw IngestError.output(path: out.path, message: "cannot create the output directory: \(error.localizedDescription)")
         }
         guard fm.isWritableFile(atPath: out.path) else { throw IngestError.output(path: out.path, message: "is not writable") }
         var journal = IngestJournal(directory: out, worker: cfg.worker)
         let prefix = cfg.worker.shardPrefix()
+        let fingerprint = Self.fingerprint(cfg, items: items, schema: schema)
         if overwrite { removeOutputs(prefix: prefix, journal: journal) }
-        var point = try journal.read(fingerprint: fingerprint)
+        let point = try journal.read(fingerprint: fingerprint)
         if point == nil, fm.fileExists(atPath: out.appendingPathComponent(manifestName).path) {
             throw IngestError.output(path: out.path, message: "already holds a dataset (\(manifestName)) made by another run; use another --out, or --overwrite to replace it")
         }
-        if let p = point, p.complete {
-            return try completedSummary(point: p, items: items, discoveryFailures: inputs.failures, start: start)
-        }
+        if let point, point.complete { return .complete(point) }
         var resume = point ?? IngestJournal.ResumePoint()
         // Journaled shards count only while their files are there, whole.
         for (n, info) in resume.shards {
@@ -117,68 +192,26 @@ public final class IngestRun: @unchecked Sendable {
             let attrs = try? fm.attributesOfItem(atPath: out.appendingPathComponent(info.file).path)
             if (attrs?[.size] as? NSNumber)?.int64Value != info.bytes { resume.shards[n] = nil }
         }
-        let resumed = point != nil && !resume.isEmpty
-        point = nil
         removeStrayShards(prefix: prefix, keep: Set(resume.shards.values.compactMap { $0?.file }))
         try journal.start(fingerprint: fingerprint, groups: items.count, keeping: resume)
-        defer { journal.close() }
+        return .open(OpenOutput(journal: journal, resume: resume, resumed: point != nil && !resume.isEmpty))
+    }
 
-        progress.update { c in
-            c.clipsTotal = items.count
-            c.shardsWritten = resume.shards.values.compactMap { $0 }.count
-            c.bytesWritten = resume.shards.values.reduce(0) { $0 + ($1?.bytes ?? 0) }
-        }
-
-        let journalRef = journal
-        let sink: ShardSink
-        do {
-            sink = try ShardSink(directory: out, prefix: prefix, format: cfg.format, schema: shardSchema, budget: cfg.budget,
-                                 alignment: cfg.alignment, digest: cfg.digest, done: resume.shards) { [progress] n, info in
-                try journalRef.append(.init(kind: "shard", shard: info, shardIndex: n))
-                if let info { progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes } }
-            }
-        } catch {
-            throw IngestError.output(path: out.path, message: "\(error)")
-        }
-        let engine = IngestEngine(items: items, config: cfg, schema: inputs.schema, sink: sink, progress: progress,
-                                  resume: resume, journal: journal)
-        lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
-        if stopNow { engine.cancel() }
-        try engine.run()
-        let shards = sink.completed
-        guard sink.incomplete.isEmpty else {
-            throw IngestError.output(path: out.path, message: "shards \(sink.incomplete) were laid out but not completed")
-        }
-        progress.finish()
-
-        // Outcomes, in group order.
-        var failures = inputs.failures
-        var okCount = 0
-        for g in items.indices {
-            switch engine.outcomes[g] {
-            case .failed(let f)?: failures.append(f)
-            case .ok?, .skipped?: okCount += 1
-            case nil: break
-            }
-        }
-
-        // Errors, then the manifest (last), then the journal's end mark.
-        var summary = IngestSummary(outputDirectory: out.path, worker: cfg.worker.description)
-        summary.resumed = resumed
-        summary.clipsTotal = items.count
-        summary.clipsOK = okCount
-        summary.clipsFailed = items.count - okCount
+    /// Errors (errors.jsonl), then the manifest (last), then the journal's end mark; fills the
+    /// summary's sample, shard and exit fields.
+    private func writeResults(into summary: inout IngestSummary, items: [IngestItem], failures: [ClipFailure],
+                              shards: [ShardInfo], schema: FleetShards.LabelSchema, journal: IngestJournal) throws {
+        let cfg = configuration
+        let out = cfg.outputDirectory
         summary.failures = failures
         summary.samples = shards.reduce(0) { $0 + $1.samples }
         summary.shards = shards.count
         summary.bytes = shards.reduce(0) { $0 + $1.bytes }
-        summary.framesDecoded = progress.snapshot.framesDecoded
-        summary.workUnits = engine.unitCount
         try writeErrors(failures, to: out)
         summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
         if !shards.isEmpty {
             let manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
-                                           shards: shards, schema: shardSchema,
+                                           shards: shards, schema: schema,
                                            tensor: nil, transform: Self.json(cfg.effective),
                                            sources: .array(items.map { .object(["key": .string($0.key), "path": .string($0.group.path)]) }))
             do { try manifest.write(to: out, name: manifestName) } catch {
@@ -187,11 +220,7 @@ public final class IngestRun: @unchecked Sendable {
             summary.manifest = out.appendingPathComponent(manifestName).path
         }
         try journal.append(.init(kind: "end"))
-        summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
         summary.exitStatus = summary.samples == 0 ? .nothingUsable : (failures.isEmpty ? .ok : .someFailed)
-        summary.peakResidentBytes = FleetPrep.peakResidentBytes()
-        return summary
     }
 
     // MARK: - Helpers
