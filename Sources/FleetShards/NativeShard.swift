@@ -63,7 +63,7 @@ enum NativeShard {
     /// The index's JSON, byte for byte what `encoder()` makes of `Index(schema:records:)`, written
     /// directly: a large shard's index then costs its own bytes, not JSONEncoder's intermediate
     /// tree (which made peak memory grow with the number of records per shard).
-    static func indexBytes(schema: LabelSchema, entries: [Entry]) throws -> [UInt8] {
+    static func indexBytes(schema: LabelSchema, entries: some Collection<Entry>) throws -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(64 + entries.count * 256)
         out += Array("{\"format\":\"fleetprep-shard\",\"records\":[".utf8)

@@ -20,11 +20,31 @@ public final class PlacedShard: @unchecked Sendable {
     let final: URL
     private let fd: Int32
     private let lock = NSLock()
-    private var records: [Int: Written] = [:]
+    /// Written records by slot (nil: not written yet). About 250 bytes a record: a shard's index
+    /// lives here until `finish`, the one thing that grows with records per shard.
+    private var records: [Written?] = []
+    private var written = 0
 
     struct Written {
         var entry: NativeShard.Entry
-        var digest: [UInt8]
+        /// The segment's digest entry (12 bytes for crc32c, 32 for sha256), inline.
+        var digest: SegmentEntry
+    }
+
+    /// Up to 32 bytes without a heap allocation.
+    struct SegmentEntry {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var count: UInt8 = 0
+
+        init(_ bytes: [UInt8]) {
+            precondition(bytes.count <= 32)
+            count = UInt8(bytes.count)
+            withUnsafeMutableBytes(of: &words) { w in for (i, b) in bytes.enumerated() { w[i] = b } }
+        }
+
+        func append(to out: inout [UInt8]) {
+            withUnsafeBytes(of: words) { out += $0.prefix(Int(count)) }
+        }
     }
 
     /// Creates the shard's temporary file in `directory` (replacing one a killed run left).
@@ -45,7 +65,7 @@ public final class PlacedShard: @unchecked Sendable {
     deinit { close(fd) }
 
     /// Records written so far.
-    public var count: Int { lock.withLock { records.count } }
+    public var count: Int { lock.withLock { written } }
 
     /// Writes `r` at `p` (from `ShardPacker.place` for this record). Safe from several threads.
     public func write(_ r: SampleRecord, at p: ShardPlacement) throws(ShardError) {
@@ -92,7 +112,12 @@ public final class PlacedShard: @unchecked Sendable {
                                       tensorBytes: r.tensorBytes.count, labels: r.labels.count,
                                       annotationsBytes: r.annotations.utf8.count,
                                       metadataBytes: format == .native ? tail - r.labels.count * 5 - r.annotations.utf8.count : 0)
-        lock.withLock { records[p.slot] = Written(entry: entry, digest: segment) }
+        let w = Written(entry: entry, digest: SegmentEntry(segment))
+        lock.withLock {
+            if records.count <= p.slot { records += [Written?](repeating: nil, count: max(p.slot + 1 - records.count, records.count)) }
+            if records[p.slot] == nil { written += 1 }
+            records[p.slot] = w
+        }
     }
 
     /// Completes the shard: drops the slots in `dropping` (records of failed clips, written or
@@ -100,10 +125,11 @@ public final class PlacedShard: @unchecked Sendable {
     /// header, fsyncs and renames it into place. Returns nil (and removes the file) when no
     /// record is left.
     public func finish(slots: Int, dropping: Set<Int>) throws(ShardError) -> ShardInfo? {
-        let written = lock.withLock { records }
+        let all = lock.withLock { () -> [Written?] in defer { records = [] }; return records }
         var kept: [Written] = []
+        kept.reserveCapacity(max(0, slots - dropping.count))
         for s in 0..<slots where !dropping.contains(s) {
-            guard let w = written[s] else {
+            guard s < all.count, let w = all[s] else {
                 throw ShardError(.io, file: final.path, "record \(s) of \(slots) was never written")
             }
             kept.append(w)
@@ -125,13 +151,13 @@ public final class PlacedShard: @unchecked Sendable {
                 try zero(from: cursor, to: new)
             }
             cursor = new + kept[i].entry.length
-            digests += kept[i].digest
+            kept[i].digest.append(to: &digests)
         }
         let end: Int64
         switch format {
         case .native:
             let index: [UInt8]
-            do { index = try NativeShard.indexBytes(schema: schema, entries: kept.map(\.entry)) } catch {
+            do { index = try NativeShard.indexBytes(schema: schema, entries: kept.lazy.map(\.entry)) } catch {
                 throw ShardError(.io, file: temp.path, "cannot encode the index: \(error)")
             }
             let header = NativeShard.header(count: kept.count, alignment: alignment, indexOffset: cursor, index: index)
