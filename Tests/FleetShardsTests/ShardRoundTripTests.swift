@@ -146,11 +146,12 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
         // Hardware and software paths agree on every length and alignment, and chain.
+        // Lengths from 3 x 4096 up take the three-stream path (streams combined with shift tables).
         var rng = Rng(state: 5)
-        let data = rng.bytes(5000)
+        let data = rng.bytes(40_000)
         data.withUnsafeBytes { all in
             for start in 0..<9 {
-                for len in [0, 1, 7, 8, 31, 32, 33, 100, 4000] {
+                for len in [0, 1, 7, 8, 31, 32, 33, 100, 4000, 12_287, 12_288, 12_289, 24_576 + 77, 36_864 + 8] {
                     let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + len)])
                     #expect(CRC32C.checksum(b) == CRC32C.softwareChecksum(b))
                     #expect(CRC32C.checksum(b, seed: 0x1234) == CRC32C.softwareChecksum(b, seed: 0x1234))
