@@ -169,7 +169,7 @@ struct IngestCommand: ParsableCommand {
         var lines: [String] = []
         lines.append(String(format: "clips: %d ok, %d failed of %d%@", s.clipsOK, s.clipsFailed, s.clipsTotal, s.resumed ? " (resumed)" : ""))
         lines.append(String(format: "samples: %d in %d shard(s), %.1f MB", s.samples, s.shards, Double(s.bytes) / 1e6))
-        lines.append(String(format: "frames decoded: %d in %.2f s (%.1f frames/s)", s.framesDecoded, s.wallSeconds, s.framesPerSecond))
+        lines.append(String(format: "frames decoded: %d in %.2f s (%.1f frames/s, %d work units)", s.framesDecoded, s.wallSeconds, s.framesPerSecond, s.workUnits))
         if let m = s.manifest { lines.append("manifest: \(m)") }
         if let e = s.errorsFile { lines.append("errors: \(e)") }
         return lines.joined(separator: "\n")
