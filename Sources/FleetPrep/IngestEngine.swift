@@ -140,6 +140,8 @@ final class IngestEngine: @unchecked Sendable {
 
     // MARK: - Scan and layout
 
+    /// Scans group `g`, then lays out every group whose turn has come (layout goes in group
+    /// order) and queues their units; completes shards the layout sealed with nothing pending.
     private func scan(_ g: Int) {
         // A group that failed in an earlier run is still scanned and laid out, so that the plan
         // (every later record's place) is the one that run made; its records are dropped.
@@ -171,6 +173,19 @@ final class IngestEngine: @unchecked Sendable {
             fail(error)
             return
         }
+        let finishedNow = queueUnits(laidOut)
+        state.broadcast()
+        state.unlock()
+        do {
+            try sink.finish(ready)
+            for (layout, n, outcome) in finishedNow { try groupDone(n, layout: layout, outcome: outcome) }
+        } catch { fail(error) }
+    }
+
+    /// Splits laid-out groups into work units and queues the units (call with `state` locked).
+    /// Returns the groups that are finished already: failed at their scan, failed in an earlier
+    /// run, empty, or with every record in shards an earlier run completed.
+    private func queueUnits(_ laidOut: [(Int, Result<GroupLayout, ClipFailure>)]) -> [(GroupLayout?, Int, Outcome)] {
         var finishedNow: [(GroupLayout?, Int, Outcome)] = []
         for (n, r) in laidOut {
             switch r {
@@ -191,12 +206,7 @@ final class IngestEngine: @unchecked Sendable {
                 }
             }
         }
-        state.broadcast()
-        state.unlock()
-        do {
-            try sink.finish(ready)
-            for (layout, n, outcome) in finishedNow { try groupDone(n, layout: layout, outcome: outcome) }
-        } catch { fail(error) }
+        return finishedNow
     }
 
     // MARK: - Units
