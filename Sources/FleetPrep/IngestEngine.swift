@@ -39,7 +39,9 @@ final class IngestEngine: @unchecked Sendable {
     private var units: [(layout: GroupLayout, range: Range<Int>)?] = []
     private var unitHead = 0
     private var remaining: [Int: Int] = [:]
-    private var groupFailure: [Int: ClipFailure] = [:]
+    /// Per group, the failure of its earliest failed unit (by first sample), so that the error
+    /// reported does not depend on which unit failed first in time.
+    private var groupFailure: [Int: (start: Int, failure: ClipFailure)] = [:]
     private(set) var outcomes: [Int: Outcome] = [:]
     /// Work units made (for the summary).
     private(set) var unitCount = 0
@@ -226,13 +228,16 @@ final class IngestEngine: @unchecked Sendable {
         let plan = layout.plan
         var failure: ClipFailure? = nil
         do {
-            try producer.run(plan, range: range) { p in
-                if sink.needs(layout, p.position) {
-                    let record = plan.record(p.position, tensorBytes: UnsafeRawBufferPointer(p.buffer.bytes), tensorCRC32C: p.tensorCRC32C)
-                    try sink.write(layout, p.position, record)
+            // A unit after one that failed has nothing to add: the group's records all go.
+            if !supersededByFailure(plan.number, range) {
+                try producer.run(plan, range: range) { p in
+                    if sink.needs(layout, p.position) {
+                        let record = plan.record(p.position, tensorBytes: UnsafeRawBufferPointer(p.buffer.bytes), tensorCRC32C: p.tensorCRC32C)
+                        try sink.write(layout, p.position, record)
+                    }
+                    progress.update { $0.framesDecoded += p.framesDecoded; $0.samplesWritten += 1 }
+                    return !isCancelled && !supersededByFailure(plan.number, range)
                 }
-                progress.update { $0.framesDecoded += p.framesDecoded; $0.samplesWritten += 1 }
-                return !isCancelled
             }
         } catch let e as ShardError {
             fail(e)
@@ -242,15 +247,23 @@ final class IngestEngine: @unchecked Sendable {
             failure = ClipFailure.from(error, clip: plan.item.key, groupPath: plan.item.group.path, samplesKept: 0)
         }
         state.lock()
-        if let failure, groupFailure[plan.number] == nil { groupFailure[plan.number] = failure }
+        if let failure, (groupFailure[plan.number]?.start ?? .max) > range.lowerBound {
+            groupFailure[plan.number] = (range.lowerBound, failure)
+        }
         remaining[plan.number, default: 1] -= 1
         let last = remaining[plan.number] == 0
-        let outcome: Outcome = groupFailure[plan.number].map { .failed($0) } ?? .ok
+        let outcome: Outcome = groupFailure[plan.number].map { .failed($0.failure) } ?? .ok
         if last { remaining[plan.number] = nil; groupFailure[plan.number] = nil }
         let stop = cancelled || fatal != nil
         state.unlock()
         guard last, !stop else { return }
         do { try groupDone(plan.number, layout: layout, outcome: outcome) } catch { fail(error) }
+    }
+
+    /// True when a unit of group `g` that starts before `range` has failed.
+    private func supersededByFailure(_ g: Int, _ range: Range<Int>) -> Bool {
+        state.lock(); defer { state.unlock() }
+        return (groupFailure[g]?.start ?? .max) < range.lowerBound
     }
 
     /// A group is finished: journal it, drop its records if it failed, complete its shards.
