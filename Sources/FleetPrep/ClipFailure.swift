@@ -65,24 +65,3 @@ struct IngestItem: Sendable {
     var key: String
     var group: ClipGroup
 }
-
-enum ClipProcessor {
-    /// Strict mode: packets that stop well short of the duration the header declares mean the
-    /// file lost data (a cut-off upload) even when no FFmpeg call failed. Checked on the demuxed
-    /// timestamps, before any sample is made.
-    static func checkCoverage(_ info: ClipInfo, stamps: [Int64], lenient: Bool) throws {
-        guard !lenient, let duration = info.duration, duration > 1, let last = stamps.last else { return }
-        let rate = info.frameRate.doubleValue
-        let period = rate > 0 ? 1 / rate : 0
-        let covered = info.timeBase.seconds(last) + period - info.startTime
-        if covered < duration * 0.9 - 0.1 {
-            throw MediaError(.truncated, path: info.path,
-                             message: "packets end at \(covered) s but the header declares \(duration) s (\(stamps.count) frame(s))")
-        }
-    }
-
-    static func pad(_ n: Int) -> String {
-        let s = String(n)
-        return s.count >= 6 ? s : String(repeating: "0", count: 6 - s.count) + s
-    }
-}

@@ -80,7 +80,7 @@ final class GroupPlan: Sendable {
             guard !index.pts.isEmpty else {
                 throw ClipFailure(clip: item.key, path: cam.path, stage: .decode, message: "the video stream has no frames", samplesKept: 0)
             }
-            try ClipProcessor.checkCoverage(d.info, stamps: index.pts, lenient: config.lenient)
+            try Self.checkCoverage(d.info, stamps: index.pts, lenient: config.lenient)
             // The tensor shape follows from the stream's picture size and the options; a frame of
             // another size later fails the group.
             let t = try FrameTransformer(config: config.transform, sourceWidth: d.info.width, sourceHeight: d.info.height,
@@ -109,6 +109,25 @@ final class GroupPlan: Sendable {
                          labels: labels, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor)
     }
 
+    /// Strict mode: packets that stop well short of the duration the header declares mean the
+    /// file lost data (a cut-off upload) even when no FFmpeg call failed. Checked on the demuxed
+    /// timestamps, before any sample is made.
+    static func checkCoverage(_ info: ClipInfo, stamps: [Int64], lenient: Bool) throws {
+        guard !lenient, let duration = info.duration, duration > 1, let last = stamps.last else { return }
+        let rate = info.frameRate.doubleValue
+        let period = rate > 0 ? 1 / rate : 0
+        let covered = info.timeBase.seconds(last) + period - info.startTime
+        if covered < duration * 0.9 - 0.1 {
+            throw MediaError(.truncated, path: info.path,
+                             message: "packets end at \(covered) s but the header declares \(duration) s (\(stamps.count) frame(s))")
+        }
+    }
+
+    static func pad(_ n: Int) -> String {
+        let s = String(n)
+        return s.count >= 6 ? s : String(repeating: "0", count: 6 - s.count) + s
+    }
+
     /// `--stride`, or the stride that brings the master camera's frame rate closest to `--fps`.
     static func stride(config: IngestConfiguration, masterInfo: ClipInfo) -> Int {
         guard let fps = config.targetFPS else { return config.stride }
@@ -134,7 +153,7 @@ final class GroupPlan: Sendable {
             "master_index": .number(Double(sample.masterIndex)),
             "time": .number(sample.masterTime),
         ])
-        return SampleRecord(key: item.key + "-" + ClipProcessor.pad(sample.masterIndex), tensor: tensor, tensorBytes: tensorBytes,
+        return SampleRecord(key: item.key + "-" + Self.pad(sample.masterIndex), tensor: tensor, tensorBytes: tensorBytes,
                             labels: Array(labels.values(ofSample: s)), mask: Array(labels.mask(ofSample: s)),
                             annotations: labels.annotations[s] ?? "null", metadata: metadata, tensorCRC32C: tensorCRC32C)
     }
