@@ -15,6 +15,14 @@ import Testing
         return nil
     }
 
+    /// The python to run, or nil after saying why the test is skipped (a failure in CI).
+    static func requirePython() -> String? {
+        if let p = python() { return p }
+        if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("FLEETPREP_PYTHON with numpy+webdataset is required in CI") }
+        print("skipped: no python with numpy and webdataset (run `make venv`)")
+        return nil
+    }
+
     static func expected(_ samples: [Sample]) -> String {
         samples.map { s in
             let labels = s.labels.map { String(Double($0)) }.joined(separator: ",")
@@ -65,11 +73,7 @@ import Testing
 
     @Test(arguments: [ShardFormat.wds, .native])
     func pythonReadsEverySampleExactly(format: ShardFormat) throws {
-        guard let python = Self.python() else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("FLEETPREP_PYTHON with numpy+webdataset is required in CI") }
-            print("skipped: no python with numpy and webdataset (run `make venv`)")
-            return
-        }
+        guard let python = Self.requirePython() else { return }
         let dir = scratch("py")
         defer { try? FileManager.default.removeItem(at: dir) }
         let samples = makeSamples(40, seed: 11)
@@ -127,11 +131,7 @@ import Testing
 
     @Test(arguments: [ShardFormat.native, .wds], [SegmentDigestKind.crc32c, .sha256])
     func pythonRecomputesEveryShardDigest(format: ShardFormat, digest: SegmentDigestKind) throws {
-        guard let python = Self.python() else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("FLEETPREP_PYTHON with numpy is required in CI") }
-            print("skipped: no python with numpy (run `make venv`)")
-            return
-        }
+        guard let python = Self.requirePython() else { return }
         let dir = scratch("pydigest")
         defer { try? FileManager.default.removeItem(at: dir) }
         let samples = makeSamples(30, seed: 21)
