@@ -292,11 +292,6 @@ public final class IngestRun: @unchecked Sendable {
         return rest[rest.startIndex..<dot].allSatisfy(\.isNumber)
     }
 
-    static func shardIndex(of file: String) -> Int {
-        let stem = file.split(separator: ".").first ?? ""
-        return Int(stem.split(separator: "-").last ?? "") ?? 0
-    }
-
     /// The configuration fingerprint: everything that changes the output (not jobs, decoder
     /// threads or the output path).
     static func fingerprint(_ cfg: IngestConfiguration, items: [IngestItem], schema: FleetShards.LabelSchema) -> String {

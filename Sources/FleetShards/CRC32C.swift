@@ -54,4 +54,33 @@ public enum CRC32C {
     public static func checksum(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0, seed: seed) }
     }
+
+    /// The CRC of A‖B from the CRC of A, the CRC of B and B's length, without reading any byte
+    /// (zlib's `crc32_combine`, for this polynomial): a writer that knows a tensor's CRC can
+    /// extend it over headers around the tensor instead of reading the tensor again.
+    public static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: Int) -> UInt32 {
+        guard lengthB > 0 else { return crcA }
+        func times(_ m: [UInt32], _ v: UInt32) -> UInt32 {
+            var sum: UInt32 = 0, v = v, i = 0
+            while v != 0 { if v & 1 != 0 { sum ^= m[i] }; v >>= 1; i += 1 }
+            return sum
+        }
+        func square(_ m: [UInt32]) -> [UInt32] { (0..<32).map { times(m, m[$0]) } }
+        var odd = [UInt32](repeating: 0, count: 32)   // the operator for one zero bit
+        odd[0] = 0x82F6_3B78
+        for n in 1..<32 { odd[n] = 1 << (n - 1) }
+        var even = square(odd)                         // two zero bits
+        odd = square(even)                             // four zero bits
+        var crc = crcA, len = lengthB
+        repeat {                                       // apply len zero bytes to crcA
+            even = square(odd)
+            if len & 1 != 0 { crc = times(even, crc) }
+            len >>= 1
+            if len == 0 { break }
+            odd = square(even)
+            if len & 1 != 0 { crc = times(odd, crc) }
+            len >>= 1
+        } while len != 0
+        return crc ^ crcB
+    }
 }

@@ -73,14 +73,17 @@ public final class PlacedShard: @unchecked Sendable {
         guard r.tensor.byteCount == r.tensorBytes.count else {
             throw ShardError(.invalidArgument, record: r.key, "tensor \(r.tensor.shape) \(r.tensor.dtype) needs \(r.tensor.byteCount) bytes, got \(r.tensorBytes.count)")
         }
+        // The tensor is read once for its CRC (by the producer, while it was in cache, or here);
+        // the CRCs over the headers around it are combined with it, not computed over it again.
+        let tensorCRC = r.tensorCRC32C ?? CRC32C.checksum(r.tensorBytes)
         let framing: RecordFraming
         let crc: UInt32
         switch format {
         case .native:
             framing = RecordFraming(r, format: .native, schema: schema)
-            crc = CRC32C.checksum(framing.tail, seed: r.tensorCRC32C ?? CRC32C.checksum(r.tensorBytes))
+            crc = CRC32C.checksum(framing.tail, seed: tensorCRC)
         case .wds:
-            let npyCRC = CRC32C.checksum(r.tensorBytes, seed: CRC32C.checksum(WebDatasetShard.npyHeader(r.tensor)))
+            let npyCRC = CRC32C.combine(CRC32C.checksum(WebDatasetShard.npyHeader(r.tensor)), tensorCRC, lengthB: r.tensorBytes.count)
             framing = RecordFraming(r, format: .wds, schema: schema, npyCRC: npyCRC)
             crc = npyCRC
         }
@@ -93,8 +96,7 @@ public final class PlacedShard: @unchecked Sendable {
         case (.crc32c, .native):
             segment = ShardDigest.crcEntry(length: framing.length, crc: crc)   // the record CRC covers exactly its bytes
         case (.crc32c, .wds):
-            var c = CRC32C.checksum(framing.head)
-            c = CRC32C.checksum(r.tensorBytes, seed: c)
+            let c = CRC32C.combine(CRC32C.checksum(framing.head), tensorCRC, lengthB: r.tensorBytes.count)
             segment = ShardDigest.crcEntry(length: framing.length, crc: CRC32C.checksum(framing.tail, seed: c))
         case (.sha256, _):
             var h = SHA256()

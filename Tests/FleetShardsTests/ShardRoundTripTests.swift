@@ -160,6 +160,20 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         }
     }
 
+    /// combine(crc(A), crc(B), |B|) is the CRC of A‖B computed over the bytes (software path).
+    @Test func crc32cCombineEqualsTheCRCOfTheConcatenation() {
+        var rng = Rng(state: 8)
+        let data = rng.bytes(70_000)
+        data.withUnsafeBytes { all in
+            for (a, b) in [(0, 0), (0, 5), (5, 0), (1, 1), (13, 4096), (700, 12_289), (64, 69_000), (30_000, 40_000)] {
+                let whole = CRC32C.softwareChecksum(UnsafeRawBufferPointer(rebasing: all[0..<(a + b)]))
+                let crcA = CRC32C.softwareChecksum(UnsafeRawBufferPointer(rebasing: all[0..<a]))
+                let crcB = CRC32C.softwareChecksum(UnsafeRawBufferPointer(rebasing: all[a..<(a + b)]))
+                #expect(CRC32C.combine(crcA, crcB, lengthB: b) == whole, "|A| \(a), |B| \(b)")
+            }
+        }
+    }
+
     @Test func packingFillsShardsToTheBudget() throws {
         let dir = scratch("pack")
         defer { try? FileManager.default.removeItem(at: dir) }
