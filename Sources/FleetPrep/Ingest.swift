@@ -101,7 +101,7 @@ public final class IngestRun: @unchecked Sendable {
         case .open(let o):
             output = o
         }
-        defer { output.journal.close() }
+        defer { output.journal.close(); output.lock.release() }
         let resume = output.resume
         progress.update { c in
             c.clipsTotal = items.count
@@ -114,7 +114,8 @@ public final class IngestRun: @unchecked Sendable {
         do {
             sink = try ShardSink(directory: cfg.outputDirectory, prefix: cfg.worker.shardPrefix(), format: cfg.format,
                                  schema: shardSchema, budget: cfg.budget, alignment: cfg.alignment, digest: cfg.digest,
-                                 done: resume.shards) { [progress] n, info in
+                                 done: resume.shards,
+                                 onShardOpening: { n, name in try journal.append(.init(kind: "open", shardIndex: n, file: name)) }) { [progress] n, info in
                 try journal.append(.init(kind: "shard", shard: info, shardIndex: n))
                 if let info { progress.update { $0.shardsWritten += 1; $0.bytesWritten += info.bytes } }
             }
@@ -153,48 +154,92 @@ public final class IngestRun: @unchecked Sendable {
     }
 
     /// The output directory, opened for this run: its journal (started afresh with what is
-    /// kept) and what an earlier run of the same configuration completed.
+    /// kept), what an earlier run of the same configuration completed, and the lock held until
+    /// the run ends.
     struct OpenOutput {
         var journal: IngestJournal
         var resume: IngestJournal.ResumePoint
         var resumed: Bool
+        var lock: OutputLock
     }
 
     enum OutputState {
-        /// The journal says this exact run is already complete.
+        /// The journal says this exact run is already complete, and its shards are all there.
         case complete(IngestJournal.ResumePoint)
         case open(OpenOutput)
     }
 
-    /// Creates or checks the output directory, reads the journal, keeps the journaled shards
-    /// whose files are there whole, removes stray shard files, and starts the journal.
+    var outputDirectory: OutputDirectory {
+        OutputDirectory(url: configuration.outputDirectory, manifestName: manifestName, errorsName: errorsName,
+                        prefix: configuration.worker.shardPrefix(), shardExtension: configuration.format.fileExtension)
+    }
+
+    /// Creates or checks the output directory (`OutputDirectory`'s rules), takes the worker's
+    /// lock, reads the journal, keeps the journaled shards whose files are there whole, removes
+    /// the files of the journal's unfinished shards, and starts the journal.
     private func openOutput(items: [IngestItem], schema: FleetShards.LabelSchema) throws -> OutputState {
         let cfg = configuration
         let out = cfg.outputDirectory
         let fm = FileManager.default
+        let dir = outputDirectory
         do { try fm.createDirectory(at: out, withIntermediateDirectories: true) } catch {
             throw IngestError.output(path: out.path, message: "cannot create the output directory: \(error.localizedDescription)")
         }
         guard fm.isWritableFile(atPath: out.path) else { throw IngestError.output(path: out.path, message: "is not writable") }
+        try dir.checkHoldsNothingElse(try dir.entries())
+        let suffix = cfg.worker.count == 1 ? "" : "-" + cfg.worker.shardPrefix(base: "").dropFirst()
+        let lock = try OutputLock(file: out.appendingPathComponent(OutputDirectory.stateFolder).appendingPathComponent("lock\(suffix)"),
+                                  directory: out.path)
         var journal = IngestJournal(directory: out, worker: cfg.worker)
-        let prefix = cfg.worker.shardPrefix()
         let fingerprint = Self.fingerprint(cfg, items: items, schema: schema)
-        if overwrite { removeOutputs(prefix: prefix, journal: journal) }
-        let point = try journal.read(fingerprint: fingerprint)
-        if point == nil, fm.fileExists(atPath: out.appendingPathComponent(manifestName).path) {
+        var contents = journal.load()
+        var manifest = dir.manifest(named: manifestName)
+        var owned = dir.owned(journal: contents, manifest: manifest)
+        if overwrite {
+            // Only what this worker's journal and manifest name goes.
+            for name in owned.sorted() { dir.remove(name, owned: owned) }
+            try? fm.removeItem(at: journal.url)
+            contents = nil
+            manifest = nil
+            owned = []
+        }
+        try dir.checkNoForeignOutputs(try dir.entries(), owned: owned)
+        if let contents, contents.fingerprint != fingerprint {
+            throw IngestError.output(path: out.path, message: "holds an ingest made with other inputs or options; use another --out, or --overwrite to replace it")
+        }
+        if contents == nil, manifest != nil {
             throw IngestError.output(path: out.path, message: "already holds a dataset (\(manifestName)) made by another run; use another --out, or --overwrite to replace it")
         }
-        if let point, point.complete { return .complete(point) }
-        var resume = point ?? IngestJournal.ResumePoint()
-        // Journaled shards count only while their files are there, whole.
-        for (n, info) in resume.shards {
-            guard let info else { continue }
-            let attrs = try? fm.attributesOfItem(atPath: out.appendingPathComponent(info.file).path)
-            if (attrs?[.size] as? NSNumber)?.int64Value != info.bytes { resume.shards[n] = nil }
+        var resume = contents?.point ?? IngestJournal.ResumePoint()
+        // Journaled shards count only while their files are there, whole. A complete run's shards
+        // are checked by size (re-running a finished command stays cheap); an unfinished run's
+        // also by digest, since it is about to build on them.
+        let damaged = damagedShards(resume, checkDigest: !resume.complete)
+        if resume.complete && damaged.isEmpty { return .complete(resume) }
+        for n in damaged { resume.shards[n] = nil }
+        resume.complete = false
+        let keep = Set(resume.shards.values.compactMap { $0?.file })
+        for name in owned.sorted() where dir.isOutputName(name) && name != manifestName && name != errorsName && !keep.contains(name) {
+            dir.remove(name, owned: owned)
         }
-        removeStrayShards(prefix: prefix, keep: Set(resume.shards.values.compactMap { $0?.file }))
         try journal.start(fingerprint: fingerprint, groups: items.count, keeping: resume)
-        return .open(OpenOutput(journal: journal, resume: resume, resumed: point != nil && !resume.isEmpty))
+        return .open(OpenOutput(journal: journal, resume: resume, resumed: contents != nil && !resume.isEmpty, lock: lock))
+    }
+
+    /// Journaled shards whose file is missing, has another size, or (with `checkDigest`) another
+    /// digest.
+    private func damagedShards(_ point: IngestJournal.ResumePoint, checkDigest: Bool) -> [Int] {
+        let out = configuration.outputDirectory
+        var bad: [Int] = []
+        for (n, info) in point.shards {
+            guard let info else { continue }
+            let url = out.appendingPathComponent(info.file)
+            let attrs = try? FileManager.default.attributesOfItem(atPath: url.path)
+            guard attrs?[.type] as? FileAttributeType == .typeRegular,
+                  (attrs?[.size] as? NSNumber)?.int64Value == info.bytes else { bad.append(n); continue }
+            if checkDigest, (try? ShardDigest.compute(like: info.digest, file: url))?.digest != info.digest { bad.append(n) }
+        }
+        return bad.sorted()
     }
 
     /// Errors (errors.jsonl), then the manifest (last), then the journal's end mark; fills the
@@ -261,27 +306,6 @@ public final class IngestRun: @unchecked Sendable {
         do { try AtomicFile.write(data, to: url) } catch {
             throw IngestError.output(path: url.path, message: "\(error)")
         }
-    }
-
-    /// Removes this worker's shards that the journal does not list (finished after the journal's
-    /// last flush by a killed run; they will be written again, identically).
-    private func removeStrayShards(prefix: String, keep: Set<String>) {
-        let dir = configuration.outputDirectory
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return }
-        for name in names {
-            // Shards the journal does not list, and temporary shards of a killed run.
-            let temp = name.hasPrefix(".") && name.hasSuffix(".tmp") && Self.isShardName(String(name.dropFirst().dropLast(4)), prefix: prefix)
-            if temp || (Self.isShardName(name, prefix: prefix) && !keep.contains(name)) {
-                try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
-            }
-        }
-    }
-
-    private func removeOutputs(prefix: String, journal: IngestJournal) {
-        removeStrayShards(prefix: prefix, keep: [])
-        let dir = configuration.outputDirectory
-        for name in [manifestName, errorsName] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(name)) }
-        try? FileManager.default.removeItem(at: journal.url)
     }
 
     /// "PREFIX-NNNNNN.ext" exactly (so that "shard" never matches "shard-w001of003-…").

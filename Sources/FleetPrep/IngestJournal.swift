@@ -6,6 +6,8 @@ import Foundation
 /// One JSON object per line, each flushed to disk (fsync) before the run goes on:
 /// - `begin`: the configuration fingerprint and the number of clip groups of this worker;
 /// - `group`: a clip group whose units have all run (ok, or failed with the error);
+/// - `open`: a shard file about to be created (`file`), written before its temporary file exists,
+///   so that every file the run creates is named by the journal before it is on disk;
 /// - `shard`: a shard that is complete and renamed into place (`shard` is absent when every
 ///   record planned for it belonged to failed groups, so no file was written);
 /// - `end`: the manifest is written; the run is complete.
@@ -14,7 +16,8 @@ import Foundation
 /// still there with the journaled size, and the failed groups (their records stay out). The layout
 /// plan is computed again from the inputs — it depends only on them and the options — so every
 /// other shard is written again, identically, by the units whose groups have records in it.
-/// Shard files on disk that no `shard` line names are removed first.
+/// Files that an `open` line names but no `shard` line keeps are removed first; files the journal
+/// does not name are never touched (`OutputDirectory`).
 struct IngestJournal {
     struct Entry: Codable {
         var kind: String
@@ -26,6 +29,16 @@ struct IngestJournal {
         var failure: ClipFailure?
         var shard: ShardInfo?
         var shardIndex: Int?
+        /// `open`: the shard file's name.
+        var file: String?
+    }
+
+    /// Everything a journal file holds, whatever configuration made it.
+    struct Contents {
+        var fingerprint: String
+        var point: ResumePoint
+        /// Every file the journal names: shards opened or completed, and their temporary names.
+        var named: Set<String>
     }
 
     /// What an earlier run left.
@@ -52,31 +65,42 @@ struct IngestJournal {
         url = directory.appendingPathComponent(".fleetprep").appendingPathComponent(name)
     }
 
-    /// Reads the journal if there is one: nil when there is none; throws when it belongs to a
-    /// run with another configuration.
-    func read(fingerprint: String) throws -> ResumePoint? {
-        guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return nil }
+    /// Largest journal read (a journal holds a line per group and per shard: far below this).
+    static let maxBytes = 256 << 20
+
+    /// Reads the journal if there is one (nil when there is none, or when it does not start
+    /// with a `begin` line), whatever configuration wrote it.
+    func load() -> Contents? {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber,
+              size.intValue <= Self.maxBytes,
+              let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return nil }
         var entries: [Entry] = []
         for line in data.split(separator: UInt8(ascii: "\n")) {
             // A line cut by a crash is not complete JSON: it and anything after it are ignored.
             guard let e = try? JSONDecoder().decode(Entry.self, from: Data(line)) else { break }
             entries.append(e)
         }
-        guard let begin = entries.first, begin.kind == "begin" else { return nil }
-        guard begin.fingerprint == fingerprint else {
-            throw IngestError.output(path: url.deletingLastPathComponent().deletingLastPathComponent().path,
-                                     message: "holds an ingest made with other inputs or options; use another --out, or --overwrite to replace it")
-        }
+        guard let begin = entries.first, begin.kind == "begin", let fingerprint = begin.fingerprint else { return nil }
         var point = ResumePoint()
+        var named = Set<String>()
+        func name(_ file: String) {
+            // Only plain names inside the directory: a journal never points elsewhere.
+            guard !file.isEmpty, !file.contains("/"), file != ".", file != ".." else { return }
+            named.insert(file)
+            named.insert("." + file + ".tmp")
+        }
         for e in entries {
             switch e.kind {
-            case "shard": if let n = e.shardIndex { point.shards[n] = e.shard }
+            case "open": if let f = e.file { name(f) }
+            case "shard":
+                if let n = e.shardIndex { point.shards[n] = e.shard }
+                if let f = e.shard?.file { name(f) }
             case "group": if let g = e.group { point.groups[g] = e }
             case "end": point.complete = true
             default: break
             }
         }
-        return point
+        return Contents(fingerprint: fingerprint, point: point, named: named)
     }
 
     /// Starts the journal afresh with what is kept from `point` (nil: a new run).

@@ -47,13 +47,18 @@ final class ShardSink: @unchecked Sendable {
     private var shards: [Int: Shard] = [:]
     private var results: [Int: ShardInfo] = [:]
     private let onShardFinished: (Int, ShardInfo?) throws -> Void
+    private let onShardOpening: (Int, String) throws -> Void
 
     /// - Parameters:
     ///   - done: shards an earlier run completed (number → info, nil for one left empty).
+    ///   - onShardOpening: called before a shard's file is created (number, file name); journals
+    ///     the name, so that no file the run creates is unknown to the journal.
     ///   - onShardFinished: called on the finishing thread after a shard is in place (or found
     ///     empty); journals it.
     init(directory: URL, prefix: String, format: ShardFormat, schema: LabelSchema, budget: ShardBudget, alignment: Int,
-         digest: SegmentDigestKind, done: [Int: ShardInfo?], onShardFinished: @escaping (Int, ShardInfo?) throws -> Void) throws(ShardError) {
+         digest: SegmentDigestKind, done: [Int: ShardInfo?],
+         onShardOpening: @escaping (Int, String) throws -> Void = { _, _ in },
+         onShardFinished: @escaping (Int, ShardInfo?) throws -> Void) throws(ShardError) {
         self.directory = directory
         self.prefix = prefix
         self.format = format
@@ -62,6 +67,7 @@ final class ShardSink: @unchecked Sendable {
         self.digest = digest
         packer = try ShardPacker(format: format, budget: budget, schema: schema, alignment: alignment)
         self.onShardFinished = onShardFinished
+        self.onShardOpening = onShardOpening
         for (n, info) in done {
             shards[n] = Shard(sealed: true, done: true)
             if let info { results[n] = info }
@@ -120,6 +126,7 @@ final class ShardSink: @unchecked Sendable {
         let file: PlacedShard? = try lock.withLock { () throws -> PlacedShard? in
             guard !shards[p.shard]!.done else { return nil }
             if let f = shards[p.shard]!.file { return f }
+            try onShardOpening(p.shard, shardName(p.shard))
             let f = try PlacedShard(directory: directory, name: shardName(p.shard), number: p.shard, format: format,
                                     schema: schema, alignment: alignment, digest: digest)
             shards[p.shard]!.file = f
