@@ -41,10 +41,14 @@ extension VideoDecoder {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw MediaError(.unreadable, path: path, message: "is a directory, not a clip file")
         }
+        // FIFOs, devices and sockets can block a reader forever: only regular files are clips.
+        if (st.st_mode & S_IFMT) != S_IFREG {
+            throw MediaError(.unreadable, path: path, message: "is not a regular file (a FIFO, device or socket)")
+        }
         if access(path, R_OK) != 0 {
             throw MediaError(.unreadable, path: path, message: String(cString: strerror(errno)))
         }
-        if (st.st_mode & S_IFMT) == S_IFREG && st.st_size == 0 {
+        if st.st_size == 0 {
             throw MediaError(.notMedia, path: path, message: "empty file (0 bytes)")
         }
     }

@@ -34,7 +34,9 @@ extension VideoDecoder {
         }
         // (pts, dts, key) of every packet, in decode order.
         var packets: [(pts: Int64, dts: Int64, key: Bool)] = []
-        if let hint = info.frameCountHint { packets.reserveCapacity(hint) }
+        // The header's frame count is a claim: it only sizes a first reservation, capped, and the
+        // array grows as packets really arrive (up to maxFrames).
+        if let hint = info.frameCountHint { packets.reserveCapacity(min(hint, options.maxFrames ?? Self.reserveCap, Self.reserveCap)) }
         let nopts = fp_nopts_value()
         while true {
             let r = av_read_frame(fmt, pkt)
@@ -65,6 +67,9 @@ extension VideoDecoder {
         }
         return index
     }
+
+    /// Most entries reserved up front from a count in a file header (they grow past it as needed).
+    static let reserveCap = 1 << 16
 
     /// Restricts decoding to the frames whose presentation timestamps are in `timestamps`
     /// (as returned by `scanTimestamps()`); nil decodes every frame again.

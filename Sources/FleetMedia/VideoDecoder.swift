@@ -96,7 +96,17 @@ public final class VideoDecoder {
                 throw MediaError(.corruptData, path: path, message: "the file changed since it was scanned (stream \(known.streamIndex) differs)")
             }
         } else {
-            let infoCode = avformat_find_stream_info(fmt, nil)
+            // The container header's picture size, when it has one, is checked before
+            // avformat_find_stream_info decodes frames to learn the rest; the decoders it opens get
+            // max_pixels, so that an oversized picture is refused before it is allocated.
+            for i in 0..<Int(fmt.pointee.nb_streams) {
+                guard let par = fmt.pointee.streams[i]?.pointee.codecpar, par.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+                let w = Int(par.pointee.width), h = Int(par.pointee.height)
+                if w > 0, h > 0, w.multipliedReportingOverflow(by: h).partialValue > options.maxPixels || w > Self.maxSide || h > Self.maxSide {
+                    throw MediaError(.limitExceeded, path: path, message: "picture \(w)x\(h) exceeds the limit of \(options.maxPixels) pixels")
+                }
+            }
+            let infoCode = Self.findStreamInfo(fmt, maxPixels: options.maxPixels)
             if infoCode < 0 {
                 throw MediaError(.corruptData, path: path,
                                  message: ffmpegMessage(infoCode, context: "cannot read stream information"),
@@ -128,7 +138,7 @@ public final class VideoDecoder {
         if width <= 0 || height <= 0 {
             throw MediaError(.corruptData, path: path, message: "video stream \(streamIndex) has no picture size (\(width)x\(height))")
         }
-        if width * height > options.maxPixels {
+        if width.multipliedReportingOverflow(by: height).partialValue > options.maxPixels || width > Self.maxSide || height > Self.maxSide {
             throw MediaError(.limitExceeded, path: path,
                              message: "picture \(width)x\(height) exceeds the limit of \(options.maxPixels) pixels")
         }
@@ -147,6 +157,8 @@ public final class VideoDecoder {
             throw MediaError(.corruptData, path: path, message: ffmpegMessage(code, context: "bad codec parameters"), ffmpegCode: code)
         }
         ctx.pointee.pkt_timebase = st.pointee.time_base
+        // FFmpeg refuses frames above this before allocating them (a stream can change size).
+        ctx.pointee.max_pixels = Int64(options.maxPixels)
         ctx.pointee.thread_count = Int32(max(0, options.threads))
         ctx.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
         switch options.discard {
@@ -178,6 +190,22 @@ public final class VideoDecoder {
     }
 
     deinit { close() }
+
+    /// Largest width or height accepted, whatever `maxPixels` is (FFmpeg's own limit is 16384).
+    static let maxSide = 32768
+
+    /// `avformat_find_stream_info` with `max_pixels` set on the decoders it opens.
+    private static func findStreamInfo(_ fmt: UnsafeMutablePointer<AVFormatContext>, maxPixels: Int) -> Int32 {
+        let n = Int(fmt.pointee.nb_streams)
+        let dicts = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: max(n, 1))
+        dicts.initialize(repeating: nil, count: max(n, 1))
+        defer {
+            for i in 0..<max(n, 1) { av_dict_free(&dicts[i]) }
+            dicts.deallocate()
+        }
+        for i in 0..<n { av_dict_set(&dicts[i], "max_pixels", String(maxPixels), 0) }
+        return avformat_find_stream_info(fmt, dicts)
+    }
 
     /// The facts about this decoder's stream that opening the file again for the same stream can
     /// reuse (`init(path:options:reusing:)`): a copy of its codec parameters.
@@ -390,6 +418,14 @@ public final class VideoDecoder {
                     // Strict: the frames before the damage were delivered; stop here.
                     finished = true
                     throw damageError(nil, context: "frame \(framesDelivered) is damaged (decode error flags \(frame.pointee.decode_error_flags))")
+                }
+                if Int(frame.pointee.width) != info.width || Int(frame.pointee.height) != info.height {
+                    // A stream that changes size mid-clip: refused, not rescaled (docs/ingest.md).
+                    let size = "\(frame.pointee.width)x\(frame.pointee.height)"
+                    av_frame_unref(frame)
+                    finished = true
+                    throw MediaError(.corruptData, path: info.path,
+                                     message: "picture size changed mid-stream from \(info.width)x\(info.height) to \(size) at frame \(framesDelivered); clips must keep one size")
                 }
                 if let limit = options.maxFrames, framesDelivered >= limit {
                     av_frame_unref(frame)
