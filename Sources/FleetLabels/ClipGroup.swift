@@ -53,17 +53,37 @@ public struct ClipGroupDiscovery: Sendable {
 
     public init(options: LabelOptions = LabelOptions()) { self.options = options }
 
-    /// Groups under `paths`, in input order, each input's groups in sorted order.
+    /// Groups under `paths`, in input order, each input's groups in sorted order. Throws the first
+    /// problem found (a missing input, an unreadable directory); `discover(_:problems:)` goes on.
     public func discover(_ paths: [String]) throws -> [ClipGroup] {
+        var problems: [LabelError] = []
+        let groups = discover(paths, problems: &problems)
+        if let first = problems.first { throw first }
+        return groups
+    }
+
+    /// Groups under `paths`, in input order; every input or directory that cannot be searched is
+    /// added to `problems` and the search goes on with the rest.
+    public func discover(_ paths: [String], problems: inout [LabelError]) -> [ClipGroup] {
         var out: [ClipGroup] = []
         var seen = Set<String>()
         for path in paths {
+            do { try discover(path, into: &out, seen: &seen, problems: &problems) } catch let e as LabelError {
+                problems.append(e)
+            } catch {
+                problems.append(LabelError(.unreadable, file: path, "\(error)"))
+            }
+        }
+        return out
+    }
+
+    private func discover(_ path: String, into out: inout [ClipGroup], seen: inout Set<String>, problems: inout [LabelError]) throws {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 throw LabelError(.unreadable, file: path, "no such file or directory")
             }
             if isDir.boolValue {
-                try walk(path, into: &out, seen: &seen)
+                try walk(path, into: &out, seen: &seen, problems: &problems)
             } else {
                 let name = (path as NSString).lastPathComponent
                 guard options.isVideo(name) else {
@@ -77,8 +97,6 @@ public struct ClipGroupDiscovery: Sendable {
                     out.append(try lone(video: path, dir: dir, entries: entries))
                 }
             }
-        }
-        return out
     }
 
     private func listing(_ dir: String) throws -> [String] {
@@ -109,7 +127,7 @@ public struct ClipGroupDiscovery: Sendable {
             .filter { !isDirectory($0) }
     }
 
-    private func walk(_ dir: String, into out: inout [ClipGroup], seen: inout Set<String>) throws {
+    private func walk(_ dir: String, into out: inout [ClipGroup], seen: inout Set<String>, problems: inout [LabelError]) throws {
         guard seen.insert(Self.canonical(dir)).inserted else { return }
         let entries = try listing(dir)
         var files: [String] = [], subdirs: [String] = []
@@ -147,8 +165,11 @@ public struct ClipGroupDiscovery: Sendable {
                 sidecarDirs.insert(stem(v) + ".signals")
             }
         }
+        // One unreadable subdirectory is one problem; its siblings are still searched.
         for s in subdirs where !sidecarDirs.contains(s) {
-            try walk(join(dir, s), into: &out, seen: &seen)
+            do { try walk(join(dir, s), into: &out, seen: &seen, problems: &problems) } catch let e as LabelError {
+                problems.append(e)
+            }
         }
     }
 

@@ -1,34 +1,93 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+private let sysRead = Glibc.read
+#elseif canImport(Darwin)
+import Darwin
+private let sysRead = Darwin.read
+#endif
 
 /// Reading sidecar files with a size limit, and splitting them into numbered lines.
 enum SidecarIO {
     /// Reads a whole sidecar, refusing files larger than `limit` bytes before reading them.
+    ///
+    /// Only regular files are read: the file is opened without blocking (`O_NONBLOCK`, so a FIFO
+    /// cannot stop the batch in `open`) and checked with `fstat` before any byte is read.
     static func read(_ path: String, limit: Int) throws -> [UInt8] {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            throw LabelError(.unreadable, file: path, "cannot stat: \(error.localizedDescription)")
+        try withRegularFile(path, limit: limit) { fd, size in
+            // Read at most limit+1 bytes so that a file growing after the stat still cannot exceed it.
+            let cap = limit < Int.max ? limit + 1 : limit
+            var out = [UInt8](repeating: 0, count: min(cap, Int(size) + 1))
+            var n = 0
+            while true {
+                if n == out.count {
+                    guard out.count < cap else { break }
+                    out += [UInt8](repeating: 0, count: min(cap - out.count, max(out.count, 4096)))
+                }
+                let r = out.withUnsafeMutableBytes { sysRead(fd, $0.baseAddress! + n, $0.count - n) }
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw LabelError(.unreadable, file: path, "read failed: \(String(cString: strerror(errno)))")
+                }
+                if r == 0 { break }
+                n += r
+            }
+            if n > limit {
+                throw LabelError(.tooLarge, file: path, "larger than the sidecar limit of \(limit) bytes")
+            }
+            out.removeSubrange(n...)
+            return out
         }
-        if let size = (attributes[.size] as? NSNumber)?.int64Value, size > Int64(limit) {
-            throw LabelError(.tooLarge, file: path,
-                             "\(size) bytes is larger than the sidecar limit of \(limit) bytes")
+    }
+
+    /// The first line of a sidecar (without its terminator), read in pieces: at most `limit` bytes.
+    static func firstLine(_ path: String, limit: Int) throws -> [UInt8] {
+        try withRegularFile(path, limit: Int.max) { fd, _ in
+            var out: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let r = chunk.withUnsafeMutableBytes { sysRead(fd, $0.baseAddress!, $0.count) }
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw LabelError(.unreadable, file: path, "read failed: \(String(cString: strerror(errno)))")
+                }
+                if r == 0 { break }
+                if let nl = chunk[0..<r].firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
+                    out += chunk[0..<nl]
+                    break
+                }
+                out += chunk[0..<r]
+                if out.count > limit {
+                    throw LabelError(.tooLarge, file: path, "first line is longer than the sidecar limit of \(limit) bytes")
+                }
+            }
+            if out.count >= 3, out[0] == 0xEF, out[1] == 0xBB, out[2] == 0xBF { out.removeFirst(3) }
+            return out
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw LabelError(.unreadable, file: path, "cannot open for reading")
+    }
+
+    /// Opens `path` for reading without blocking, checks that it is a regular file of at most
+    /// `limit` bytes, and calls `body` with the descriptor and size.
+    private static func withRegularFile<T>(_ path: String, limit: Int, _ body: (Int32, Int64) throws -> T) throws -> T {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            throw LabelError(.unreadable, file: path, "cannot open for reading: \(String(cString: strerror(e)))")
         }
-        defer { try? handle.close() }
-        // Read at most limit+1 bytes so that a file growing after the stat still cannot exceed it.
-        let data: Data
-        do {
-            data = try handle.read(upToCount: limit < Int.max ? limit + 1 : limit) ?? Data()
-        } catch {
-            throw LabelError(.unreadable, file: path, "read failed: \(error.localizedDescription)")
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw LabelError(.unreadable, file: path, "cannot stat: \(String(cString: strerror(errno)))")
         }
-        if data.count > limit {
-            throw LabelError(.tooLarge, file: path, "larger than the sidecar limit of \(limit) bytes")
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw LabelError(.unreadable, file: path, "is not a regular file (a FIFO, device, socket or directory)")
         }
-        return [UInt8](data)
+        if Int64(st.st_size) > Int64(limit) {
+            throw LabelError(.tooLarge, file: path, "\(st.st_size) bytes is larger than the sidecar limit of \(limit) bytes")
+        }
+        // Regular files never block; clear the flag so reads behave as usual.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return try body(fd, Int64(st.st_size))
     }
 
     /// Calls `body(lineNumber, range)` for every line of `bytes` (1-based numbers; the range

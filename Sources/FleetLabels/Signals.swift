@@ -41,6 +41,14 @@ public enum SignalsCSV {
         return try parseSingle(SidecarIO.read(path, limit: maxBytes), name: stem, file: path)
     }
 
+    /// The signal names of a table's header (every column after `t`), read without reading the
+    /// rest of the file; the header may be as long as `maxBytes`.
+    public static func columns(path: String, maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> [String] {
+        let line = try SidecarIO.firstLine(path, limit: maxBytes)
+        return line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).dropFirst()
+            .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+    }
+
     public static func parseSingle(_ bytes: [UInt8], name: String, file: String) throws -> SignalSeries {
         var table = try parseTable(bytes, file: file, expectedColumns: 2)
         table[0].name = name
@@ -124,6 +132,11 @@ public enum SignalsCSV {
                 guard let v = SidecarIO.double(bytes, cell) else {
                     throw LabelError(.nonNumeric, file: file, line: line,
                                      "\(names[k]) \"\(SidecarIO.string(bytes, cell))\" is not a finite number")
+                }
+                // Labels are stored as float32: a value that would become ±inf is refused.
+                guard abs(v) <= Double(Float.greatestFiniteMagnitude) else {
+                    throw LabelError(.nonNumeric, file: file, line: line,
+                                     "\(names[k]) \(SidecarIO.string(bytes, cell)) is outside the float32 range (±3.4e38)")
                 }
                 times[k].append(t)
                 values[k].append(v)

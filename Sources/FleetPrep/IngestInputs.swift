@@ -19,7 +19,12 @@ struct IngestInputs {
                 guard FileManager.default.fileExists(atPath: input) else {
                     throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory", samplesKept: 0)
                 }
-                for g in try discovery.discover([input]) where seen.insert(g.path).inserted { groups.append(g) }
+                var problems: [LabelError] = []
+                for g in discovery.discover([input], problems: &problems) where seen.insert(g.path).inserted { groups.append(g) }
+                // Each input or directory that cannot be searched is one error; the rest goes on.
+                for p in problems {
+                    failures.append(ClipFailure(clip: "", path: p.file ?? input, stage: .discover, message: p.description, samplesKept: 0))
+                }
             } catch {
                 var f = ClipFailure.from(error, clip: "", groupPath: input, samplesKept: 0)
                 f.stage = .discover
@@ -52,6 +57,7 @@ struct IngestInputs {
     /// first appearance), with units and kinds from the groups' clip.json.
     static func schema(for groups: [ClipGroup], config: IngestConfiguration) -> FleetLabels.LabelSchema {
         var names: [String] = []
+        var known = Set<String>()
         var units: [String: String] = [:]
         var categorical = Set(config.labelOptions.categoricalSignals)
         for g in groups {
@@ -61,15 +67,14 @@ struct IngestInputs {
                 for (k, v) in man.units where units[k] == nil { units[k] = v }
                 categorical.formUnion(man.categorical)
             }
-            if let table = g.signalsTable, let header = firstLine(of: table) {
-                for col in header.split(separator: ",").dropFirst() {
-                    let n = col.trimmingCharacters(in: .whitespaces)
-                    if !n.isEmpty && !names.contains(n) { names.append(n) }
-                }
+            // A header that cannot be read leaves the schema alone; the clip fails when loaded.
+            if let table = g.signalsTable,
+               let columns = try? SignalsCSV.columns(path: table, maxBytes: config.labelOptions.maxSidecarBytes) {
+                for n in columns where !n.isEmpty && known.insert(n).inserted { names.append(n) }
             }
             for file in g.signalFiles {
                 let n = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-                if !names.contains(n) { names.append(n) }
+                if known.insert(n).inserted { names.append(n) }
             }
         }
         if let wanted = config.effective.signals { names = wanted }
@@ -78,13 +83,5 @@ struct IngestInputs {
             let cat = categorical.contains(n) || unit.lowercased() == "categorical"
             return LabelField(name: n, unit: unit, kind: cat ? .categorical : .continuous)
         })
-    }
-
-    private static func firstLine(of path: String) -> String? {
-        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? h.close() }
-        guard let data = try? h.read(upToCount: 64 * 1024) else { return nil }
-        let line = data.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
-        return String(decoding: line, as: UTF8.self)
     }
 }
