@@ -50,6 +50,8 @@ public struct ClipFailure: Error, Sendable, Codable, Equatable, CustomStringConv
             default: stage = .open
             }
             return ClipFailure(clip: clip, path: e.path, stage: stage, message: e.message, samplesKept: samplesKept)
+        case let e as ShardError where e.kind == .recordTooLarge:
+            return ClipFailure(clip: clip, path: groupPath, stage: .limits, message: e.description, samplesKept: samplesKept)
         case let e as KernelError:
             let option = [KernelError.Kind.invalidCrop: "--crop: ", .invalidSize: "--size: "][e.kind] ?? ""
             return ClipFailure(clip: clip, path: groupPath, stage: .transform, message: option + e.description, samplesKept: samplesKept)

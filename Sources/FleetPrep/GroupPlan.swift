@@ -133,7 +133,8 @@ final class GroupPlan: Sendable {
         guard let fps = config.targetFPS else { return config.stride }
         let rate = masterInfo.frameRate.doubleValue
         guard rate.isFinite, rate > 0 else { return 1 }
-        return max(1, Int((rate / fps).rounded()))
+        // The file's rate is a claim too: the stride stays in --stride's range.
+        return max(1, Int(min(Double(IngestConfiguration.Limits.maxStride), (rate / fps).rounded())))
     }
 
     /// The record of kept sample `k` (its tensor bytes as given: empty for sizing it).

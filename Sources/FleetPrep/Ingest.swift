@@ -195,7 +195,10 @@ public final class IngestRun: @unchecked Sendable {
         var contents = journal.load()
         var manifest = dir.manifest(named: manifestName)
         var owned = dir.owned(journal: contents, manifest: manifest)
-        if overwrite {
+        // A run with other options that completed no shard (say, every clip failed on a bad
+        // --size) left nothing worth keeping: its own files give way without --overwrite.
+        let worthless = contents.map { $0.fingerprint != fingerprint && $0.point.shards.values.allSatisfy { $0 == nil } } ?? false
+        if overwrite || (worthless && manifest == nil) {
             // Only what this worker's journal and manifest name goes.
             for name in owned.sorted() { dir.remove(name, owned: owned) }
             try? fm.removeItem(at: journal.url)

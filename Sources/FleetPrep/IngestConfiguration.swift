@@ -40,8 +40,14 @@ public struct IngestConfiguration: Sendable {
         guard let out = o.out, !out.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
         outputDirectory = URL(fileURLWithPath: out).standardizedFileURL
 
-        func positive(_ v: Int?, _ name: String) throws -> Int {
-            guard let v, v >= 1 else { throw IngestError.badOption(name, "must be a whole number ≥ 1, got \(v.map(String.init) ?? "nothing")") }
+        func positive(_ v: Int?, _ name: String, max: Int = Int.max) throws -> Int {
+            guard let v, v >= 1, v <= max else {
+                throw IngestError.badOption(name, "must be a whole number from 1 to \(max), got \(v.map(String.init) ?? "nothing")")
+            }
+            return v
+        }
+        func within(_ v: Double, _ name: String, _ range: ClosedRange<Double>, _ what: String) throws -> Double {
+            guard v.isFinite, range.contains(v) else { throw IngestError.badOption(name, "must be \(what) from \(range.lowerBound) to \(range.upperBound), got \(v)") }
             return v
         }
         // Transform.
@@ -52,9 +58,12 @@ public struct IngestConfiguration: Sendable {
         if let size = o.size {
             do {
                 let s = try TransformConfig.parseSize(size)
+                guard s.width <= Limits.maxSide, s.height <= Limits.maxSide else {
+                    throw IngestError.badOption("--size", "each side must be 1 to \(Limits.maxSide) pixels, got \(size)")
+                }
                 t.outputWidth = s.width
                 t.outputHeight = s.height
-            } catch { throw IngestError.badOption("--size", "\(error) (expected WxH such as 640x480)") }
+            } catch let e as IngestError { throw e } catch { throw IngestError.badOption("--size", "\(error) (expected WxH such as 640x480)") }
         }
         t.filter = try Self.choice(o.filter, "--filter", ResizeFilter.init(rawValue:), ["bilinear", "area"])
         t.dtype = try Self.choice(o.dtype, "--dtype", ElementType.init(rawValue:), ElementType.allCases.map(\.rawValue))
@@ -73,21 +82,26 @@ public struct IngestConfiguration: Sendable {
         transform = t
 
         // Sampling and decoding.
-        stride = try positive(o.stride, "--stride")
+        stride = try positive(o.stride, "--stride", max: Limits.maxStride)
         if let fps = o.fps {
-            guard fps.isFinite, fps > 0 else { throw IngestError.badOption("--fps", "must be a positive number of frames per second, got \(fps)") }
+            _ = try within(fps, "--fps", Limits.fps, "frames per second")
             if o.stride != nil && o.stride != 1 && given.stride != nil {
                 throw IngestError.badOption("--fps", "give either --stride or --fps, not both")
             }
         }
         targetFPS = o.fps
-        jobs = try positive(o.jobs, "--jobs")
-        guard let dt = o.decoderThreads, dt >= 0 else { throw IngestError.badOption("--decoder-threads", "must be 0 (automatic) or more") }
+        jobs = try positive(o.jobs, "--jobs", max: Limits.maxJobs)
+        guard let dt = o.decoderThreads, dt >= 0, dt <= Limits.maxDecoderThreads else {
+            throw IngestError.badOption("--decoder-threads", "must be 0 (automatic) to \(Limits.maxDecoderThreads), got \(o.decoderThreads.map(String.init) ?? "nothing")")
+        }
         decoderThreads = dt
         do {
             let t = try MemoryTarget(parsing: o.inflight ?? "1GiB")
             inflightBytes = Int(t.bytes)
         } catch { throw IngestError.badOption("--inflight", "expected a size such as 1GiB, got \"\(o.inflight ?? "")\"") }
+        guard Limits.inflight.contains(inflightBytes) else {
+            throw IngestError.badOption("--inflight", "must be 16MiB to 1TiB, got \(o.inflight ?? "")")
+        }
         lenient = o.lenient ?? false
 
         // Labels and cameras.
@@ -110,13 +124,13 @@ public struct IngestConfiguration: Sendable {
         }
         cameras = o.cameras
         if let tol = o.syncTolerance {
-            guard tol.isFinite, tol > 0 else { throw IngestError.badOption("--sync-tolerance", "must be a positive number of seconds, got \(tol)") }
+            guard tol.isFinite, tol > 0, tol <= Limits.maxSeconds else { throw IngestError.badOption("--sync-tolerance", "must be a positive number of seconds up to \(Limits.maxSeconds), got \(tol)") }
             l.syncTolerance = tol
         }
         l.missingCameraPolicy = try Self.choice(o.missingCamera, "--missing-camera", MissingCameraPolicy.init(rawValue:), ["drop", "nearest", "fill"])
-        guard let gap = o.maxGap, gap.isFinite, gap >= 0 else { throw IngestError.badOption("--max-gap", "must be 0 or more seconds") }
+        guard let gap = o.maxGap, gap.isFinite, gap >= 0, gap <= Limits.maxSeconds else { throw IngestError.badOption("--max-gap", "must be 0 to \(Limits.maxSeconds) seconds") }
         l.maxGap = gap
-        guard let sidecar = o.maxSidecarBytes, sidecar >= 1 else { throw IngestError.badOption("--max-sidecar-bytes", "must be ≥ 1") }
+        let sidecar = try positive(o.maxSidecarBytes, "--max-sidecar-bytes", max: Limits.maxSidecarBytes)
         l.maxSidecarBytes = sidecar
         if let names = o.signals {
             guard !names.isEmpty, Set(names).count == names.count else {
@@ -135,14 +149,36 @@ public struct IngestConfiguration: Sendable {
         guard let fill = o.fill, fill > 0, fill <= 1 else { throw IngestError.badOption("--fill", "must be in (0, 1], got \(o.fill.map { "\($0)" } ?? "nothing")") }
         self.fill = fill
         do { _ = try ShardBudget(target: target, fill: fill) } catch { throw IngestError.badOption("--target", "\(error)") }
-        guard let a = o.alignment, a >= 1, a & (a - 1) == 0, a <= 1 << 30 else {
-            throw IngestError.badOption("--alignment", "must be a power of two, got \(o.alignment.map(String.init) ?? "nothing")")
+        guard let a = o.alignment, a >= 1, a & (a - 1) == 0, a <= Limits.maxAlignment else {
+            throw IngestError.badOption("--alignment", "must be a power of two up to \(Limits.maxAlignment), got \(o.alignment.map(String.init) ?? "nothing")")
+        }
+        guard Int64(a) * 4 <= (try? ShardBudget(target: target, fill: fill).bytes) ?? 0 else {
+            throw IngestError.badOption("--alignment", "\(a) must be at most a quarter of the shard budget")
         }
         alignment = a
 
-        maxPixels = try positive(o.maxPixels, "--max-pixels")
-        maxFrames = try positive(o.maxFrames, "--max-frames")
+        maxPixels = try positive(o.maxPixels, "--max-pixels", max: Limits.maxPixels)
+        maxFrames = try positive(o.maxFrames, "--max-frames", max: Limits.maxFrames)
         effective = o
+    }
+
+    /// The ranges every option is checked against before anything is written (docs/ingest.md,
+    /// "Limits"). They bound what one run may ask of the machine, not what is sensible.
+    public enum Limits {
+        /// Output width or height, pixels (the kernels' limit).
+        public static let maxSide = 16384
+        public static let maxStride = 1_000_000
+        public static let fps: ClosedRange<Double> = 0.001...1000
+        public static let maxJobs = 1024
+        public static let maxDecoderThreads = 64
+        public static let inflight: ClosedRange<Int> = (16 << 20)...(1 << 40)
+        /// Seconds, for --sync-tolerance and --max-gap.
+        public static let maxSeconds = 86_400.0
+        public static let maxSidecarBytes = 16 << 30
+        public static let maxAlignment = 16 << 20
+        /// Source pictures: 32768 × 32768.
+        public static let maxPixels = 1 << 30
+        public static let maxFrames = 100_000_000
     }
 
     /// The shard budget in bytes.

@@ -162,9 +162,14 @@ final class IngestEngine: @unchecked Sendable {
                 nextLayout += 1
                 switch r {
                 case .success(let plan):
-                    let (layout, r) = try sink.layOut(plan)
-                    ready += r
-                    laidOut.append((n, .success(layout)))
+                    do {
+                        let (layout, r) = try sink.layOut(plan)
+                        ready += r
+                        laidOut.append((n, .success(layout)))
+                    } catch let e as ShardError where e.kind == .recordTooLarge {
+                        // One clip's oversized record fails that clip, not the batch.
+                        laidOut.append((n, .failure(ClipFailure.from(e, clip: items[n].key, groupPath: items[n].group.path, samplesKept: 0))))
+                    }
                 case .failure(let f):
                     laidOut.append((n, .failure(f)))
                 }

@@ -83,9 +83,13 @@ final class ShardSink: @unchecked Sendable {
     /// the layout and the shards that became complete (sealed with nothing pending).
     func layOut(_ plan: GroupPlan) throws -> (GroupLayout, ready: [Int]) {
         try lock.withLock {
+            // A group is placed whole or not at all: a record that fits no shard fails its group
+            // (the layout of every other group is unchanged, so the dataset stays deterministic).
             var placements: [ShardPlacement] = []
             placements.reserveCapacity(plan.count)
-            for k in 0..<plan.count { placements.append(try packer.place(plan.record(k))) }
+            var trial = packer
+            for k in 0..<plan.count { placements.append(try trial.place(plan.record(k))) }
+            packer = trial
             let layout = GroupLayout(plan: plan, placements: placements)
             if let range = layout.shards {
                 for n in range {

@@ -12,8 +12,8 @@ struct IngestCommand: ParsableCommand {
         annotations.jsonl, clip.json), or a directory of them, searched recursively.
 
         Exit status: 0 every clip ingested; 1 the dataset was written but some clips failed \
-        (see OUT/errors.jsonl); 2 nothing usable: bad options, unusable output directory, no \
-        clips, or every clip failed; 130 interrupted (run the same command again to resume).
+        (see OUT/errors.jsonl); 2 nothing usable: bad options, unusable or locked output directory, no \
+        clips, every clip failed, or the run itself failed (output not writable); 130 interrupted (run the same command again to resume).
         """
     )
 
@@ -45,13 +45,13 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Channels: rgb, bgr or gray.")
     var channels: String?
 
-    @Option(help: "Keep every Nth frame of the master camera.")
+    @Option(parsing: .unconditional, help: "Keep every Nth frame of the master camera.")
     var stride: Int?
-    @Option(help: "Keep frames at about this rate (instead of --stride).")
+    @Option(parsing: .unconditional, help: "Keep frames at about this rate (instead of --stride).")
     var fps: Double?
-    @Option(help: "Worker threads (default: the number of cores); long clips and camera groups are split into work units at key frames so every thread has work.")
+    @Option(parsing: .unconditional, help: "Worker threads (default: the number of cores); long clips and camera groups are split into work units at key frames so every thread has work.")
     var jobs: Int?
-    @Option(help: "Decoder threads per camera (default 1; 0 = automatic).")
+    @Option(parsing: .unconditional, help: "Decoder threads per camera (default 1; 0 = automatic).")
     var decoderThreads: Int?
     @Option(help: "Memory for sample tensors being made and written (default 256MiB): bounds peak memory.")
     var inflight: String?
@@ -62,11 +62,11 @@ struct IngestCommand: ParsableCommand {
     var cameras: String?
     @Option(help: "Master camera whose frames are the sample ticks (default main).")
     var master: String?
-    @Option(help: "Camera sync tolerance in seconds (default: half the master frame period).")
+    @Option(parsing: .unconditional, help: "Camera sync tolerance in seconds (default: half the master frame period).")
     var syncTolerance: Double?
     @Option(help: "A tick with a camera missing: drop, nearest or fill.")
     var missingCamera: String?
-    @Option(help: "Largest gap in seconds between a frame and a signal sample before the value is masked.")
+    @Option(parsing: .unconditional, help: "Largest gap in seconds between a frame and a signal sample before the value is masked.")
     var maxGap: Double?
     @Option(help: "Label fields, comma-separated (default: every signal found).")
     var signals: String?
@@ -77,21 +77,21 @@ struct IngestCommand: ParsableCommand {
     var digest: String?
     @Option(help: "Memory target: dojo-node, dojo-d1, dojo-tile, dojo-dip, h100, or bytes such as 512MiB.")
     var target: String?
-    @Option(help: "Share of the target's memory a shard may fill, 0 < F ≤ 1.")
+    @Option(parsing: .unconditional, help: "Share of the target's memory a shard may fill, 0 < F ≤ 1.")
     var fill: Double?
-    @Option(help: "Record alignment in native shards, bytes.")
+    @Option(parsing: .unconditional, help: "Record alignment in native shards, bytes.")
     var alignment: Int?
 
-    @Option(help: "Largest width×height a clip may have.")
+    @Option(parsing: .unconditional, help: "Largest width×height a clip may have.")
     var maxPixels: Int?
-    @Option(help: "Most frames a camera video may have.")
+    @Option(parsing: .unconditional, help: "Most frames a camera video may have.")
     var maxFrames: Int?
-    @Option(help: "Largest sidecar file in bytes.")
+    @Option(parsing: .unconditional, help: "Largest sidecar file in bytes.")
     var maxSidecarBytes: Int?
 
     @Option(help: "This process's share of the batch, I/N (default: from Slurm, Kubernetes or AWS Batch array variables).")
     var worker: String?
-    @Option(help: "Worker count for Kubernetes Indexed Jobs / AWS Batch when the environment does not give it.")
+    @Option(parsing: .unconditional, help: "Worker count for Kubernetes Indexed Jobs / AWS Batch when the environment does not give it.")
     var workers: Int?
 
     @Flag(help: "Replace a dataset already in --out instead of resuming it.")
@@ -150,6 +150,12 @@ struct IngestCommand: ParsableCommand {
             progress.finish()
             FileHandle.standardError.write(Data("fleetprep ingest: \(e)\n".utf8))
             if case .interrupted = e { throw ExitCode(IngestExitStatus.interrupted.rawValue) }
+            throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
+        } catch {
+            // Any other failure of the run as a whole (the journal or a shard cannot be written)
+            // is status 2, never 1 ("dataset written, some clips failed").
+            progress.finish()
+            FileHandle.standardError.write(Data("fleetprep ingest: \(error)\n".utf8))
             throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
         }
         if json {
