@@ -334,8 +334,9 @@ public final class IngestRun: @unchecked Sendable {
         bytes.append(contentsOf: Array(cfg.worker.description.utf8))
         for item in items { bytes.append(contentsOf: Array((item.key + "\u{0}" + item.group.path + "\n").utf8)) }
         bytes.append(contentsOf: Array(schema.names.joined(separator: ",").utf8))
-        // The layout plan's rules (records placed up front, failed groups compacted out).
-        bytes.append(contentsOf: Array("layout-v2".utf8))
+        // The layout plan's rules (records placed up front, failed groups compacted out; v3: wds
+        // .json members carry json_crc32c).
+        bytes.append(contentsOf: Array("layout-v3".utf8))
         return fnv1a64(bytes)
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// `index.json`: the dataset's manifest, written last and atomically.
@@ -17,6 +18,9 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
     public var sources: JSONValue
     public var samples: Int
     public var bytes: Int64
+    /// `sha256:HEX` of this manifest's own canonical JSON without this field (written by
+    /// `write`; nil in manifests from before it existed). `integrityProblems` checks it.
+    public var digest: String?
 
     public init(format: ShardFormat, target: MemoryTarget, fill: Double, budgetBytes: Int64, shards: [ShardInfo],
                 schema: LabelSchema, tensor: TensorSpec?, transform: JSONValue, sources: JSONValue) {
@@ -33,13 +37,38 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
         bytes = shards.reduce(0) { $0 + $1.bytes }
     }
 
-    /// Writes `directory/name` via a temporary file, fsync and rename.
-    public func write(to directory: URL, name: String = "index.json") throws(ShardError) {
-        let url = directory.appendingPathComponent(name)
+    /// The canonical JSON of a manifest: what `write` puts on disk.
+    static func canonical(_ m: DatasetManifest) throws -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try enc.encode(m)
+    }
+
+    /// The manifest with its `digest` computed.
+    public func sealed() throws -> DatasetManifest {
+        var m = self
+        m.digest = nil
+        m.digest = ShardDigest.wholeFileScheme + ":" + ShardDigest.hex(SHA256.hash(data: try Self.canonical(m)))
+        return m
+    }
+
+    /// Problems with a manifest file's own integrity: not in the canonical form `write` makes
+    /// (any edited or damaged byte that still parses changes it), or a `digest` that does not
+    /// match. Empty for a manifest exactly as written. Manifests without a digest (older
+    /// versions) are only checked for canonical form.
+    public static func integrityProblems(_ data: Data) -> [String] {
+        guard let m = try? JSONDecoder().decode(DatasetManifest.self, from: data) else { return ["index.json is not a FleetPrep manifest"] }
+        var problems: [String] = []
+        if (try? canonical(m)) != data { problems.append("index.json is not byte for byte as written (edited or damaged)") }
+        if let d = m.digest, (try? m.sealed().digest) != d { problems.append("index.json's digest does not match its contents") }
+        return problems
+    }
+
+    /// Writes `directory/name` (with its `digest`) via a temporary file, fsync and rename.
+    public func write(to directory: URL, name: String = "index.json") throws(ShardError) {
+        let url = directory.appendingPathComponent(name)
         let data: Data
-        do { data = try enc.encode(self) } catch { throw ShardError(.io, file: url.path, "cannot encode: \(error)") }
+        do { data = try Self.canonical(try sealed()) } catch { throw ShardError(.io, file: url.path, "cannot encode: \(error)") }
         let tmp = directory.appendingPathComponent("." + name + ".tmp")
         let f = try RawFile(creating: tmp.path)
         try f.write([UInt8](data))

@@ -247,6 +247,17 @@ struct NativeShardReader {
         let version = file.u32(8)
         guard version == NativeShard.version else { throw ShardError(.notAShard, file: path, "unsupported version \(version)") }
         let count = file.u64(16), indexOffset = file.u64(32), indexLength = file.u64(40), indexCRC = file.u32(48)
+        let alignment = file.u64(24)
+        // Every header field is checked: the header is not covered by the index's checksum.
+        guard file.u32(12) == UInt32(NativeShard.headerSize), file.u32(52) == 0, file.u64(56) == 0 else {
+            throw ShardError(.notAShard, file: path, "the header's size, flags or reserved bytes are not those of version 1")
+        }
+        guard alignment >= 1, alignment <= 1 << 30, alignment & (alignment - 1) == 0 else {
+            throw ShardError(.notAShard, file: path, "the header's alignment \(alignment) is not a power of two")
+        }
+        guard count <= UInt64(file.bytes.count) else {
+            throw ShardError(.notAShard, file: path, "the header claims \(count) records in \(file.bytes.count) bytes")
+        }
         guard indexOffset >= UInt64(NativeShard.headerSize), indexOffset <= UInt64(file.bytes.count),
               indexLength <= UInt64(file.bytes.count) - indexOffset, indexLength > 0 else {
             throw ShardError(.truncated, file: path, "the index (\(indexOffset)+\(indexLength)) lies beyond the end of the file (\(file.bytes.count) bytes)")
@@ -268,7 +279,8 @@ struct NativeShardReader {
                 throw ShardError(.notAShard, file: path, record: e.key, "the index entry has impossible sizes")
             }
             let parts = e.tensorBytes + e.labels * 5 + e.annotationsBytes + e.metadataBytes
-            guard e.offset >= Int64(NativeShard.headerSize), e.length >= 0, e.offset + e.length <= Int64(indexOffset),
+            guard e.offset >= Int64(NativeShard.headerSize), e.offset <= Int64(indexOffset), e.length >= 0,
+                  e.length <= Int64(indexOffset) - e.offset, UInt64(e.offset) % alignment == 0,
                   Int64(parts) == e.length, e.tensorBytes == e.tensor.byteCount, e.tensor.shape.allSatisfy({ $0 >= 0 }) else {
                 throw ShardError(.notAShard, file: path, record: e.key, "the index entry is inconsistent with the file")
             }

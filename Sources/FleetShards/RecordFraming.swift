@@ -5,7 +5,8 @@
 /// - native: no head; tail = labels (f32 LE) + mask + annotation JSON + metadata JSON.
 /// - wds: head = ustar header of `<key>.npy` + the .npy header; tail = zero padding to 512 bytes,
 ///   the ustar header of `<key>.json`, the JSON (padded with spaces to the length it has with a
-///   10-digit CRC, so that its size is known before the tensor is) and zero padding to 512.
+///   10-digit CRC, so that its size is known before the tensor is; its `json_crc32c` covers the
+///   member, padding included) and zero padding to 512.
 struct RecordFraming {
     var head: [UInt8]
     var tail: [UInt8]
@@ -33,6 +34,7 @@ struct RecordFraming {
             let longest = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: UInt32.max).count
             var json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: npyCRC ?? UInt32.max)
             json += [UInt8](repeating: 0x20, count: longest - json.count)
+            if npyCRC != nil { WebDatasetShard.sealJSON(&json) }
             var t = [UInt8](repeating: 0, count: WebDatasetShard.padded(npySize) - npySize)
             t += WebDatasetShard.tarHeader(name: r.key + ".json", size: json.count)
             t += json

@@ -77,7 +77,40 @@ enum WebDatasetShard {
 
     static func padded(_ n: Int) -> Int { (n + block - 1) / block * block }
 
-    /// The .json member of a sample.
+    static let jsonCRCField = Array("\"json_crc32c\":\"".utf8)
+    static let jsonCRCPlaceholder = "00000000"
+
+    /// Where the 8 hex digits of the `json_crc32c` field lie in a .json member, if it has one.
+    static func jsonCRCRange(_ json: UnsafeRawBufferPointer) -> Range<Int>? {
+        let f = jsonCRCField
+        guard json.count >= f.count + 8 else { return nil }
+        var i = 0
+        while i + f.count + 8 <= json.count {
+            if json[i] == f[0], (0..<f.count).allSatisfy({ json[i + $0] == f[$0] }) { return (i + f.count)..<(i + f.count + 8) }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The CRC-32C that `json_crc32c` holds: of the whole member, padding included, with the
+    /// field's 8 digits read as "00000000".
+    static func jsonCRC(_ json: UnsafeRawBufferPointer, field: Range<Int>) -> UInt32 {
+        var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: json[..<field.lowerBound]))
+        crc = Array(jsonCRCPlaceholder.utf8).withUnsafeBytes { CRC32C.checksum($0, seed: crc) }
+        return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: json[field.upperBound...]), seed: crc)
+    }
+
+    /// Fills in the `json_crc32c` field of a finished .json member (its padding included), so that
+    /// a damaged label, mask or metadata byte is caught even in a shard read alone.
+    static func sealJSON(_ json: inout [UInt8]) {
+        json.withUnsafeMutableBytes { b in
+            guard let r = jsonCRCRange(UnsafeRawBufferPointer(b)) else { return }
+            let hex = Array(String(format: "%08x", jsonCRC(UnsafeRawBufferPointer(b), field: r)).utf8)
+            for k in 0..<8 { b[r.lowerBound + k] = hex[k] }
+        }
+    }
+
+    /// The .json member of a sample (its `json_crc32c` still "00000000": see `sealJSON`).
     static func sampleJSON(_ r: SampleRecord, schema: LabelSchema, npyCRC: UInt32) -> [UInt8] {
         let labels = r.labels.map { v -> String in
             guard v.isFinite else { return "null" }
@@ -86,7 +119,7 @@ enum WebDatasetShard {
         let ann = (try? JSONValue(parsing: r.annotations)) != nil ? r.annotations : JSONValue.string(r.annotations).jsonText
         let tensor = (try? NativeShard.encoder().encode(r.tensor)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
         let names = JSONValue.array(schema.names.map { .string($0) }).jsonText
-        let s = "{\"annotations\":\(ann),\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":\(npyCRC),\"tensor\":\(tensor)}"
+        let s = "{\"annotations\":\(ann),\"json_crc32c\":\"\(jsonCRCPlaceholder)\",\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":\(npyCRC),\"tensor\":\(tensor)}"
         return Array(s.utf8)
     }
 }
@@ -123,7 +156,8 @@ final class WebDatasetShardWriter: ShardFileWriter {
         try file.write(header)
         try file.write(r.tensorBytes)
         try file.pad(to: Int64(WebDatasetShard.block))
-        let json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: crc)
+        var json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: crc)
+        WebDatasetShard.sealJSON(&json)
         try file.write(WebDatasetShard.tarHeader(name: r.key + ".json", size: json.count))
         try file.write(json)
         try file.pad(to: Int64(WebDatasetShard.block))
@@ -229,6 +263,13 @@ struct WebDatasetShardReader {
         }
         var crc: UInt32? = nil
         if case .number(let n)? = meta["npy_crc32c"] { crc = UInt32(exactly: n) }
+        let json = UnsafeRawBufferPointer(rebasing: b[s.json])
+        if let field = WebDatasetShard.jsonCRCRange(json) {
+            let stored = UInt32(String(decoding: json[field], as: UTF8.self), radix: 16)
+            guard stored == WebDatasetShard.jsonCRC(json, field: field) else {
+                throw ShardError(.checksumMismatch, file: file.path, record: s.key, "the .json member's CRC-32C does not match (labels, mask or metadata damaged)")
+            }
+        }
         return RecordView(key: s.key, tensor: tensor, tensorBytes: UnsafeRawBufferPointer(rebasing: npy[off...]),
                           labels: labels, mask: mask, annotations: meta["annotations"]?.jsonText ?? "null",
                           metadata: meta["metadata"] ?? .null, storedCRC32C: crc, recordBytes: npy)

@@ -34,13 +34,13 @@ struct InspectCommand: ParsableCommand {
             return Report(path: path, format: m.shardFormat.rawValue, target: m.target.name, budgetBytes: m.budgetBytes,
                           samples: ds.count,
                           shards: m.shards.map { .init(file: $0.file, samples: $0.samples, bytes: $0.bytes, fill: Double($0.bytes) / Double(m.budgetBytes)) },
-                          schema: m.schema, tensor: ds.count > 0 ? ds[0].tensor : nil)
+                          schema: m.schema, tensor: ds.count > 0 ? try ds.record(at: 0).tensor : nil)
         }
         let ds = try ShardDataset(shardFile: url)
         let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64) ?? 0
         return Report(path: path, format: url.pathExtension == "tar" ? "wds" : "native", samples: ds.count,
                       shards: [.init(file: url.lastPathComponent, samples: ds.count, bytes: size, fill: nil)],
-                      schema: ds.schema, tensor: ds.count > 0 ? ds[0].tensor : nil)
+                      schema: ds.schema, tensor: ds.count > 0 ? try ds.record(at: 0).tensor : nil)
     }
 
     func run() throws {
@@ -72,11 +72,12 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-/// `fleetprep verify DIR`: every record checksum and every shard's SHA-256.
+/// `fleetprep verify DIR|SHARD`: `DatasetVerifier`'s checks, one line per problem.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check every record's CRC32C and every shard's SHA-256; exit 1 naming each bad shard and record."
+        abstract: "Check index.json, every shard's digest, layout and index, and every record's CRC-32C; exit 1 naming each problem.",
+        discussion: "A dataset directory is checked against its index.json (whose own digest and form are checked too); a single shard file is checked on its own: header, zero padding, record and .json CRCs."
     )
 
     @Argument(help: "A dataset directory (with index.json) or a shard file.")
@@ -89,38 +90,8 @@ struct VerifyCommand: ParsableCommand {
             FileHandle.standardError.write(Data("fleetprep verify: \(path): no such file or directory\n".utf8))
             throw ExitCode(2)
         }
-        var problems: [String] = []
-        var count = 0
-        if isDir.boolValue {
-            // Open shards one by one so that one unreadable shard is named and the rest still checked.
-            let manifest: DatasetManifest
-            do { manifest = try DatasetManifest.read(from: url) } catch {
-                FileHandle.standardError.write(Data("fleetprep verify: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
-            for s in manifest.shards {
-                let file = url.appendingPathComponent(s.file)
-                do {
-                    let ds = try ShardDataset(shardFile: file)
-                    count += ds.count
-                    if ds.count != s.samples { problems.append("\(s.file): holds \(ds.count) samples; index.json says \(s.samples)") }
-                    problems += ds.verify().map(\.description)
-                    let (digest, size) = try ShardDigest.compute(like: s.digest, file: file)
-                    if size != s.bytes { problems.append("\(s.file): size \(size) differs from index.json (\(s.bytes))") }
-                    if digest != s.digest { problems.append("\(s.file): digest differs from index.json") }
-                } catch {
-                    problems.append("\(s.file): \(error.message)" + (error.record.map { " (record \($0))" } ?? ""))
-                }
-            }
-        } else {
-            do {
-                let ds = try ShardDataset(shardFile: url)
-                count = ds.count
-                problems = ds.verify().map(\.description)
-            } catch {
-                problems.append("\(url.lastPathComponent): \(error.message)")
-            }
-        }
+        let report = isDir.boolValue ? DatasetVerifier.verify(directory: url) : DatasetVerifier.verify(shard: url)
+        let (problems, count) = (report.problems, report.samples)
         if problems.isEmpty {
             print("ok: \(count) samples verified")
         } else {
