@@ -195,6 +195,9 @@ public final class IngestRun: @unchecked Sendable {
         var contents = journal.load()
         var manifest = dir.manifest(named: manifestName)
         var owned = dir.owned(journal: contents, manifest: manifest)
+        // A file with a name this run writes that the dataset does not name stops it before
+        // anything is removed.
+        try dir.checkNoForeignOutputs(try dir.entries(), owned: owned)
         // A run with other options that completed no shard (say, every clip failed on a bad
         // --size) left nothing worth keeping: its own files give way without --overwrite.
         let worthless = contents.map { $0.fingerprint != fingerprint && $0.point.shards.values.allSatisfy { $0 == nil } } ?? false
@@ -206,7 +209,6 @@ public final class IngestRun: @unchecked Sendable {
             manifest = nil
             owned = []
         }
-        try dir.checkNoForeignOutputs(try dir.entries(), owned: owned)
         if let contents, contents.fingerprint != fingerprint {
             throw IngestError.output(path: out.path, message: "holds an ingest made with other inputs or options; use another --out, or --overwrite to replace it")
         }
