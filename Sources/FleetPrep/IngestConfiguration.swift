@@ -100,7 +100,7 @@ public struct IngestConfiguration: Sendable {
             inflightBytes = Int(t.bytes)
         } catch { throw IngestError.badOption("--inflight", "expected a size such as 1GiB, got \"\(o.inflight ?? "")\"") }
         guard Limits.inflight.contains(inflightBytes) else {
-            throw IngestError.badOption("--inflight", "must be 16MiB to 1TiB, got \(o.inflight ?? "")")
+            throw IngestError.badOption("--inflight", "must be 1MiB to 1TiB, got \(o.inflight ?? "")")
         }
         lenient = o.lenient ?? false
 
@@ -171,7 +171,7 @@ public struct IngestConfiguration: Sendable {
         public static let fps: ClosedRange<Double> = 0.001...1000
         public static let maxJobs = 1024
         public static let maxDecoderThreads = 64
-        public static let inflight: ClosedRange<Int> = (16 << 20)...(1 << 40)
+        public static let inflight: ClosedRange<Int> = (1 << 20)...(1 << 40)
         /// Seconds, for --sync-tolerance and --max-gap.
         public static let maxSeconds = 86_400.0
         public static let maxSidecarBytes = 16 << 30

@@ -50,6 +50,14 @@ import Testing
 
     static func write(_ text: String, _ url: URL) throws { try Data(text.utf8).write(to: url) }
 
+    /// A clip-group directory `parent/name` with the small clip as its main camera.
+    static func group(_ parent: URL, _ name: String) throws -> URL {
+        let g = parent.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: g, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: clip, toPath: g.appendingPathComponent("main.mp4").path)
+        return g
+    }
+
     static func errors(_ out: URL) -> [[String: Any]] {
         guard let text = try? String(contentsOf: out.appendingPathComponent("errors.jsonl"), encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -134,9 +142,7 @@ import Testing
     @Test func verifyChecksIndexJSONAndEveryShardsOwnIndex() throws {
         let dir = Self.temp("indexjson")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let group = dir.appendingPathComponent("in/g")
-        try FileManager.default.createDirectory(at: group, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.clip, toPath: group.appendingPathComponent("main.mp4").path)
+        let group = try Self.group(dir, "in/g")
         try Self.write("t,speed,steer\n0,1,5\n1,2,6\n2,3,7\n", group.appendingPathComponent("signals.csv"))
         let out = dir.appendingPathComponent("out")
         #expect(try Self.fleetprep(["ingest", group.path, "--out", out.path, "--quiet", "--size", "16x16"]).status == 0)
@@ -254,9 +260,7 @@ import Testing
         #expect(mkfifo(lone.appendingPathComponent("cam.mp4").path, 0o644) == 0)
         var inputs = [lone.path]
         for sidecar in ["signals.csv", "clip.json", "annotations.jsonl"] {
-            let g = dir.appendingPathComponent("g-" + sidecar.replacingOccurrences(of: ".", with: "_"))
-            try FileManager.default.createDirectory(at: g, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Self.clip, toPath: g.appendingPathComponent("main.mp4").path)
+            let g = try Self.group(dir, "g-" + sidecar.replacingOccurrences(of: ".", with: "_"))
             #expect(mkfifo(g.appendingPathComponent(sidecar).path, 0o644) == 0)
             inputs.append(g.path)
         }
@@ -297,9 +301,7 @@ import Testing
     @Test func oversizedRecordFailsItsClipOnly() throws {
         let dir = Self.temp("bigrecord")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let g = dir.appendingPathComponent("g")
-        try FileManager.default.createDirectory(at: g, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.clip, toPath: g.appendingPathComponent("main.mp4").path)
+        let g = try Self.group(dir, "g")
         try Self.write("{\"frame\":0,\"s\":\"" + String(repeating: "A", count: 300_000) + "\"}\n", g.appendingPathComponent("annotations.jsonl"))
         let out = dir.appendingPathComponent("out")
         let r = try Self.fleetprep(["ingest", Self.clip, g.path, Self.clip2, "--out", out.path, "--quiet", "--size", "16x16", "--target", "128KiB"])
@@ -387,16 +389,12 @@ import Testing
         let dir = Self.temp("signals")
         defer { try? FileManager.default.removeItem(at: dir) }
         // 20,000 columns: a header well over 64 KiB.
-        let wide = dir.appendingPathComponent("wide")
-        try FileManager.default.createDirectory(at: wide, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.clip, toPath: wide.appendingPathComponent("main.mp4").path)
+        let wide = try Self.group(dir, "wide")
         let names = (0..<20_000).map { "signal_number_\($0)" }
         let row = (0..<20_000).map { _ in "1" }.joined(separator: ",")
         try Self.write("t," + names.joined(separator: ",") + "\n0," + row + "\n9," + row + "\n", wide.appendingPathComponent("signals.csv"))
         // 1e39 does not fit float32.
-        let huge = dir.appendingPathComponent("huge")
-        try FileManager.default.createDirectory(at: huge, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Self.clip, toPath: huge.appendingPathComponent("main.mp4").path)
+        let huge = try Self.group(dir, "huge")
         try Self.write("t,signal_number_0\n0,1e39\n9,1\n", huge.appendingPathComponent("signals.csv"))
         let out = dir.appendingPathComponent("out")
         let r = try Self.fleetprep(["ingest", wide.path, huge.path, "--out", out.path, "--quiet", "--size", "8x8", "--dtype", "u8"])
