@@ -4,6 +4,7 @@ Every tensor handed out is a numpy view into the shard's ``mmap`` (ACCESS_COPY: 
 copy-on-write mapping, so views are writable for torch.from_numpy and writes never reach the
 file). numpy keeps the map alive through the view's ``base`` chain as long as any view exists.
 """
+import ast
 import hashlib
 import json
 import mmap
@@ -181,7 +182,6 @@ class WdsShard:
         else:
             hlen = struct.unpack_from("<I", mm, data + 8)[0]
             hstart = data + 12
-        import ast
         header = ast.literal_eval(mm[hstart:hstart + hlen].decode("latin1"))
         if header.get("fortran_order"):
             raise ShardFormatError(f"{self.path}: record {key}: Fortran-order arrays are not written by fleetprep")
