@@ -215,3 +215,17 @@ def test_import_does_not_need_torch():
     code = "import sys, fleetprep; assert 'torch' not in sys.modules, 'fleetprep imported torch'"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+def test_python_m_fleetprep_verify(datasets, copy_of):
+    path = copy_of(datasets("wds-bf16-chw-2cam"))
+    p = subprocess.run([sys.executable, "-m", "fleetprep", "verify", path], capture_output=True, text=True)
+    assert p.returncode == 0 and f"ok: {len(fleetprep.open(path))} samples verified" in p.stdout, p.stdout + p.stderr
+    shard = fleetprep.open(path).files[0]
+    with open(shard, "r+b") as f:
+        f.seek(1024 + 200)
+        b = f.read(1)
+        f.seek(1024 + 200)
+        f.write(bytes([b[0] ^ 1]))
+    p = subprocess.run([sys.executable, "-m", "fleetprep", "verify", path], capture_output=True, text=True)
+    assert p.returncode == 1 and "BAD" in p.stdout, p.stdout + p.stderr
