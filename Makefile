@@ -30,14 +30,17 @@ $(VENV)/.ready-py:
 
 venv: bootstrap $(VENV)/.ready-py
 
+# The Python package's tests (python/tests) run on datasets written by the fleetprep binary that
+# `swift test` has just built beside its test bundle; `make pytest` builds it and runs them alone.
+PYTEST        = FLEETPREP_BIN=$(abspath $(BIN)) $(VENV)/bin/python -m pytest -q -rs python/tests
+
 test: venv
 	FLEETPREP_PYTHON=$(abspath $(VENV))/bin/python $(SWIFT) test -c $(CONFIG)
-	$(MAKE) pytest
+	$(PYTEST)
 
-# The Python package's tests, on datasets the built binary writes (swift test built it).
 pytest: venv
 	$(SWIFT) build -c $(CONFIG) --product fleetprep
-	FLEETPREP_BIN=$(abspath $(BIN)) $(VENV)/bin/python -m pytest -q -rs python/tests
+	$(PYTEST)
 
 bench-python: build venv
 	$(VENV)/bin/python Benchmarks/python_reader.py --fleetprep $(BIN)
