@@ -186,30 +186,42 @@ class Dataset:
 
     # -- integrity ---------------------------------------------------------------------------
     def verify(self):
-        """Every record's CRC-32C, and with index.json every shard's size, sample count and digest
-        (and zero bytes between digest segments): the facts `fleetprep verify` checks. Returns the
-        problems as strings naming shard and record; empty when all is well."""
+        """The facts `fleetprep verify` checks. With index.json: its own digest and totals, and per
+        shard its size and digest, its own index against index.json (sample count, label schema,
+        first and last key), zero bytes between digest segments and every record's CRC-32C (in
+        wds shards also every .json member's). A single shard: its layout and records. Returns
+        the problems as strings naming shard and record; empty when all is well."""
         problems = []
+        m = self.manifest
+        if m is not None:
+            problems += _manifest_problems(os.path.join(self.path, "index.json"), m)
         for s, path in enumerate(self.files):
             name = os.path.basename(path)
+            if m is not None:
+                info = m["shards"][s]
+                if "/" in info["file"] or info["file"].startswith(".") or \
+                        [x["file"] for x in m["shards"]].count(info["file"]) > 1:
+                    problems.append(f'index.json: shard name "{info["file"]}" is not a plain, unique file name')
+                    continue
             try:
                 sh = open_shard(path)
-            except (OSError, ShardFormatError, ValueError) as e:
+            except (OSError, ValueError, KeyError) as e:
                 problems.append(f"{name}: {e}")
                 continue
             computed = {}
+            like = "crc32c-segments:"
+            if m is not None:
+                like = info.get("digest") or ("sha256:" + info["sha256"] if "sha256" in info else like)
+                if len(sh) != info["samples"]:
+                    problems.append(f"{name}: holds {len(sh)} samples; index.json says {info['samples']}")
+                if sh.size != info["bytes"]:
+                    problems.append(f"{name}: size {sh.size} differs from index.json ({info['bytes']})")
+                if sh.schema is not None and _schema(sh.schema) != _schema(m.get("schema") or {}):
+                    problems.append(f"{name}: its label schema differs from index.json's")
+                if sh.records and (sh.records[0].key, sh.records[-1].key) != (info.get("firstKey"), info.get("lastKey")):
+                    problems.append(f"{name}: keys {sh.records[0].key}…{sh.records[-1].key} differ from index.json "
+                                    f"({info.get('firstKey')}…{info.get('lastKey')})")
             problems += sh.check_records(computed)
-            if self.manifest is None:
-                continue
-            info = self.manifest["shards"][s]
-            if len(sh) != info["samples"]:
-                problems.append(f"{name}: holds {len(sh)} samples; index.json says {info['samples']}")
-            if sh.size != info["bytes"]:
-                problems.append(f"{name}: size {sh.size} differs from index.json ({info['bytes']})")
-            like = info.get("digest") or ("sha256:" + info["sha256"] if "sha256" in info else None)
-            if like is None:
-                problems.append(f"{name}: index.json has no digest")
-                continue
             try:
                 digest, gaps = shard_digest(sh, like, computed)
             except ShardFormatError as e:
@@ -217,7 +229,7 @@ class Dataset:
                 continue
             for a, b in gaps:
                 problems.append(f"{name}: bytes {a}..<{b} between segments are not zero")
-            if digest != like:
+            if m is not None and digest != like:
                 problems.append(f"{name}: digest differs from index.json")
         return problems
 
@@ -259,6 +271,31 @@ class Dataset:
 
     def __repr__(self):
         return f"fleetprep.Dataset({self.path!r}, {len(self)} samples in {len(self.files)} {self.format} shard(s))"
+
+
+def _schema(x):
+    return {k: list(x.get(k) or []) for k in ("names", "units", "kinds")}
+
+
+def _manifest_problems(path, m):
+    """index.json's own digest (sha256 of the file without its top-level "digest" line, which is
+    the canonical JSON the writer hashed) and its totals."""
+    import hashlib
+    import re
+    problems = []
+    with builtins.open(path, "rb") as f:
+        data = f.read()
+    d = m.get("digest")
+    if d is not None:
+        line = re.search(rb'^  "digest" : "sha256:([0-9a-f]{64})",\n', data, re.M)
+        if line is None or "sha256:" + line.group(1).decode() != d or \
+                hashlib.sha256(data[:line.start()] + data[line.end():]).hexdigest() != line.group(1).decode():
+            problems.append("index.json's digest does not match its contents")
+    if m.get("samples") != sum(s["samples"] for s in m["shards"]):
+        problems.append(f"index.json: samples {m.get('samples')} is not the sum over its shards")
+    if m.get("bytes") != sum(s["bytes"] for s in m["shards"]):
+        problems.append(f"index.json: bytes {m.get('bytes')} is not the sum over its shards")
+    return problems
 
 
 def _stack(samples):

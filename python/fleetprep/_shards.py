@@ -129,6 +129,9 @@ class NativeShard:
         return problems
 
 
+JSON_CRC_FIELD = b'"json_crc32c":"'
+
+
 def _octal(field):
     s = field.rstrip(b"\0 ").strip()
     return int(s, 8) if s else 0
@@ -191,6 +194,7 @@ class WdsShard:
         spec["shape"] = list(header["shape"])
         r = Record(meta.get("key", key), spec, hstart + hlen)
         r.json = meta
+        r.meta = js  # the .json member's bytes (json_crc32c covers them)
         r.n_labels = len(meta.get("labels") or [])
         r.crc_span = (data, data + size)
         r.crc = meta.get("npy_crc32c")
@@ -235,6 +239,14 @@ class WdsShard:
                 problems.append(f"{name}: record {r.key}: no checksum stored")
             elif got != r.crc:
                 problems.append(f"{name}: record {r.key}: CRC32C {got:08x}, stored {r.crc:08x}")
+            member = self.mm[r.meta[0]:r.meta[1]]
+            at = member.find(JSON_CRC_FIELD)
+            if at >= 0:  # json_crc32c: CRC-32C of the member (padding included), its 8 digits read as 0
+                a = at + len(JSON_CRC_FIELD)
+                want = member[a:a + 8]
+                if crc32c(member[:a] + b"00000000" + member[a + 8:]) != int(want, 16):
+                    problems.append(f"{name}: record {r.key}: the .json member's CRC-32C does not match "
+                                    "(labels, mask or metadata damaged)")
         return problems
 
 

@@ -229,3 +229,33 @@ def test_python_m_fleetprep_verify(datasets, copy_of):
         f.write(bytes([b[0] ^ 1]))
     p = subprocess.run([sys.executable, "-m", "fleetprep", "verify", path], capture_output=True, text=True)
     assert p.returncode == 1 and "BAD" in p.stdout, p.stdout + p.stderr
+
+
+def test_verify_catches_a_changed_wds_label_or_metadata_byte(datasets, copy_of, fleetprep_bin):
+    """A .json member still valid JSON after the change: only its json_crc32c can tell."""
+    path = copy_of(datasets("wds-f16-chw-3cam"))
+    ds = fleetprep.open(path)
+    sh = ds.shard(0)
+    r = sh.records[-1]
+    member = sh.mm[r.meta[0]:r.meta[1]]
+    at = member.index(b'"master_index":') + len(b'"master_index":')
+    digit = member[at:at + 1]
+    assert digit.isdigit()
+    with open(sh.path, "r+b") as f:
+        f.seek(r.meta[0] + at)
+        f.write(str((int(digit) + 1) % 10).encode())
+    problems = fleetprep.open(path).verify()
+    assert any(r.key in p and ".json member" in p for p in problems), problems
+    rc, out, _ = run(fleetprep_bin, "verify", path)
+    assert rc == 1 and r.key in out
+
+
+def test_verify_catches_an_edited_index_json(datasets, copy_of, fleetprep_bin):
+    path = copy_of(datasets("native-u8-hwc-clip"))
+    idx = os.path.join(path, "index.json")
+    text = open(idx).read()
+    assert '"fill" : 1,' in text
+    open(idx, "w").write(text.replace('"fill" : 1,', '"fill" : 2,'))
+    problems = fleetprep.open(path).verify()
+    assert "index.json's digest does not match its contents" in problems, problems
+    assert run(fleetprep_bin, "verify", path)[0] == 1
