@@ -21,7 +21,7 @@ def require(what, ok):
         return
     if os.environ.get("CI"):
         pytest.fail(f"{what} is required in CI")
-    pytest.skip(f"skipped: {what} is missing")
+    pytest.skip(f"skipped: {what} is missing", allow_module_level=True)
 
 
 def require_module(name):
