@@ -3,6 +3,8 @@
 Every tensor handed out is a numpy view into the shard's ``mmap`` (ACCESS_COPY: a private,
 copy-on-write mapping, so views are writable for torch.from_numpy and writes never reach the
 file). numpy keeps the map alive through the view's ``base`` chain as long as any view exists.
+Where the kernel refuses a private mapping of a shard that large (overcommit), the shard is
+mapped read-only instead: views are then not writable.
 """
 import ast
 import hashlib
@@ -28,7 +30,10 @@ def _map(path):
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise ShardFormatError(f"{path}: empty file")
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY), size
+        try:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY), size
+        except OSError:  # a private writable map is charged as memory; a huge shard may not fit it
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), size
 
 
 class Record:
