@@ -28,12 +28,16 @@ final class GroupPlan: Sendable {
     let cameraShape: [Int]
     let cameraBytes: Int
     let tensor: TensorSpec
+    /// Per camera: source picture size, crop (source pixels) and tensor size, recorded in each
+    /// sample's metadata so that boxes in source pixels can be mapped to tensor pixels.
+    let geometry: JSONValue
 
     var count: Int { kept.count }
 
     private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: String, infos: [ClipInfo],
                  parameters: [StreamParameters], frames: [FrameIndex], labels: ClipLabels, kept: [Int], cameraShape: [Int], cameraBytes: Int,
-                 tensor: TensorSpec) {
+                 tensor: TensorSpec, geometry: JSONValue) {
+        self.geometry = geometry
         self.number = number
         self.item = item
         self.cameras = cameras
@@ -73,6 +77,7 @@ final class GroupPlan: Sendable {
         var infos: [ClipInfo] = [], frames: [FrameIndex] = [], parameters: [StreamParameters] = []
         var times: [String: [Double]] = [:]
         var shape: [Int]? = nil
+        var geometry: [JSONValue] = []
         for cam in cams {
             let d = try VideoDecoder(path: cam.path, options: config.decoderOptions)
             defer { d.close() }
@@ -91,6 +96,10 @@ final class GroupPlan: Sendable {
                                   samplesKept: 0)
             }
             shape = t.outputShape
+            let c = t.cropRect
+            geometry.append(.object(["source": .array([.number(Double(d.info.width)), .number(Double(d.info.height))]),
+                                     "crop": .array([c.x, c.y, c.width, c.height].map { .number(Double($0)) }),
+                                     "size": .array([.number(Double(t.outputWidth)), .number(Double(t.outputHeight))])]))
             infos.append(d.info)
             parameters.append(try d.streamParameters())
             frames.append(index)
@@ -106,7 +115,8 @@ final class GroupPlan: Sendable {
                                 shape: [cams.count] + cameraShape, layout: config.transform.layout == .chw ? "NCHW" : "NHWC")
         return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, infos: infos,
                          parameters: parameters, frames: frames,
-                         labels: labels, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor)
+                         labels: labels, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor,
+                         geometry: .array(geometry))
     }
 
     /// Strict mode: packets that stop well short of the duration the header declares mean the
@@ -150,6 +160,7 @@ final class GroupPlan: Sendable {
             "camera_mask": .array(refs.map { .number($0 == nil ? 0 : 1) }),
             "frame_index": .array(refs.map { $0.map { .number(Double($0.index)) } ?? .null }),
             "frame_time": .array(refs.map { $0.map { .number($0.time) } ?? .null }),
+            "geometry": geometry,
             "master": .string(master),
             "master_index": .number(Double(sample.masterIndex)),
             "time": .number(sample.masterTime),

@@ -262,7 +262,7 @@ public final class IngestRun: @unchecked Sendable {
         if !shards.isEmpty {
             let manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
                                            shards: shards, schema: schema,
-                                           tensor: nil, transform: Self.json(cfg.effective),
+                                           tensor: nil, transform: Self.transformJSON(cfg),
                                            sources: .array(items.map { .object(["key": .string($0.key), "path": .string($0.group.path)]) }))
             do { try manifest.write(to: out, name: manifestName) } catch {
                 throw IngestError.output(path: out.appendingPathComponent(manifestName).path, message: "\(error)")
@@ -340,6 +340,16 @@ public final class IngestRun: @unchecked Sendable {
         // .json members carry json_crc32c).
         bytes.append(contentsOf: Array("layout-v3".utf8))
         return fnv1a64(bytes)
+    }
+
+    /// The effective options plus the normalization they resolve to, `{"scale", "mean", "std"}`:
+    /// a pixel value x (0...255) of colour c became `(x / scale - mean[c]) / std[c]`.
+    static func transformJSON(_ cfg: IngestConfiguration) -> JSONValue {
+        guard case .object(var o) = json(cfg.effective) else { return json(cfg.effective) }
+        let n = cfg.transform.normalization
+        let num = { (f: Float) in JSONValue.number(Double("\(f)") ?? Double(f)) }
+        o["normalization"] = .object(["scale": num(n.scale), "mean": .array(n.mean.map(num)), "std": .array(n.std.map(num))])
+        return .object(o)
     }
 
     /// Any Encodable as a `JSONValue` (for the manifest's transform configuration).

@@ -24,7 +24,23 @@ struct InspectCommand: ParsableCommand {
         var shards: [Shard]
         var schema: LabelSchema?
         var tensor: TensorSpec?
+        /// Every distinct tensor (dtype, shape, layout) with its sample count, most frequent first.
+        var shapes: [ShapeCount]
         struct Shard: Encodable { var file: String; var samples: Int; var bytes: Int64; var fill: Double? }
+        struct ShapeCount: Encodable { var dtype: String; var shape: [Int]; var layout: String; var count: Int }
+    }
+
+    /// Every tensor shape in the dataset with its count (reads each record's index entry only).
+    static func shapes(_ ds: ShardDataset) -> [Report.ShapeCount] {
+        var counts: [String: Report.ShapeCount] = [:]
+        var order: [String] = []
+        for i in 0..<ds.count {
+            guard let t = try? ds.record(at: i).tensor else { continue }
+            let k = "\(t.dtype.rawValue) \(t.shape) \(t.layout)"
+            if counts[k] == nil { order.append(k); counts[k] = .init(dtype: t.dtype.rawValue, shape: t.shape, layout: t.layout, count: 0) }
+            counts[k]!.count += 1
+        }
+        return order.map { counts[$0]! }.sorted { $0.count > $1.count }
     }
 
     private func makeReport(url: URL, isDirectory: Bool) throws(ShardError) -> Report {
@@ -34,13 +50,13 @@ struct InspectCommand: ParsableCommand {
             return Report(path: path, format: m.shardFormat.rawValue, target: m.target.name, budgetBytes: m.budgetBytes,
                           samples: ds.count,
                           shards: m.shards.map { .init(file: $0.file, samples: $0.samples, bytes: $0.bytes, fill: Double($0.bytes) / Double(m.budgetBytes)) },
-                          schema: m.schema, tensor: ds.count > 0 ? try ds.record(at: 0).tensor : nil)
+                          schema: m.schema, tensor: ds.count > 0 ? try ds.record(at: 0).tensor : nil, shapes: Self.shapes(ds))
         }
         let ds = try ShardDataset(shardFile: url)
         let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int64) ?? 0
         return Report(path: path, format: url.pathExtension == "tar" ? "wds" : "native", samples: ds.count,
                       shards: [.init(file: url.lastPathComponent, samples: ds.count, bytes: size, fill: nil)],
-                      schema: ds.schema, tensor: ds.count > 0 ? try ds.record(at: 0).tensor : nil)
+                      schema: ds.schema, tensor: ds.count > 0 ? try ds.record(at: 0).tensor : nil, shapes: Self.shapes(ds))
     }
 
     func run() throws {
@@ -63,7 +79,11 @@ struct InspectCommand: ParsableCommand {
         }
         print("\(report.path): \(report.format ?? "?") dataset, \(report.samples) samples in \(report.shards.count) shard(s)")
         if let t = report.target, let b = report.budgetBytes { print("memory target: \(t), shard budget \(b) bytes") }
-        if let t = report.tensor { print("tensor: \(t.name) \(t.dtype.rawValue) \(t.shape) \(t.layout)") }
+        if let t = report.tensor, report.shapes.count <= 1 { print("tensor: \(t.name) \(t.dtype.rawValue) \(t.shape) \(t.layout)") }
+        if report.shapes.count > 1 {
+            print("tensor shapes (\(report.shapes.count); batches cannot stack across them):")
+            for s in report.shapes { print("  \(s.dtype) \(s.shape) \(s.layout): \(s.count) samples") }
+        }
         if let s = report.schema { print("labels: " + zip(s.names, s.units).map { $0.1.isEmpty ? $0.0 : "\($0.0) [\($0.1)]" }.joined(separator: ", ")) }
         print("SHARD\tSAMPLES\tBYTES\tFILL")
         for s in report.shards {
@@ -97,6 +117,59 @@ struct VerifyCommand: ParsableCommand {
         } else {
             for p in problems { print("BAD \(p)") }
             throw ExitCode(1)
+        }
+    }
+}
+
+/// `fleetprep dump SHARD_OR_DIR`: every sample as one JSON line, as the Swift reader sees it (the
+/// oracle the Python package's tests compare against).
+struct DumpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump",
+        abstract: "Print every sample (key, tensor spec and CRC-32C, labels, mask, annotations, metadata) as JSON lines."
+    )
+
+    @Argument(help: "A dataset directory (with index.json) or a shard file.")
+    var path: String
+
+    @Flag(help: "Also print every tensor's bytes as hex (large).")
+    var hex = false
+
+    struct Line: Encodable {
+        var index: Int
+        var key: String
+        var tensor: TensorSpec
+        var tensorCRC32C: UInt32
+        var tensorHex: String?
+        var labels: [Float]
+        var mask: [UInt8]
+        var annotations: JSONValue
+        var metadata: JSONValue
+    }
+
+    func run() throws {
+        let url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            FileHandle.standardError.write(Data("fleetprep dump: \(path): no such file or directory\n".utf8))
+            throw ExitCode(2)
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            let ds = isDir.boolValue ? try ShardDataset(directory: url) : try ShardDataset(shardFile: url)
+            for i in 0..<ds.count {
+                let r = try ds.record(at: i)
+                let hexText = hex ? r.tensorBytes.map { String(format: "%02x", $0) }.joined() : nil
+                let line = Line(index: i, key: r.key, tensor: r.tensor, tensorCRC32C: CRC32C.checksum(r.tensorBytes), tensorHex: hexText,
+                                labels: r.labels, mask: r.mask, annotations: (try? JSONValue(parsing: r.annotations)) ?? .string(r.annotations),
+                                metadata: r.metadata)
+                print(String(decoding: try enc.encode(line), as: UTF8.self))
+            }
+        } catch let error as ShardError {
+            FileHandle.standardError.write(Data("fleetprep dump: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 }
