@@ -23,7 +23,7 @@ struct IngestInputs {
                 for g in discovery.discover([input], problems: &problems) where seen.insert(g.path).inserted { groups.append(g) }
                 // Each input or directory that cannot be searched is one error; the rest goes on.
                 for p in problems {
-                    failures.append(ClipFailure(clip: "", path: p.file ?? input, stage: .discover, message: p.description, samplesKept: 0))
+                    failures.append(ClipFailure(clip: "", path: p.file, stage: .discover, message: p.description, samplesKept: 0))
                 }
             } catch {
                 var f = ClipFailure.from(error, clip: "", groupPath: input, samplesKept: 0)
