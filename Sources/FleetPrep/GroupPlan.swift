@@ -74,6 +74,11 @@ final class GroupPlan: Sendable {
             }
         }
         let cams = sidecars.cameras
+        if let n = config.expectedCameras, cams.count != n {
+            throw ClipFailure(clip: item.key, path: item.group.path, stage: .sync,
+                              message: "has \(cams.count) camera(s) (\(cams.map(\.camera).joined(separator: ","))) where the dataset's first clip group has \(n); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes",
+                              samplesKept: 0)
+        }
         var infos: [ClipInfo] = [], frames: [FrameIndex] = [], parameters: [StreamParameters] = []
         var times: [String: [Double]] = [:]
         var shape: [Int]? = nil

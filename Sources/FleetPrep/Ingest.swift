@@ -122,7 +122,17 @@ public final class IngestRun: @unchecked Sendable {
         } catch {
             throw IngestError.output(path: cfg.outputDirectory.path, message: "\(error)")
         }
-        let engine = IngestEngine(items: items, config: cfg, schema: inputs.schema, sink: sink, progress: progress,
+        // One tensor shape per dataset unless --mixed-shapes: the first clip group of the whole
+        // batch (the same for every worker) fixes the size and the camera count.
+        var engineConfig = cfg
+        var datasetTensor: TensorSpec? = nil
+        if !cfg.mixedShapes, let first = Self.firstTensor(inputs.items, config: cfg, schema: inputs.schema) {
+            datasetTensor = first
+            let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
+            if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
+            engineConfig.expectedCameras = first.shape[0]
+        }
+        let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: sink, progress: progress,
                                   resume: resume, journal: journal)
         lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
         if stopNow { engine.cancel() }
@@ -146,7 +156,7 @@ public final class IngestRun: @unchecked Sendable {
             }
         }
         try writeResults(into: &summary, items: items, failures: failures, shards: sink.completed, schema: shardSchema,
-                         journal: journal)
+                         tensor: datasetTensor, journal: journal)
         summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
         summary.peakResidentBytes = FleetPrep.peakResidentBytes()
@@ -250,7 +260,7 @@ public final class IngestRun: @unchecked Sendable {
     /// Errors (errors.jsonl), then the manifest (last), then the journal's end mark; fills the
     /// summary's sample, shard and exit fields.
     private func writeResults(into summary: inout IngestSummary, items: [IngestItem], failures: [ClipFailure],
-                              shards: [ShardInfo], schema: FleetShards.LabelSchema, journal: IngestJournal) throws {
+                              shards: [ShardInfo], schema: FleetShards.LabelSchema, tensor: TensorSpec?, journal: IngestJournal) throws {
         let cfg = configuration
         let out = cfg.outputDirectory
         summary.failures = failures
@@ -260,10 +270,11 @@ public final class IngestRun: @unchecked Sendable {
         try writeErrors(failures, to: out)
         summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
         if !shards.isEmpty {
-            let manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
+            var manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
                                            shards: shards, schema: schema,
-                                           tensor: nil, transform: Self.transformJSON(cfg),
+                                           tensor: tensor, transform: Self.transformJSON(cfg),
                                            sources: .array(items.map { .object(["key": .string($0.key), "path": .string($0.group.path)]) }))
+            manifest.shapes = tensor.map { [ShapeCount(shape: $0.shape, samples: summary.samples)] } ?? Self.shapes(of: shards, in: out)
             do { try manifest.write(to: out, name: manifestName) } catch {
                 throw IngestError.output(path: out.appendingPathComponent(manifestName).path, message: "\(error)")
             }
@@ -274,6 +285,31 @@ public final class IngestRun: @unchecked Sendable {
     }
 
     // MARK: - Helpers
+
+    /// The tensor of the first clip group (in the order of the whole batch, so every worker finds
+    /// the same) that scans; nil when none does.
+    static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: FleetLabels.LabelSchema) -> TensorSpec? {
+        for item in items {
+            if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return plan.tensor }
+        }
+        return nil
+    }
+
+    /// Every tensor shape in `shards` with its sample count, in order of first appearance (read
+    /// from the shards' indexes: `--mixed-shapes` datasets).
+    static func shapes(of shards: [ShardInfo], in dir: URL) -> [ShapeCount] {
+        var counts: [[Int]: Int] = [:]
+        var order: [[Int]] = []
+        for s in shards {
+            guard let ds = try? ShardDataset(shardFile: dir.appendingPathComponent(s.file)) else { continue }
+            for i in 0..<ds.count {
+                guard let shape = try? ds.record(at: i).tensor.shape else { continue }
+                if counts[shape] == nil { order.append(shape) }
+                counts[shape, default: 0] += 1
+            }
+        }
+        return order.map { ShapeCount(shape: $0, samples: counts[$0]!) }
+    }
 
     private func completedSummary(point: IngestJournal.ResumePoint, items: [IngestItem], discoveryFailures: [ClipFailure],
                                   start: UInt64) throws -> IngestSummary {

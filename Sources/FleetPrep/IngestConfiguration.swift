@@ -10,7 +10,11 @@ public struct IngestConfiguration: Sendable {
     public let effective: IngestOptions
     public let inputs: [String]
     public let outputDirectory: URL
-    public let transform: TransformConfig
+    public internal(set) var transform: TransformConfig
+    /// Samples of several tensor shapes allowed (`--mixed-shapes`).
+    public let mixedShapes: Bool
+    /// Cameras every group must have (the first group's count), nil with `--mixed-shapes`.
+    public internal(set) var expectedCameras: Int?
     public let labelOptions: LabelOptions
     /// Cameras to keep (in tensor order), nil for every camera of each group.
     public let cameras: [String]?
@@ -103,6 +107,7 @@ public struct IngestConfiguration: Sendable {
             throw IngestError.badOption("--inflight", "must be 1MiB to 1TiB, got \(o.inflight ?? "")")
         }
         lenient = o.lenient ?? false
+        mixedShapes = o.mixedShapes ?? false
 
         // Labels and cameras.
         var l = LabelOptions()

@@ -48,6 +48,9 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     /// Keep the frames of a damaged clip that decode and skip the damaged ones (default: a
     /// damaged clip fails at the damage).
     public var lenient: Bool?
+    /// Allow samples of several tensor shapes in one dataset (default: one shape — clips are
+    /// resized to the first clip group's size, and a group with another camera count fails).
+    public var mixedShapes: Bool?
 
     // Labels and cameras (see `LabelOptions`).
     /// Cameras to take from each group, in tensor order (default: every camera found).
@@ -101,6 +104,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.decoderThreads = 1
         o.inflight = "256MiB"
         o.lenient = false
+        o.mixedShapes = false
         o.missingCamera = "drop"
         o.maxGap = 0.25
         o.format = "native"
@@ -133,6 +137,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.decoderThreads = decoderThreads ?? base.decoderThreads
         o.inflight = inflight ?? base.inflight
         o.lenient = lenient ?? base.lenient
+        o.mixedShapes = mixedShapes ?? base.mixedShapes
         o.cameras = cameras ?? base.cameras
         o.master = master ?? base.master
         o.syncTolerance = syncTolerance ?? base.syncTolerance
@@ -174,7 +179,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case inputs, out, size, crop, filter, dtype, layout, normalize, matrix, range, channels
-        case stride, fps, jobs, decoderThreads, inflight, lenient
+        case stride, fps, jobs, decoderThreads, inflight, lenient, mixedShapes
         case cameras, master, syncTolerance, missingCamera, maxGap, signals
         case format, digest, target, fill, alignment
         case maxPixels, maxFrames, maxSidecarBytes

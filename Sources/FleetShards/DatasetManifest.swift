@@ -1,6 +1,16 @@
 import Crypto
 import Foundation
 
+/// A tensor shape and how many samples have it.
+public struct ShapeCount: Sendable, Codable, Equatable {
+    public var shape: [Int]
+    public var samples: Int
+    public init(shape: [Int], samples: Int) {
+        self.shape = shape
+        self.samples = samples
+    }
+}
+
 /// `index.json`: the dataset's manifest, written last and atomically.
 public struct DatasetManifest: Sendable, Codable, Equatable {
     public var format = "fleetprep-dataset"
@@ -12,6 +22,9 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
     public var shards: [ShardInfo]
     public var schema: LabelSchema
     public var tensor: TensorSpec?
+    /// Every tensor shape in the dataset with its sample count (one, unless ingested with
+    /// `--mixed-shapes`); nil in manifests from before it existed.
+    public var shapes: [ShapeCount]?
     /// The effective transform/ingest configuration (as the caller gives it).
     public var transform: JSONValue
     /// The source clips.

@@ -57,6 +57,8 @@ struct IngestCommand: ParsableCommand {
     var inflight: String?
     @Flag(help: "Skip damaged frames instead of failing the clip at the damage.")
     var lenient = false
+    @Flag(help: "Allow several tensor shapes in one dataset (default: one shape; clips are resized to the first clip group's size and a group with another camera count fails).")
+    var mixedShapes = false
 
     @Option(help: "Cameras to use, comma-separated, in tensor order (default: all found).")
     var cameras: String?
@@ -111,6 +113,7 @@ struct IngestCommand: ParsableCommand {
         c.normalize = normalize; c.matrix = matrix; c.range = range; c.channels = channels
         c.stride = stride; c.fps = fps; c.jobs = jobs; c.decoderThreads = decoderThreads; c.inflight = inflight
         c.lenient = lenient ? true : nil
+        c.mixedShapes = mixedShapes ? true : nil
         c.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.master = master; c.syncTolerance = syncTolerance; c.missingCamera = missingCamera; c.maxGap = maxGap
         c.signals = signals.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
