@@ -56,7 +56,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: out) }
         let r = try TestPaths.fleetprep(["ingest", "SampleClips/event_0001", "SampleClips/h264_1280x960.mp4",
                                          "--out", out.path, "--size", "160x120", "--dtype", "u8", "--normalize", "none",
-                                         "--layout", "hwc", "--format", "native", "--target", "4MiB", "--quiet", "--jobs", "2"])
+                                         "--layout", "hwc", "--format", "native", "--target", "4MiB", "--quiet", "--jobs", "2",
+                                         "--mixed-shapes"])
         #expect(r.status == 0, "\(r.stderr)")
         let ds = try ShardDataset(directory: out)
         // Clip facts: the event has 72 master frames, the rear camera drops frame 40 → 71
@@ -191,7 +192,8 @@ import Testing
     }
 
     static let killArgs = ["SampleClips/event_0001", "SampleClips/h264_1280x960.mp4", "SampleClips/hevc_1280x960.mp4",
-                           "SampleClips/odd_321x241.mkv", "--size", "160x120", "--target", "3MiB", "--jobs", "2", "--quiet"]
+                           "SampleClips/odd_321x241.mkv", "--size", "160x120", "--target", "3MiB", "--jobs", "2", "--quiet",
+                           "--mixed-shapes"]
 
     @Test func sigkillAtSeveralPointsThenResumeIsByteIdentical() throws {
         let ref = Self.tempDir("ref")
@@ -233,7 +235,7 @@ import Testing
     @Test func threeWorkersPlusMergeEqualOneProcess() throws {
         let one = Self.tempDir("one"), many = Self.tempDir("many")
         defer { try? FileManager.default.removeItem(at: one); try? FileManager.default.removeItem(at: many) }
-        let args = ["SampleClips", "--size", "64x48", "--target", "1MiB", "--format", "wds", "--quiet", "--jobs", "1"]
+        let args = ["SampleClips", "--size", "64x48", "--target", "1MiB", "--format", "wds", "--quiet", "--jobs", "1", "--mixed-shapes"]
         let r1 = try TestPaths.fleetprep(["ingest"] + args + ["--out", one.path])
         #expect(r1.status == 0, "\(r1.stderr)")
         // Three separate processes, as a Slurm array would start them.

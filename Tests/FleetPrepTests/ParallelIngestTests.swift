@@ -112,7 +112,7 @@ struct ParallelIngestTests {
                 let out = dir.appendingPathComponent("\(format)-\(digest)")
                 let r = try TestPaths.fleetprep(["ingest", "SampleClips/event_0001", "SampleClips/mjpeg_176x144.avi", "--out", out.path,
                                                  "--size", "64x48", "--dtype", "u8", "--format", format, "--digest", digest,
-                                                 "--target", "256KiB", "--jobs", "2", "--quiet"])
+                                                 "--target", "256KiB", "--jobs", "2", "--quiet", "--mixed-shapes"])
                 #expect(r.status == 0, "\(format) \(digest): \(r.stderr)")
                 let m = try DatasetManifest.read(from: out)
                 #expect(m.shards.count > 1)

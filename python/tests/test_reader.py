@@ -167,9 +167,17 @@ def test_shapes_inspect_and_mixed_shape_batches(fleetprep_bin, tmp_path):
     out = str(tmp_path / "mixed")
     rc, o, e = run(fleetprep_bin, "ingest", os.path.join(REPO, "SampleClips", "mjpeg_176x144.avi"),
                    os.path.join(REPO, "SampleClips", "vfr_160x120.mkv"), "--out", out, "--quiet", "--dtype", "u8",
-                   "--normalize", "none", "--stride", "4", "--target", "256KiB")
+                   "--normalize", "none", "--stride", "4", "--target", "256KiB", "--mixed-shapes")
     assert rc == 0, e
     ds = fleetprep.open(out)
+    # Without --mixed-shapes the same clips make one shape: the second is resized to the first's size.
+    one = str(tmp_path / "one")
+    rc, o, e = run(fleetprep_bin, "ingest", os.path.join(REPO, "SampleClips", "mjpeg_176x144.avi"),
+                   os.path.join(REPO, "SampleClips", "vfr_160x120.mkv"), "--out", one, "--quiet", "--dtype", "u8",
+                   "--stride", "4")
+    assert rc == 0, e
+    assert list(fleetprep.open(one).shapes().keys()) == [("u8", (1, 3, 144, 176), "NCHW")]
+    assert json.load(open(os.path.join(one, "index.json")))["shapes"] == [{"shape": [1, 3, 144, 176], "samples": len(fleetprep.open(one))}]
     rc, o, e = run(fleetprep_bin, "inspect", "--json", out)
     report = json.loads(o)
     want = {(x["dtype"], tuple(x["shape"]), x["layout"]): x["count"] for x in report["shapes"]}

@@ -105,7 +105,7 @@ def test_mixed_shapes_refused_unless_allowed(fleetprep_bin, tmp_path):
     out = str(tmp_path / "mixed")
     rc, _, e = run(fleetprep_bin, "ingest", os.path.join(REPO, "SampleClips", "mjpeg_176x144.avi"),
                    os.path.join(REPO, "SampleClips", "vfr_160x120.mkv"), "--out", out, "--quiet", "--dtype", "u8",
-                   "--normalize", "none", "--stride", "8")
+                   "--normalize", "none", "--stride", "8", "--mixed-shapes")
     assert rc == 0, e
     with pytest.raises(fleetprep.MixedShapesError):
         FleetIterableDataset(out)
