@@ -34,6 +34,10 @@ public final class VideoDecoder {
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var frame: UnsafeMutablePointer<AVFrame>?
+    /// FFmpeg's last error line for this decoder's demuxer and codec (frame threads included);
+    /// they outlive the contexts that point at them.
+    private let demuxLog = LogSink()
+    private let decodeLog = LogSink()
     private let stream: Int32
     private let timeBase: Rational
     private let framePeriod: Double
@@ -87,6 +91,7 @@ public final class VideoDecoder {
         // From here on every early exit must free what was allocated: own it in a local guard.
         var owned = Owned(format: fmt)
         defer { owned.release() }
+        fmt.pointee.opaque = demuxLog.opaque
 
         if let known {
             guard Int(known.streamIndex) < Int(fmt.pointee.nb_streams),
@@ -152,6 +157,7 @@ public final class VideoDecoder {
             throw MediaError(.decoderMissing, path: path, message: "cannot allocate a decoder context")
         }
         owned.codec = ctx
+        ctx.pointee.opaque = decodeLog.opaque  // copied into each frame thread's context
         var code = avcodec_parameters_to_context(ctx, par)
         if code < 0 {
             throw MediaError(.corruptData, path: path, message: ffmpegMessage(code, context: "bad codec parameters"), ffmpegCode: code)
@@ -187,6 +193,7 @@ public final class VideoDecoder {
         self.framePeriod = info.frameRate.isKnown ? 1 / info.frameRate.doubleValue : 0
         (self.format, self.codec, self.packet, self.frame) = (owned.format, owned.codec, owned.packet, owned.frame)
         owned = Owned(format: nil)  // ownership moved to self
+        OpenDecoders.shared.add(1)
     }
 
     deinit { close() }
@@ -207,6 +214,10 @@ public final class VideoDecoder {
         return avformat_find_stream_info(fmt, dicts)
     }
 
+    /// Decoders opened and not yet closed, in this process: a leak check for code that embeds
+    /// the library (a stream left early must close its decoders).
+    public static var openCount: Int { OpenDecoders.shared.value }
+
     /// The facts about this decoder's stream that opening the file again for the same stream can
     /// reuse (`init(path:options:reusing:)`): a copy of its codec parameters.
     public func streamParameters() throws -> StreamParameters {
@@ -224,6 +235,7 @@ public final class VideoDecoder {
 
     /// Frees every FFmpeg object the decoder holds. Further calls to `nextFrame` return nil.
     public func close() {
+        if format != nil { OpenDecoders.shared.add(-1) }
         var o = Owned(format: format)
         (o.codec, o.packet, o.frame) = (codec, packet, frame)
         o.release()
@@ -266,7 +278,7 @@ public final class VideoDecoder {
         let target = Int64((seconds * Double(tb.denominator) / Double(tb.numerator)).rounded(.up))
         let code = av_seek_frame(format, stream, target, AVSEEK_FLAG_BACKWARD)
         if code < 0 {
-            throw MediaError(.corruptData, path: info.path, message: ffmpegMessage(code, context: "cannot seek to \(seconds) s"), ffmpegCode: code)
+            throw MediaError(.corruptData, path: info.path, message: ffmpegMessage(code, context: "cannot seek to \(seconds) s", sink: demuxLog), ffmpegCode: code)
         }
         resetAfterSeek(codec)
         seekTargetPTS = target
@@ -363,6 +375,7 @@ public final class VideoDecoder {
         for i in 0..<Int(fresh.pointee.nb_streams) where i != Int(stream) {
             fresh.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
         }
+        fresh.pointee.opaque = demuxLog.opaque
         avformat_close_input(&format)
         format = fresh
     }
@@ -370,6 +383,7 @@ public final class VideoDecoder {
     /// Decoder state after the demuxer moved: nothing buffered, nothing pending, not at the end.
     private func resetAfterSeek(_ codec: UnsafeMutablePointer<AVCodecContext>) {
         avcodec_flush_buffers(codec)
+        ffmpegClearLastLog(decodeLog)
         sentFlush = false
         finished = false
         pendingError = nil
@@ -451,12 +465,12 @@ public final class VideoDecoder {
             }
             if sentFlush { return try endOfStream() }
             guard let format else { return false }
-            ffmpegClearLastLog()
+            ffmpegClearLastLog(demuxLog)
             let readCode = av_read_frame(format, packet)
             if readCode == fp_averror_eof() {
                 // The demuxer may stop early on a damaged container without an error code, only
                 // logging why (e.g. Matroska's "Element ... exceeds containing master element").
-                if !options.lenient, ffmpegLastLogLine() != nil {
+                if !options.lenient, ffmpegLastLogLine(demuxLog) != nil {
                     pendingError = damageError(nil, context: "demuxing stopped after \(framesDelivered) decoded frame(s)")
                 }
                 avcodec_send_packet(codec, nil)
@@ -546,10 +560,11 @@ public final class VideoDecoder {
     /// A `.truncated` error when the file ended early (the demuxer is at end of file or reported a
     /// partial file), else `.corruptData`; the message carries FFmpeg's own words.
     private func damageError(_ code: Int32?, context: String) -> MediaError {
-        let log = ffmpegLastLogLine() ?? ""
+        let log = ffmpegLastLogLine(decodeLog) ?? ffmpegLastLogLine(demuxLog) ?? ""
         let atEnd = format.map(isAtEndOfFile) ?? false
         let truncated = atEnd || log.contains("partial file")
-        var message = code.map { ffmpegMessage($0, context: context) } ?? (log.isEmpty ? context : "\(context) (\(log))")
+        var message = "\(context)\(code.map { ": " + ffmpegErrorString($0) } ?? "")"
+        if !log.isEmpty, !message.contains(log) { message += " (\(log))" }
         if truncated { message = "file ends early: " + message }
         return MediaError(truncated ? .truncated : .corruptData, path: info.path, message: message, ffmpegCode: code)
     }
