@@ -59,75 +59,112 @@ public final class StreamSample: @unchecked Sendable {
 /// }
 /// ```
 ///
-/// Samples come in the same order as in shards; at most a few are buffered (the producer waits
-/// for the consumer). Clips that fail are skipped and listed in `failures` afterwards.
+/// Samples come in the same order as in shards; at most `buffered` are waiting for the consumer
+/// (the pipeline's threads wait for it). Each iterator runs the pipeline once. Clips that fail
+/// are skipped and listed in `failures` afterwards.
+///
+/// Leaving the loop early (`break`, a thrown error, a cancelled task) ends the run: the iterator's
+/// `AsyncThrowingStream` calls its `onTermination`, which cancels the pipeline; its threads stop at
+/// their next sample, close their decoders and exit.
 public struct SampleStream: AsyncSequence, Sendable {
+    /// Each element is one sample, in shard order.
     public typealias Element = StreamSample
     public let configuration: IngestConfiguration
-    private let state: StreamState
+    private let buffered: Int
+    private let failureLog = FailureLog()
 
     public init(configuration: IngestConfiguration, buffered: Int = 4) {
         self.configuration = configuration
-        state = StreamState(capacity: Swift.max(1, buffered))
+        self.buffered = Swift.max(1, buffered)
     }
 
-    /// Clips that failed so far.
-    public var failures: [ClipFailure] { state.failureList }
+    /// Clips that failed so far, in the latest run.
+    public var failures: [ClipFailure] { failureLog.list }
 
     public func makeAsyncIterator() -> Iterator {
-        state.startOnce(configuration)
-        return Iterator(state: state)
+        let (stream, continuation) = AsyncThrowingStream<StreamSample, Error>.makeStream(bufferingPolicy: .unbounded)
+        let channel = StreamChannel(capacity: buffered, continuation: continuation, failures: failureLog)
+        continuation.onTermination = { _ in channel.terminate() }
+        let cfg = configuration
+        Thread.detachNewThread {
+            do {
+                try channel.produce(cfg)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        return Iterator(base: stream.makeAsyncIterator(), channel: channel)
     }
 
+    /// Delivers the samples; each one taken lets the pipeline make one more.
     public struct Iterator: AsyncIteratorProtocol {
-        let state: StreamState
-        public mutating func next() async throws -> StreamSample? { try await state.next() }
+        var base: AsyncThrowingStream<StreamSample, Error>.AsyncIterator
+        let channel: StreamChannel
+        public mutating func next() async throws -> StreamSample? {
+            let s = try await base.next()
+            if s != nil { channel.consumed() }
+            return s
+        }
     }
 }
 
-/// A bounded channel between the pipeline's thread (blocking sends) and an async consumer.
-final class StreamState: @unchecked Sendable {
+/// The failures of a stream's latest run, shared by its copies.
+final class FailureLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [ClipFailure] = []
+    var list: [ClipFailure] { lock.lock(); defer { lock.unlock() }; return items }
+    func reset() { lock.lock(); items = []; lock.unlock() }
+    func append(_ f: [ClipFailure]) { lock.lock(); items += f; lock.unlock() }
+}
+
+/// Backpressure between the pipeline's thread and the stream's consumer: at most `capacity`
+/// samples yielded and not yet taken. The pipeline's thread holds this and the continuation, never
+/// the iterator, so a consumer that goes away releases the stream and `terminate()` runs.
+final class StreamChannel: @unchecked Sendable {
     private let lock = NSCondition()
-    private var items: [StreamSample] = []
-    private var waiting: CheckedContinuation<StreamSample?, Error>?
-    private var finished = false
-    private var error: Error?
-    private var started = false
-    private var failures: [ClipFailure] = []
-    private let capacity: Int
+    private var waiting = 0
+    private var terminated = false
     private var run: OrderedPipeline<StreamSample>?
+    private let capacity: Int
+    private let continuation: AsyncThrowingStream<StreamSample, Error>.Continuation
+    private let failures: FailureLog
 
-    init(capacity: Int) { self.capacity = capacity }
-
-    deinit { run?.cancel() }
-
-    var failureList: [ClipFailure] { lock.lock(); defer { lock.unlock() }; return failures }
-
-    func startOnce(_ cfg: IngestConfiguration) {
-        lock.lock()
-        if started { lock.unlock(); return }
-        started = true
-        lock.unlock()
-        Thread.detachNewThread { [self] in
-            do {
-                try produce(cfg)
-                finish(nil)
-            } catch {
-                finish(error)
-            }
-        }
+    init(capacity: Int, continuation: AsyncThrowingStream<StreamSample, Error>.Continuation, failures: FailureLog) {
+        self.capacity = capacity
+        self.continuation = continuation
+        self.failures = failures
     }
 
-    private func produce(_ cfg: IngestConfiguration) throws {
+    /// The consumer went away (or the stream finished): stop the pipeline.
+    func terminate() {
+        lock.lock()
+        terminated = true
+        let r = run
+        lock.broadcast()
+        lock.unlock()
+        r?.cancel()
+    }
+
+    func consumed() {
+        lock.lock(); waiting -= 1; lock.broadcast(); lock.unlock()
+    }
+
+    func produce(_ cfg: IngestConfiguration) throws {
+        failures.reset()
         let inputs = IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
-        lock.lock(); failures += inputs.failures; lock.unlock()
+        failures.append(inputs.failures)
         let pool = RecordBufferPool()
         // Memory is bounded by the ordered queues below (the consumer's pace), not by a gate.
         let producer = SampleProducer(config: cfg, pool: pool, gate: InflightGate(limit: .max), recycles: false)
         let pipe = OrderedPipeline<StreamSample>(count: items.count, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
                                                  queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.tensor.byteCount })
-        lock.lock(); run = pipe; lock.unlock()
+        lock.lock()
+        let stop = terminated
+        run = pipe
+        lock.unlock()
+        if stop { return }
         try pipe.run(produce: { i, emit in
             let plan = try GroupPlan.scan(items[i], number: i, config: cfg, schema: inputs.schema)
             try producer.run(plan, range: 0..<plan.count) { emit(StreamSample($0, plan: plan, pool: pool)) }
@@ -135,61 +172,22 @@ final class StreamState: @unchecked Sendable {
             switch event {
             case .output(let s): return send(s)
             case .failed(let e):
-                lock.lock()
-                failures.append(ClipFailure.from(e, clip: items[i].key, groupPath: items[i].group.path, samplesKept: 0))
-                lock.unlock()
+                failures.append([ClipFailure.from(e, clip: items[i].key, groupPath: items[i].group.path, samplesKept: 0)])
                 return true
             case .finished: return true
             }
         })
+        lock.lock(); run = nil; lock.unlock()
     }
 
-    /// Blocks while the buffer is full; false when the consumer went away.
+    /// Waits while `capacity` samples are waiting for the consumer; false once it went away.
     private func send(_ s: StreamSample) -> Bool {
         lock.lock()
-        if let c = waiting {
-            waiting = nil
-            lock.unlock()
-            c.resume(returning: s)
-            return true
-        }
-        while items.count >= capacity && !finished { lock.wait() }
-        if finished { lock.unlock(); return false }
-        items.append(s)
+        while waiting >= capacity && !terminated { lock.wait() }
+        if terminated { lock.unlock(); return false }
+        waiting += 1
         lock.unlock()
+        if case .terminated = continuation.yield(s) { return false }
         return true
-    }
-
-    private func finish(_ e: Error?) {
-        lock.lock()
-        finished = true
-        if error == nil { error = e }
-        let c = waiting
-        waiting = nil
-        lock.broadcast()
-        lock.unlock()
-        if let c {
-            if let e { c.resume(throwing: e) } else { c.resume(returning: nil) }
-        }
-    }
-
-    func next() async throws -> StreamSample? {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<StreamSample?, Error>) in
-            lock.lock()
-            if !items.isEmpty {
-                let s = items.removeFirst()
-                lock.broadcast()
-                lock.unlock()
-                c.resume(returning: s)
-            } else if finished {
-                let e = error
-                error = nil
-                lock.unlock()
-                if let e { c.resume(throwing: e) } else { c.resume(returning: nil) }
-            } else {
-                waiting = c
-                lock.unlock()
-            }
-        }
     }
 }
