@@ -304,6 +304,6 @@ struct NativeShardReader {
         let metaText = String(decoding: file.bytes[p..<(p + e.metadataBytes)], as: UTF8.self)
         return RecordView(key: e.key, tensor: e.tensor, tensorBytes: t, labels: labels, mask: mask, annotations: ann,
                           metadata: (try? JSONValue(parsing: metaText)) ?? .null, storedCRC32C: e.crc32c,
-                          recordBytes: UnsafeRawBufferPointer(rebasing: file.bytes[base..<(base + Int(e.length))]))
+                          recordBytes: UnsafeRawBufferPointer(rebasing: file.bytes[base..<(base + Int(e.length))]), file: file)
     }
 }

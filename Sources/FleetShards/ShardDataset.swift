@@ -1,11 +1,13 @@
 import Foundation
 
-/// One sample read back from a shard. `tensorBytes` points into the shard's memory map (no
-/// copy) and is valid while the `ShardDataset` that returned it is alive.
+/// One sample read back from a shard. Its tensor stays in the shard's memory map (no copy):
+/// `withTensorBytes` lends the bytes for the length of a closure. The view keeps the map alive,
+/// so it may outlive the `ShardDataset` that returned it.
 public struct RecordView {
     public var key: String
     public var tensor: TensorSpec
-    public var tensorBytes: UnsafeRawBufferPointer
+    /// The tensor's bytes inside `file`'s map; valid while `file` is alive (FleetShards only).
+    var tensorBytes: UnsafeRawBufferPointer
     public var labels: [Float]
     public var mask: [UInt8]
     public var annotations: String
@@ -14,6 +16,16 @@ public struct RecordView {
     var storedCRC32C: UInt32?
     /// The bytes that checksum covers.
     var recordBytes: UnsafeRawBufferPointer
+    /// The memory map the pointers above point into, retained by the view.
+    let file: MappedFile
+
+    /// Calls `body` with the tensor's bytes (no copy). Do not keep the pointer past `body`.
+    public func withTensorBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(file) { try body(tensorBytes) }
+    }
+
+    /// The tensor's bytes, copied.
+    public var tensorData: [UInt8] { withTensorBytes { Array($0) } }
 }
 
 /// A problem `verify()` found.
@@ -26,6 +38,9 @@ public struct VerifyProblem: Sendable, Equatable, CustomStringConvertible {
 
 /// A dataset (a directory with `index.json`) or a single shard, read through memory maps:
 /// count, random access, in-order or seeded-shuffle iteration, batches, checksum verification.
+///
+/// Iteration yields each record as a `Result`: a damaged record is an error in the sequence,
+/// not a trap (`for r in dataset { let record = try r.get() }`).
 public final class ShardDataset: Sequence {
     private enum Shard {
         case native(NativeShardReader)
@@ -107,15 +122,18 @@ public final class ShardDataset: Sequence {
         }
     }
 
-    /// Sample `i`; traps on a damaged wds member (use `record(at:)` to handle it).
-    public subscript(i: Int) -> RecordView { try! record(at: i) }
+    /// Sample `i`, as `record(at:)`: throws if the shard's bytes are damaged.
+    public subscript(i: Int) -> RecordView {
+        get throws(ShardError) { try record(at: i) }
+    }
 
-    public func makeIterator() -> AnyIterator<RecordView> {
+    /// Every sample in order; a damaged one is `.failure` and iteration goes on to the next.
+    public func makeIterator() -> AnyIterator<Result<RecordView, ShardError>> {
         var i = 0
         return AnyIterator { [self] in
             guard i < count else { return nil }
             defer { i += 1 }
-            return self[i]
+            do throws(ShardError) { return .success(try record(at: i)) } catch { return .failure(error) }
         }
     }
 

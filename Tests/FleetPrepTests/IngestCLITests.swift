@@ -75,7 +75,7 @@ import Testing
 
         var worstNoResize = 99.0, worstResize = 99.0, worstErr = 0
         for i in 0..<ds.count {
-            let rec = ds[i]
+            let rec = try ds[i]
             guard case .object(let meta) = rec.metadata, case .array(let frames)? = meta["frame_index"],
                   case .string(let clip)? = meta["clip"], case .number(let time)? = meta["time"] else {
                 Issue.record("metadata of \(rec.key) lacks clip/frame_index/time"); continue
@@ -85,8 +85,7 @@ import Testing
                 #expect(rec.tensor.shape == [8, 120, 160, 3])
                 for (c, cam) in cams.enumerated() {
                     guard case .number(let f) = frames[c] else { Issue.record("camera \(cam) missing in \(rec.key)"); continue }
-                    let slice = UnsafeRawBufferPointer(rebasing: rec.tensorBytes[(c * per)..<((c + 1) * per)])
-                    let (p, m) = Self.psnr(slice, oracle[cam]![Int(f)])
+                    let (p, m) = rec.withTensorBytes { Self.psnr(UnsafeRawBufferPointer(rebasing: $0[(c * per)..<((c + 1) * per)]), oracle[cam]![Int(f)]) }
                     worstNoResize = min(worstNoResize, p); worstErr = max(worstErr, m)
                     #expect(p >= 40, "\(rec.key) camera \(cam): PSNR \(p)")
                 }
@@ -104,7 +103,7 @@ import Testing
             } else {
                 #expect(rec.tensor.shape == [1, 120, 160, 3])
                 guard case .number(let f) = frames[0] else { Issue.record("no frame in \(rec.key)"); continue }
-                let (p, m) = Self.psnr(UnsafeRawBufferPointer(rebasing: rec.tensorBytes[0..<per]), oracle["h264"]![Int(f)])
+                let (p, m) = rec.withTensorBytes { Self.psnr(UnsafeRawBufferPointer(rebasing: $0[0..<per]), oracle["h264"]![Int(f)]) }
                 worstResize = min(worstResize, p); worstErr = max(worstErr, m)
                 #expect(p >= 35, "\(rec.key): PSNR \(p)")
                 #expect(rec.mask.allSatisfy { $0 == 0 }, "a clip without signals has every label masked")
@@ -144,7 +143,7 @@ import Testing
         let ds = try ShardDataset(directory: out)
         var clips = Set<String>()
         for i in 0..<ds.count {
-            if case .object(let m) = ds[i].metadata, case .string(let c)? = m["clip"] { clips.insert(c) }
+            if case .object(let m) = try ds[i].metadata, case .string(let c)? = m["clip"] { clips.insert(c) }
         }
         #expect(clips == ["odd_321x241", "mjpeg_176x144", "hevc10_320x240"])
         // Frame counts from ffprobe: every frame of every good clip is a sample.
@@ -173,8 +172,8 @@ import Testing
         let ds = try ShardDataset(directory: dir)
         var out: [String: [UInt8]] = [:]
         for i in 0..<ds.count {
-            let r = ds[i]
-            var bytes = Array(r.tensorBytes)
+            let r = try ds[i]
+            var bytes = r.tensorData
             r.labels.withUnsafeBytes { bytes += $0 }
             bytes += r.mask
             bytes += Array(r.annotations.utf8)

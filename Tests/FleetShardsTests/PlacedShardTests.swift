@@ -98,7 +98,7 @@ import Testing
         for (i, s) in kept.enumerated() {
             let r = try ds.record(at: i)
             #expect(r.key == s.key)
-            #expect(Array(r.tensorBytes) == s.bytes)
+            #expect(r.tensorData == s.bytes)
             #expect(r.labels == s.labels && r.mask == s.mask)
         }
         #expect(ds.verify().isEmpty)
@@ -182,7 +182,7 @@ import Testing
         let names = ["frames", "a\"b\\c/d", "tab\there\nnl", "\u{1}ctl", "ünï", ""]
         var entries: [NativeShard.Entry] = []
         for i in 0..<200 {
-            let spec = TensorSpec(name: names[i % names.count], dtype: TensorDType.allCases[i % 4],
+            let spec = TensorSpec(name: names[i % names.count], dtype: ElementType.allCases[i % 4],
                                   shape: (0..<(i % 5)).map { _ in Int(g.next() % 5000) }, layout: names[(i + 2) % names.count])
             entries.append(.init(key: "k-\(i)", offset: Int64(g.next() % (1 << 40)), length: Int64(g.next() % (1 << 30)),
                                  crc32c: UInt32(truncatingIfNeeded: g.next()), tensor: spec, tensorBytes: Int(g.next() % 100_000),
