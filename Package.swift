@@ -5,19 +5,22 @@
 //   CFFmpeg -> FleetMedia (decode) -> FleetKernels (transform) -> FleetLabels (align/sync)
 //   -> FleetShards (pack/write/read) -> FleetPrep (ingest pipeline) -> fleetprep (CLI)
 // Only CFFmpeg/FleetMedia touch FFmpeg: FleetKernels, FleetLabels, FleetShards and
-// FleetPlanner build and test without it.
+// FleetPlanner build and test without it. FleetVocabulary holds the types those share.
+// Linux only (see README): no platforms are claimed.
 import PackageDescription
 
 let package = Package(
     name: "FleetPrep",
-    platforms: [.macOS(.v13)],
     products: [
+        .library(name: "FleetVocabulary", targets: ["FleetVocabulary"]),
         .library(name: "FleetMedia", targets: ["FleetMedia"]),
         .library(name: "FleetKernels", targets: ["FleetKernels"]),
         .library(name: "FleetLabels", targets: ["FleetLabels"]),
         .library(name: "FleetShards", targets: ["FleetShards"]),
         .library(name: "FleetPlanner", targets: ["FleetPlanner"]),
         .library(name: "FleetPrep", targets: ["FleetPrep"]),
+        // For Benchmarks/ (a separate package); not part of the library.
+        .library(name: "FleetBench", targets: ["FleetBench"]),
         .executable(name: "fleetprep", targets: ["fleetprep"]),
     ],
     dependencies: [
@@ -33,23 +36,29 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev", "pkg-config"])]
         ),
         .target(name: "FleetMedia", dependencies: ["CFFmpeg"]),
+        // The vocabulary types that cross modules (ElementType, LabelSchema, LabelField,
+        // SignalKind), defined once; FleetKernels, FleetLabels and FleetShards re-export it.
+        .target(name: "FleetVocabulary"),
         // Normalize-and-store rows with AVX2/F16C/FMA, chosen at run time (no build flags needed).
         .target(name: "CTensorStore"),
-        .target(name: "FleetKernels", dependencies: ["CTensorStore"]),
-        .target(name: "FleetLabels"),
+        .target(name: "FleetKernels", dependencies: ["FleetVocabulary", "CTensorStore"]),
+        .target(name: "FleetLabels", dependencies: ["FleetVocabulary"]),
         // Shards need SHA-256 (swift-crypto) and nothing of the decode stack.
         // CRC-32C with the SSE4.2 instruction, chosen at run time (no build flags needed).
         .target(name: "CCRC32C"),
-        .target(name: "FleetShards", dependencies: ["CCRC32C", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "FleetShards", dependencies: ["FleetVocabulary", "CCRC32C", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FleetPlanner"),
         .target(
             name: "FleetPrep",
             dependencies: ["FleetMedia", "FleetKernels", "FleetLabels", "FleetShards", "FleetPlanner"]
         ),
+        // Benchmark helpers (timing, the ffmpeg CLI next to our decoder): for the CLI's `bench`
+        // and Benchmarks/ only, never for the library.
+        .target(name: "FleetBench", dependencies: ["FleetMedia", "FleetKernels"]),
         .executableTarget(
             name: "fleetprep",
             dependencies: [
-                "FleetPrep", "FleetMedia", "FleetKernels", "FleetLabels", "FleetShards", "FleetPlanner",
+                "FleetPrep", "FleetBench", "FleetMedia", "FleetKernels", "FleetLabels", "FleetShards", "FleetPlanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,3 +1,4 @@
+@_exported import FleetVocabulary
 // FleetKernels: crop, resize, colour conversion, normalization and dtype conversion of decoded
 // frames into training tensors. Standard library only (no Foundation, no FFmpeg).
 
@@ -34,6 +35,8 @@ public enum ColourMatrix: String, Sendable, Codable {
     case bt601
     /// ITU-R BT.709 (HD): Kr = 0.2126, Kb = 0.0722.
     case bt709
+    /// ITU-R BT.2020 non-constant luminance (UHD, HDR): Kr = 0.2627, Kb = 0.0593.
+    case bt2020
 }
 
 /// Sample range of the source.
@@ -163,23 +166,6 @@ public enum ResizeFilter: String, Sendable, Codable {
     case bilinear
     /// Box filter: each output pixel averages the source area it covers (swscale's `area`).
     case area
-}
-
-/// Element type of the output tensor.
-public enum ElementType: String, Sendable, Codable, CaseIterable {
-    /// Unsigned bytes 0...255 (only with `Normalization.none`).
-    case u8
-    /// IEEE 754 binary16, round-to-nearest-even.
-    case f16
-    /// bfloat16 (top half of a Float32), round-to-nearest-even.
-    case bf16
-    /// IEEE 754 binary32.
-    case f32
-
-    /// Bytes per element.
-    public var byteWidth: Int {
-        switch self { case .u8: 1; case .f16, .bf16: 2; case .f32: 4 }
-    }
 }
 
 /// Memory layout of the output tensor.

@@ -1,12 +1,5 @@
 import Foundation
 
-/// How a signal is resampled at frame times.
-public enum SignalKind: String, Sendable, Hashable, Codable, CaseIterable {
-    /// Linear interpolation between the samples either side of the frame.
-    case continuous
-    /// The last sample at or before the frame is held (gear, turn signal, ...).
-    case categorical
-}
 
 /// Resamples a signal at frame times, with a validity mask instead of invented values.
 ///

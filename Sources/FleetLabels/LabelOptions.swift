@@ -1,3 +1,4 @@
+@_exported import FleetVocabulary
 import Foundation
 
 /// Configuration for discovery, sidecar loading, sync and label packing. One value per ingest
@@ -41,29 +42,3 @@ public struct LabelOptions: Sendable, Hashable, Codable {
     }
 }
 
-/// One label field: a column of the per-sample vector.
-public struct LabelField: Sendable, Hashable, Codable {
-    public var name: String
-    /// Unit as declared in clip.json `units` ("" when not declared).
-    public var unit: String
-    public var kind: SignalKind
-
-    public init(name: String, unit: String = "", kind: SignalKind = .continuous) {
-        self.name = name
-        self.unit = unit
-        self.kind = kind
-    }
-}
-
-/// The ordered fields of the fixed-width float32 label vector. It travels with the records
-/// (the shard manifest stores it) so that a reader knows what column k means.
-public struct LabelSchema: Sendable, Hashable, Codable {
-    public var fields: [LabelField]
-
-    public init(fields: [LabelField]) { self.fields = fields }
-
-    /// Number of floats (and mask bytes) per sample.
-    public var width: Int { fields.count }
-    public var names: [String] { fields.map(\.name) }
-    public func index(of name: String) -> Int? { fields.firstIndex { $0.name == name } }
-}

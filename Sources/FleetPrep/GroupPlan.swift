@@ -55,7 +55,7 @@ final class GroupPlan: Sendable {
 
     /// Reads the group's sidecars, scans every camera (demux only) and syncs the cameras and
     /// labels. Throws what fails the group (labels, open, limits, truncation, transform options).
-    static func scan(_ item: IngestItem, number: Int, config: IngestConfiguration, schema: FleetLabels.LabelSchema) throws -> GroupPlan {
+    static func scan(_ item: IngestItem, number: Int, config: IngestConfiguration, schema: LabelSchema) throws -> GroupPlan {
         var options = config.labelOptions
         options.schema = schema
         var sidecars = try item.group.load(options: options)
@@ -116,7 +116,7 @@ final class GroupPlan: Sendable {
         let kept = labels.samples.indices.filter { labels.samples[$0].masterIndex % stride == 0 }
         let cameraShape = shape ?? []
         let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
-        let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype.tensorDType,
+        let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype,
                                 shape: [cams.count] + cameraShape, layout: config.transform.layout == .chw ? "NCHW" : "NHWC")
         return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, infos: infos,
                          parameters: parameters, frames: frames,
@@ -207,18 +207,6 @@ final class GroupPlan: Sendable {
         for c in chosen { out.append(start..<c); start = c }
         out.append(start..<kept.count)
         return out
-    }
-}
-
-extension ElementType {
-    /// The shard vocabulary's name for this element type.
-    var tensorDType: TensorDType {
-        switch self {
-        case .u8: return .u8
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .f32: return .f32
-        }
     }
 }
 

@@ -92,8 +92,7 @@ public final class IngestRun: @unchecked Sendable {
         guard !inputs.items.isEmpty || !inputs.failures.isEmpty else {
             throw IngestError.nothingToIngest("no clips found in \(cfg.inputs.joined(separator: ", "))")
         }
-        let shardSchema = FleetShards.LabelSchema(names: inputs.schema.names, units: inputs.schema.fields.map(\.unit),
-                                                  kinds: inputs.schema.fields.map(\.kind.rawValue))
+        let shardSchema = inputs.schema
         let output: OpenOutput
         switch try openOutput(items: items, schema: shardSchema) {
         case .complete(let point):
@@ -187,7 +186,7 @@ public final class IngestRun: @unchecked Sendable {
     /// Creates or checks the output directory (`OutputDirectory`'s rules), takes the worker's
     /// lock, reads the journal, keeps the journaled shards whose files are there whole, removes
     /// the files of the journal's unfinished shards, and starts the journal.
-    private func openOutput(items: [IngestItem], schema: FleetShards.LabelSchema) throws -> OutputState {
+    private func openOutput(items: [IngestItem], schema: LabelSchema) throws -> OutputState {
         let cfg = configuration
         let out = cfg.outputDirectory
         let fm = FileManager.default
@@ -260,7 +259,7 @@ public final class IngestRun: @unchecked Sendable {
     /// Errors (errors.jsonl), then the manifest (last), then the journal's end mark; fills the
     /// summary's sample, shard and exit fields.
     private func writeResults(into summary: inout IngestSummary, items: [IngestItem], failures: [ClipFailure],
-                              shards: [ShardInfo], schema: FleetShards.LabelSchema, tensor: TensorSpec?, journal: IngestJournal) throws {
+                              shards: [ShardInfo], schema: LabelSchema, tensor: TensorSpec?, journal: IngestJournal) throws {
         let cfg = configuration
         let out = cfg.outputDirectory
         summary.failures = failures
@@ -288,7 +287,7 @@ public final class IngestRun: @unchecked Sendable {
 
     /// The tensor of the first clip group (in the order of the whole batch, so every worker finds
     /// the same) that scans; nil when none does.
-    static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: FleetLabels.LabelSchema) -> TensorSpec? {
+    static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> TensorSpec? {
         for item in items {
             if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return plan.tensor }
         }
@@ -359,7 +358,7 @@ public final class IngestRun: @unchecked Sendable {
 
     /// The configuration fingerprint: everything that changes the output (not jobs, decoder
     /// threads or the output path).
-    static func fingerprint(_ cfg: IngestConfiguration, items: [IngestItem], schema: FleetShards.LabelSchema) -> String {
+    static func fingerprint(_ cfg: IngestConfiguration, items: [IngestItem], schema: LabelSchema) -> String {
         var o = cfg.effective
         o.jobs = nil
         o.decoderThreads = nil

@@ -8,7 +8,7 @@ struct IngestInputs {
     var items: [IngestItem] = []
     /// Inputs that could not be searched (missing paths, unreadable directories).
     var failures: [ClipFailure] = []
-    var schema = FleetLabels.LabelSchema(fields: [])
+    var schema = LabelSchema(fields: [])
 
     init(config: IngestConfiguration) {
         let discovery = ClipGroupDiscovery(options: config.labelOptions)
@@ -55,7 +55,7 @@ struct IngestInputs {
 
     /// `--signals` in that order, or else every signal named in any group's signal files (by
     /// first appearance), with units and kinds from the groups' clip.json.
-    static func schema(for groups: [ClipGroup], config: IngestConfiguration) -> FleetLabels.LabelSchema {
+    static func schema(for groups: [ClipGroup], config: IngestConfiguration) -> LabelSchema {
         var names: [String] = []
         var known = Set<String>()
         var units: [String: String] = [:]
@@ -78,7 +78,7 @@ struct IngestInputs {
             }
         }
         if let wanted = config.effective.signals { names = wanted }
-        return FleetLabels.LabelSchema(fields: names.map { n in
+        return LabelSchema(fields: names.map { n in
             let unit = units[n] ?? ""
             let cat = categorical.contains(n) || unit.lowercased() == "categorical"
             return LabelField(name: n, unit: unit, kind: cat ? .categorical : .continuous)

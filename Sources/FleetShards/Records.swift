@@ -1,34 +1,13 @@
-/// Element type of a stored tensor.
-public enum TensorDType: String, Sendable, Codable, CaseIterable {
-    case u8, f16, bf16, f32
-
-    public var byteWidth: Int {
-        switch self {
-        case .u8: return 1
-        case .f16, .bf16: return 2
-        case .f32: return 4
-        }
-    }
-
-    /// numpy's dtype string (bf16 has none: stored as little-endian uint16 bit patterns).
-    public var numpyDescr: String {
-        switch self {
-        case .u8: return "|u1"
-        case .f16: return "<f2"
-        case .bf16: return "<u2"
-        case .f32: return "<f4"
-        }
-    }
-}
+@_exported import FleetVocabulary
 
 /// What a record's tensor is: name, element type, shape and layout ("NCHW", "NHWC", ...).
 public struct TensorSpec: Sendable, Codable, Equatable {
     public var name: String
-    public var dtype: TensorDType
+    public var dtype: ElementType
     public var shape: [Int]
     public var layout: String
 
-    public init(name: String, dtype: TensorDType, shape: [Int], layout: String) {
+    public init(name: String, dtype: ElementType, shape: [Int], layout: String) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -48,21 +27,6 @@ public struct TensorSpec: Sendable, Codable, Equatable {
         }
         return n
     }
-}
-
-/// Names, units and kinds ("continuous"/"categorical") of the label vector, in order.
-public struct LabelSchema: Sendable, Codable, Equatable {
-    public var names: [String]
-    public var units: [String]
-    public var kinds: [String]
-
-    public init(names: [String], units: [String], kinds: [String]) {
-        self.names = names
-        self.units = units
-        self.kinds = kinds
-    }
-
-    public var width: Int { names.count }
 }
 
 /// One sample to write. The tensor bytes are borrowed for the duration of `append` only.

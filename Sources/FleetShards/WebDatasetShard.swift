@@ -41,9 +41,9 @@ enum WebDatasetShard {
         return (descr, dims, start + hlen)
     }
 
-    static func dtype(numpy descr: String, stored: String?) -> TensorDType? {
+    static func dtype(numpy descr: String, stored: String?) -> ElementType? {
         if stored == "bf16" && descr == "<u2" { return .bf16 }
-        return TensorDType.allCases.first { $0.numpyDescr == descr && $0 != .bf16 }
+        return ElementType.allCases.first { $0.numpyDescr == descr && $0 != .bf16 }
     }
 
     /// A ustar header for a regular file.
@@ -272,6 +272,6 @@ struct WebDatasetShardReader {
         }
         return RecordView(key: s.key, tensor: tensor, tensorBytes: UnsafeRawBufferPointer(rebasing: npy[off...]),
                           labels: labels, mask: mask, annotations: meta["annotations"]?.jsonText ?? "null",
-                          metadata: meta["metadata"] ?? .null, storedCRC32C: crc, recordBytes: npy)
+                          metadata: meta["metadata"] ?? .null, storedCRC32C: crc, recordBytes: npy, file: file)
     }
 }
