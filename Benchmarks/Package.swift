@@ -6,7 +6,6 @@ import PackageDescription
 
 let package = Package(
     name: "FleetPrepBenchmarks",
-    platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "FleetPrep", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -17,6 +16,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FleetPrep", package: "FleetPrep"),
+                .product(name: "FleetBench", package: "FleetPrep"),
                 .product(name: "FleetKernels", package: "FleetPrep"),
                 .product(name: "FleetShards", package: "FleetPrep"),
             ],

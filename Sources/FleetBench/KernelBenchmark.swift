@@ -4,6 +4,7 @@ import Foundation
 /// The fused transform kernel's speed next to `memcpy` of the same output bytes, measured
 /// alternately in one run on a synthetic 1280x960 yuv420p frame.
 public enum KernelBenchmark {
+    /// One measured kernel configuration: its output size and speed next to memcpy.
     public struct Case: Sendable, Codable {
         public var name: String
         public var outputBytes: Int

@@ -1,5 +1,8 @@
 import Foundation
 
+// FleetBench: measuring helpers for `fleetprep bench` and Benchmarks/, kept out of the library
+// (FleetPrep) so that code embedding it does not get benchmark API or spawn the ffmpeg CLI.
+
 /// Wall-clock and CPU time of a piece of work, for the benchmarks (`fleetprep bench`).
 public struct RunMeasurement: Sendable, Codable, Equatable {
     /// Seconds of wall-clock time.
@@ -50,20 +53,18 @@ public struct RunMeasurement: Sendable, Codable, Equatable {
     /// CPU seconds (user + system) of this process, or of its finished children.
     public static func cpuSeconds(children: Bool) -> Double { cpuTime(children ? RUSAGE_CHILDREN : RUSAGE_SELF) }
 
-    static func cpuTime(_ who: __rusage_who) -> Double {
+    #if canImport(Glibc)
+    typealias Who = __rusage_who
+    static func getUsage(_ who: Who, _ usage: inout rusage) { getrusage(__rusage_who_t(who.rawValue), &usage) }
+    #else
+    typealias Who = Int32
+    static func getUsage(_ who: Who, _ usage: inout rusage) { getrusage(who, &usage) }
+    #endif
+
+    static func cpuTime(_ who: Who) -> Double {
         var usage = rusage()
-        getrusage(__rusage_who_t(who.rawValue), &usage)
+        getUsage(who, &usage)
         func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return s(usage.ru_utime) + s(usage.ru_stime)
     }
-}
-
-/// Peak resident set size of this process in bytes (Linux `VmHWM`), or nil where unknown.
-public func peakResidentBytes() -> Int? {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
-        return kb.map { $0 * 1024 }
-    }
-    return nil
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetBench
 import FleetKernels
 import FleetPlanner
 import FleetPrep

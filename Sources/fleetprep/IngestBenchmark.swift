@@ -1,3 +1,4 @@
+import FleetBench
 import FleetKernels
 import FleetPlanner
 import FleetPrep

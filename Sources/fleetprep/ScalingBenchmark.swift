@@ -1,3 +1,4 @@
+import FleetBench
 import FleetPlanner
 import FleetPrep
 import Foundation

@@ -1,4 +1,5 @@
 import Benchmark
+import FleetBench
 import FleetKernels
 import FleetPrep
 import FleetShards
@@ -17,7 +18,7 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("decode \(name) (144 frames, 1 thread)", configuration: config) { benchmark in
             for _ in benchmark.scaledIterations {
                 let d = try VideoDecoder(path: clip, options: DecoderOptions(threads: 1))
-                FleetPrep.blackHole(try d.countFrames())
+                FleetBench.blackHole(try d.countFrames())
             }
         }
     }
@@ -41,7 +42,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("shard write: 64 records of 8x3x240x320 f16 (native)", configuration: config) { benchmark in
         let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 240, 320], layout: "NCHW")
         let bytes = [UInt8](repeating: 0x3C, count: spec.byteCount)
-        let schema = LabelSchema(names: ["speed"], units: ["m/s"], kinds: ["continuous"])
+        let schema = LabelSchema(names: ["speed"], units: ["m/s"], kinds: [.continuous])
         for _ in benchmark.scaledIterations {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetprep-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: dir) }
@@ -51,7 +52,7 @@ let benchmarks: @Sendable () -> Void = {
                     try w.append(SampleRecord(key: "k-\(i)", tensor: spec, tensorBytes: $0, labels: [1], mask: [1], annotations: "null", metadata: .null))
                 }
             }
-            FleetPrep.blackHole(try w.finish())
+            FleetBench.blackHole(try w.finish())
         }
     }
 
@@ -64,7 +65,7 @@ let benchmarks: @Sendable () -> Void = {
             o.jobs = 1
             o.target = "256MiB"
             defer { try? FileManager.default.removeItem(atPath: o.out!) }
-            FleetPrep.blackHole(try IngestRun(configuration: IngestConfiguration(options: o)).run())
+            FleetBench.blackHole(try IngestRun(configuration: IngestConfiguration(options: o)).run())
         }
     }
 }
