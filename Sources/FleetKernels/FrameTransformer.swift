@@ -173,7 +173,12 @@ public final class FrameTransformer {
         }
 
         // Colour coefficients (all < 4, so * 8192 fits Int16).
-        let (kr, kb): (Double, Double) = matrix == .bt601 ? (0.299, 0.114) : (0.2126, 0.0722)
+        let (kr, kb): (Double, Double)
+        switch matrix {
+        case .bt601: (kr, kb) = (0.299, 0.114)
+        case .bt709: (kr, kb) = (0.2126, 0.0722)
+        case .bt2020: (kr, kb) = (0.2627, 0.0593)
+        }
         let kg = 1 - kr - kb
         var ys: Double, cs: Double, yo: Double
         switch range {

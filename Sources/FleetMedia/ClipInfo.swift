@@ -1,3 +1,5 @@
+import CFFmpeg
+
 /// Facts about a clip and its chosen video stream, as FFmpeg reports them.
 public struct ClipInfo: Sendable, Codable, Equatable {
     /// The file the facts describe.
@@ -17,6 +19,8 @@ public struct ClipInfo: Sendable, Codable, Equatable {
     public var bitDepth: Int
     /// Colour matrix name ("bt709", "bt470bg", "smpte170m", "unknown", ...).
     public var colorSpace: String
+    /// The same matrix as a closed set (from FFmpeg's `AVColorSpace`, not from the name).
+    public var matrix: StreamColorMatrix
     /// "tv" (limited), "pc" (full) or "unknown".
     public var colorRange: String
     /// Average frame rate of the stream; 0/0 or 0/1 when unknown.
@@ -35,4 +39,29 @@ public struct ClipInfo: Sendable, Codable, Equatable {
     public var streamCount: Int
     /// Frame count from the container's header (nb_frames); nil when the container does not say.
     public var frameCountHint: Int?
+}
+
+/// The YUV→RGB matrix a stream declares, from FFmpeg's `AVColorSpace`.
+public enum StreamColorMatrix: String, Sendable, Codable, Equatable {
+    /// BT.709 (`AVCOL_SPC_BT709`).
+    case bt709
+    /// BT.601: `AVCOL_SPC_BT470BG` or `AVCOL_SPC_SMPTE170M` (the same coefficients).
+    case bt601
+    /// BT.2020 non-constant luminance (`AVCOL_SPC_BT2020_NCL`).
+    case bt2020ncl
+    /// No matrix declared (`AVCOL_SPC_UNSPECIFIED`, reserved values).
+    case unspecified
+    /// Any other matrix (BT.2020 constant luminance, SMPTE 240M, FCC, YCgCo, ICtCp, RGB, ...):
+    /// `colorSpace` names it.
+    case unsupported
+
+    init(_ space: AVColorSpace) {
+        switch space {
+        case AVCOL_SPC_BT709: self = .bt709
+        case AVCOL_SPC_BT470BG, AVCOL_SPC_SMPTE170M: self = .bt601
+        case AVCOL_SPC_BT2020_NCL: self = .bt2020ncl
+        case AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_RESERVED: self = .unspecified
+        default: self = .unsupported
+        }
+    }
 }

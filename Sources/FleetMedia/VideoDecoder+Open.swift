@@ -105,6 +105,7 @@ extension VideoDecoder {
             pixelFormat: pixfmt.name,
             bitDepth: pixfmt.bitDepth,
             colorSpace: String(optionalCString: av_color_space_name(par.color_space)) ?? "unknown",
+            matrix: StreamColorMatrix(par.color_space),
             colorRange: String(optionalCString: av_color_range_name(par.color_range)) ?? "unknown",
             frameRate: rate, timeBase: tb,
             duration: duration, startTime: start,

@@ -17,10 +17,20 @@ struct FrameSourceBridge {
         }
     }
 
-    /// The colour matrix a stream declares (`ClipInfo.colorSpace`); BT.601 when it declares none,
-    /// as libswscale assumes.
-    static func matrix(colorSpace: String) -> ColourMatrix {
-        colorSpace == "bt709" ? .bt709 : .bt601
+    /// The kernel matrix for the one a stream declares (`ClipInfo.matrix`), nil when the kernels
+    /// have none for it (the caller fails the clip: "unsupported colour matrix").
+    ///
+    /// A stream that declares no matrix is converted with BT.601, whatever its size: that is
+    /// what the ffmpeg CLI does (libswscale's default, `SWS_CS_DEFAULT`), and the ffmpeg oracle
+    /// tests compare against it. (Players such as mpv guess BT.709 for HD instead.) `--matrix`
+    /// overrides the stream's matrix, declared or not.
+    static func matrix(_ declared: StreamColorMatrix) -> ColourMatrix? {
+        switch declared {
+        case .bt709: return .bt709
+        case .bt601, .unspecified: return .bt601
+        case .bt2020ncl: return .bt2020
+        case .unsupported: return nil
+        }
     }
 
     /// The range a stream declares (`ClipInfo.colorRange`): "pc"/"jpeg" is full, else limited.

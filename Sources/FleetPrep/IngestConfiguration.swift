@@ -73,7 +73,7 @@ public struct IngestConfiguration: Sendable {
         t.dtype = try Self.choice(o.dtype, "--dtype", ElementType.init(rawValue:), ElementType.allCases.map(\.rawValue))
         t.layout = try Self.choice(o.layout, "--layout", TensorLayout.init(rawValue:), ["chw", "hwc"])
         t.channels = try Self.choice(o.channels, "--channels", ChannelOrder.init(rawValue:), ["rgb", "bgr", "gray"])
-        if let m = o.matrix { t.matrix = try Self.choice(m, "--matrix", ColourMatrix.init(rawValue:), ["bt601", "bt709"]) }
+        if let m = o.matrix { t.matrix = try Self.choice(m, "--matrix", ColourMatrix.init(rawValue:), ["bt601", "bt709", "bt2020"]) }
         if let r = o.range { t.range = try Self.choice(r, "--range", ColourRange.init(rawValue:), ["limited", "full"]) }
         // u8 tensors hold raw 0...255 values, so their default normalization is `none`.
         let normalize = o.normalize ?? (t.dtype == .u8 ? "none" : "imagenet")

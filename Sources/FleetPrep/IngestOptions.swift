@@ -26,7 +26,8 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     public var layout: String?
     /// `imagenet`, `unit`, `symmetric` or `none`.
     public var normalize: String?
-    /// Colour matrix override: `bt601` or `bt709` (default: from the stream).
+    /// Colour matrix override: `bt601`, `bt709` or `bt2020` (default: from the stream; BT.601 when
+    /// it declares none, as the ffmpeg CLI does).
     public var matrix: String?
     /// Colour range override: `limited` or `full` (default: from the stream).
     public var range: String?

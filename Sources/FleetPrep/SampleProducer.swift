@@ -87,9 +87,14 @@ final class CameraStream {
         try bridge.withImage(frame, path: path) { image, format, full in
             if transformer == nil {
                 let info = plan.infos[camera]
+                guard let matrix = config.transform.matrix ?? FrameSourceBridge.matrix(info.matrix) else {
+                    throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,
+                                      message: "unsupported colour matrix \(info.colorSpace); pass --matrix bt601, bt709 or bt2020 to convert it as one of those",
+                                      samplesKept: 0)
+                }
                 let t = try FrameTransformer(config: config.transform, sourceWidth: frame.width, sourceHeight: frame.height,
                                              sourceFormat: format,
-                                             streamMatrix: FrameSourceBridge.matrix(colorSpace: info.colorSpace),
+                                             streamMatrix: matrix,
                                              streamRange: FrameSourceBridge.range(colorRange: info.colorRange, fullRangeFormat: full))
                 guard t.outputShape == plan.cameraShape else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,

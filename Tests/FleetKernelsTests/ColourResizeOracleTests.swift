@@ -4,7 +4,7 @@ import Testing
 @testable import FleetKernels
 
 /// The kernels' 8-bit RGB output against the ffmpeg CLI's own conversion of the same frame
-/// (libswscale), for every input format, both matrices and ranges, crop and both resize filters.
+/// (libswscale), for every input format, the three matrices and both ranges, crop and both resize filters.
 @Suite struct ColourResizeOracleTests {
     struct Case: CustomStringConvertible, Sendable {
         var clip: String
@@ -31,6 +31,9 @@ import Testing
         // the stream's declared range, so only the full-range gray case has an ffmpeg oracle.)
         Case(clip: "event_0001/main.mp4", format: .gray, width: 160, height: 120, matrix: .bt601, range: .full),
         Case(clip: "hevc10_320x240.mkv", format: .yuv420p10le, width: 320, height: 240, matrix: .bt601, range: .limited),
+        // BT.2020 non-constant luminance (Kr 0.2627, Kb 0.0593), 8- and 10-bit.
+        Case(clip: "event_0001/main.mp4", format: .yuv420p, width: 160, height: 120, matrix: .bt2020, range: .limited),
+        Case(clip: "hevc10_320x240.mkv", format: .yuv420p10le, width: 320, height: 240, matrix: .bt2020, range: .limited),
         Case(clip: "odd_321x241.mkv", format: .yuv444p, width: 321, height: 241, matrix: .bt601, range: .limited),
         Case(clip: "event_0001/main.mp4", format: .yuv420p, width: 160, height: 120, matrix: .bt601, range: .limited, crop: (20, 10, 100, 80)),
         Case(clip: "h264_1280x960.mp4", format: .yuv420p, width: 1280, height: 960, matrix: .bt601, range: .limited, out: (320, 240)),
@@ -49,7 +52,7 @@ import Testing
 
     @Test(arguments: cases)
     func rgbMatchesFFmpeg(_ c: Case) throws {
-        guard TestPaths.which("ffmpeg") != nil else { print("skipped: no ffmpeg"); return }
+        guard TestPaths.which("ffmpeg") != nil else { try Test.cancel("skipped: the ffmpeg CLI (the oracle) is not installed") }
         let (psnr, maxErr, _) = try Self.compare(c)
         #expect(psnr >= (c.out == nil ? 40 : 35), "\(c): PSNR \(psnr) dB, max abs error \(maxErr)")
     }
@@ -74,7 +77,7 @@ import Testing
 
     @Test(arguments: largeDownscales)
     func largeDownscaleMatchesFFmpeg(_ c: Case) throws {
-        guard TestPaths.which("ffmpeg") != nil else { print("skipped: no ffmpeg"); return }
+        guard TestPaths.which("ffmpeg") != nil else { try Test.cancel("skipped: the ffmpeg CLI (the oracle) is not installed") }
         let (psnr, maxErr, fast) = try Self.compare(c)
         let (directPSNR, _, direct) = try Self.compare(c, preDecimation: false)
         #expect(psnr >= 50, "\(c): PSNR \(psnr) dB, max abs error \(maxErr)")
@@ -92,7 +95,7 @@ import Testing
         // etc. itself; the kernel and the oracle start from these same bytes).
         let raw = try Self.ffmpeg(["-i", clip, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", c.format.rawValue, "-"])
         // The oracle: libswscale's conversion of those bytes.
-        let matrix = c.matrix == .bt709 ? "bt709" : "bt601"
+        let matrix = c.matrix.rawValue  // libswscale's names: bt601, bt709, bt2020
         let range = c.range == .full ? "pc" : "tv"
         var vf = [String]()
         if let (x, y, w, h) = c.crop { vf.append("crop=\(w):\(h):\(x):\(y)") }
