@@ -20,7 +20,7 @@ final class IngestEngine: @unchecked Sendable {
 
     private let items: [IngestItem]
     private let config: IngestConfiguration
-    private let schema: FleetLabels.LabelSchema
+    private let schema: LabelSchema
     private let sink: ShardSink
     private let producer: SampleProducer
     private let progress: ProgressReporter
@@ -48,7 +48,7 @@ final class IngestEngine: @unchecked Sendable {
     private var cancelled = false
     private var fatal: Error?
 
-    init(items: [IngestItem], config: IngestConfiguration, schema: FleetLabels.LabelSchema, sink: ShardSink,
+    init(items: [IngestItem], config: IngestConfiguration, schema: LabelSchema, sink: ShardSink,
          progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal) {
         self.items = items
         self.config = config
@@ -151,6 +151,8 @@ final class IngestEngine: @unchecked Sendable {
         do { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) } catch {
             result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
         }
+        let planned = (try? result.get())?.count ?? 0
+        progress.update { $0.groupsScanned += 1; $0.samplesPlanned += planned }
         state.lock()
         scansRunning -= 1
         scanned[g] = result

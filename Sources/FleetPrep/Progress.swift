@@ -5,6 +5,9 @@ public struct IngestCounters: Sendable, Codable, Equatable {
     public var clipsTotal = 0
     public var clipsDone = 0
     public var clipsFailed = 0
+    /// Clip groups scanned so far, and the samples they will give (the ETA's measure of work).
+    public var groupsScanned = 0
+    public var samplesPlanned = 0
     public var framesDecoded = 0
     public var samplesWritten = 0
     public var shardsWritten = 0
@@ -14,9 +17,9 @@ public struct IngestCounters: Sendable, Codable, Equatable {
 
 /// How progress is shown.
 public enum ProgressStyle: Sendable {
-    /// A live one-line bar redrawn in place (a terminal).
+    /// A live one-line bar redrawn in place (a terminal), as wide as the terminal.
     case bar
-    /// A plain line every `interval` seconds (a pipe, a CI log).
+    /// A plain line every `interval` seconds (a pipe, a CI log), when there is progress to report.
     case lines(interval: Double)
     /// Nothing.
     case quiet
@@ -31,17 +34,26 @@ public enum ProgressStyle: Sendable {
 }
 
 /// Thread-safe progress reporting to stderr: clips, frames, frames/s, MB written, ETA.
+///
+/// The live bar never wraps: it is cut to the terminal's width (`TIOCGWINSZ` on stderr, read
+/// again at each redraw, so a resize — `SIGWINCH` — shows at the next one; the reporter installs
+/// no signal handler), dropping the least useful fields first. The ETA is based on samples (the
+/// frames still to decode), not on clips.
 public final class ProgressReporter: @unchecked Sendable {
     private let lock = NSLock()
     private var counters = IngestCounters()
     private let style: ProgressStyle
     private let start = DispatchTime.now().uptimeNanoseconds
     private var lastDraw: UInt64 = 0
+    private var lastLine: IngestCounters?
     private let output: FileHandle
+    private let fixedWidth: Int?
 
-    public init(style: ProgressStyle, output: FileHandle = .standardError) {
+    /// `width`: the bar's width in columns; nil reads the terminal's (80 when it cannot be read).
+    public init(style: ProgressStyle, output: FileHandle = .standardError, width: Int? = nil) {
         self.style = style
         self.output = output
+        fixedWidth = width
     }
 
     /// Applies `change` to the counters and redraws if it is time to.
@@ -53,12 +65,24 @@ public final class ProgressReporter: @unchecked Sendable {
         switch style {
         case .quiet: break
         case .bar:
-            if now - lastDraw > 100_000_000 { lastDraw = now; line = "\r" + render(now) + "\u{1B}[K" }
+            if now - lastDraw > 100_000_000 { lastDraw = now; line = "\r" + render(now, width: columns()) + "\u{1B}[K" }
         case .lines(let interval):
-            if Double(now - lastDraw) / 1e9 >= interval { lastDraw = now; line = render(now) + "\n" }
+            if Double(now - lastDraw) / 1e9 >= interval, hasNews {
+                lastDraw = now
+                lastLine = counters
+                line = render(now, width: nil) + "\n"
+            }
         }
         lock.unlock()
         if let line { output.write(Data(line.utf8)) }
+    }
+
+    /// Something happened since the last plain line (and anything at all: no line of zeros).
+    private var hasNews: Bool {
+        let c = counters
+        guard c.framesDecoded > 0 || c.clipsDone + c.clipsFailed > 0 || c.samplesWritten > 0 else { return false }
+        return lastLine.map { $0.framesDecoded != c.framesDecoded || $0.clipsDone != c.clipsDone
+            || $0.clipsFailed != c.clipsFailed || $0.samplesWritten != c.samplesWritten } ?? true
     }
 
     /// The counters so far.
@@ -71,32 +95,62 @@ public final class ProgressReporter: @unchecked Sendable {
     public func finish() {
         if case .bar = style {
             lock.lock()
-            let line = "\r" + render(DispatchTime.now().uptimeNanoseconds) + "\u{1B}[K\n"
+            let line = "\r" + render(DispatchTime.now().uptimeNanoseconds, width: columns()) + "\u{1B}[K\n"
             lock.unlock()
             output.write(Data(line.utf8))
         }
     }
 
-    private func render(_ now: UInt64) -> String {
+    /// The terminal's width in columns.
+    private func columns() -> Int {
+        if let fixedWidth { return fixedWidth }
+        var ws = winsize()
+        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 { return Int(ws.ws_col) }
+        return 80
+    }
+
+    /// Seconds left, from the samples still to write at the rate so far; groups not yet scanned
+    /// are assumed to give as many samples as the scanned ones did on average. Nil: no estimate yet.
+    func eta(_ c: IngestCounters, seconds: Double) -> Double? {
+        guard c.groupsScanned > 0, c.samplesWritten > 0 else { return nil }
+        let perGroup = Double(c.samplesPlanned) / Double(c.groupsScanned)
+        let total = Double(c.samplesPlanned) + perGroup * Double(max(0, c.clipsTotal - c.groupsScanned))
+        return max(0, total - Double(c.samplesWritten)) / (Double(c.samplesWritten) / seconds)
+    }
+
+    /// The progress line; with `width`, the bar and the fields that fit in `width - 1` columns.
+    func render(_ now: UInt64, width: Int?) -> String {
         let c = counters
         let secs = max(Double(now - start) / 1e9, 1e-9)
         let fps = Double(c.framesDecoded) / secs
         let done = c.clipsDone + c.clipsFailed
-        var eta = "?"
-        if done > 0 && c.clipsTotal > done {
-            eta = formatDuration(secs / Double(done) * Double(c.clipsTotal - done))
-        } else if c.clipsTotal == done {
-            eta = "0s"
-        }
-        let pct = c.clipsTotal > 0 ? Double(done) / Double(c.clipsTotal) : 0
+        let finished = c.clipsTotal > 0 && done >= c.clipsTotal
+        // In order of display, with a priority (lower is dropped first).
+        var fields: [(text: String, keep: Int)] = [
+            ("clips \(done)/\(c.clipsTotal)" + (c.clipsFailed > 0 ? " (\(c.clipsFailed) failed)" : ""), 9),
+            ("frames \(c.framesDecoded)", 3),
+            (String(format: "%.0f fps", fps), 7),
+            ("samples \(c.samplesWritten)", 5),
+            ("shards \(c.shardsWritten)", 2),
+            (String(format: "%.1f MB", Double(c.bytesWritten) / 1e6), 4),
+            ("elapsed " + formatDuration(secs), 1),
+        ]
+        if !finished { fields.append(("ETA " + (eta(c, seconds: secs).map(formatDuration) ?? "?"), 8)) }
         var bar = ""
         if case .bar = style {
-            let width = 20, filled = Int(pct * Double(width))
-            bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+            let pct = c.clipsTotal > 0 ? Double(done) / Double(c.clipsTotal) : 0
+            let barWidth = 20, filled = min(barWidth, Int(pct * Double(barWidth)))
+            bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: barWidth - filled) + "] "
         }
-        return bar + String(format: "clips %d/%d (%d failed)  frames %d  %.1f frames/s  samples %d  shards %d  %.1f MB  elapsed %@  ETA %@",
-                            done, c.clipsTotal, c.clipsFailed, c.framesDecoded, fps, c.samplesWritten, c.shardsWritten,
-                            Double(c.bytesWritten) / 1e6, formatDuration(secs), eta)
+        func line() -> String { bar + fields.map(\.text).joined(separator: "  ") }
+        guard let width else { return line() }
+        let limit = max(1, width - 1)  // the last column would wrap on some terminals
+        if line().count > limit { bar = "" }
+        while line().count > limit, fields.count > 1, let drop = fields.indices.min(by: { fields[$0].keep < fields[$1].keep }) {
+            fields.remove(at: drop)
+        }
+        let text = line()
+        return text.count > limit ? String(text.prefix(limit)) : text
     }
 }
 
