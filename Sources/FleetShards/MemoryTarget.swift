@@ -61,7 +61,7 @@ public struct MemoryTarget: Sendable, Codable, Equatable {
         guard bytes >= 4096, bytes < 1e18 else {
             throw ShardError(.invalidArgument, "memory target \"\(text)\" must be between 4 KiB and 1 EB")
         }
-        self.init(name: t, bytes: Int64(bytes), source: "user-specified byte count")
+        self.init(name: t, bytes: Int64(bytes), source: "a byte count (not an accelerator profile)")
     }
 }
 

@@ -17,7 +17,7 @@ struct IngestCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Clip files or directories (default: SampleClips beside the executable's checkout).")
+    @Argument(help: "Clip files or directories (default, for a binary built in a checkout only: that checkout's SampleClips).")
     var inputs: [String] = []
 
     @Option(name: .long, help: "Output directory (default: shards).")
@@ -38,7 +38,7 @@ struct IngestCommand: ParsableCommand {
     var layout: String?
     @Option(help: "Normalization: imagenet, unit, symmetric or none (default imagenet).")
     var normalize: String?
-    @Option(help: "Colour matrix override: bt601 or bt709 (default: from the stream).")
+    @Option(help: "Colour matrix override: bt601, bt709 or bt2020 (default: from the stream; bt601 when it declares none, as ffmpeg does).")
     var matrix: String?
     @Option(help: "Colour range override: limited or full (default: from the stream).")
     var range: String?
@@ -122,8 +122,9 @@ struct IngestCommand: ParsableCommand {
         var merged = c.filled(from: o)
         if merged.inputs == nil || merged.inputs!.isEmpty {
             guard let samples = BundledSamples.directory() else {
-                throw IngestError.badOption("INPUT", "no input given and the bundled SampleClips directory was not found")
+                throw IngestError.badOption("INPUT", "no input given (only a fleetprep built in a FleetPrep checkout defaults to its SampleClips)")
             }
+            FileHandle.standardError.write(Data("fleetprep ingest: no INPUT given: ingesting the demo clips of the checkout this binary was built in, \(samples)\n".utf8))
             merged.inputs = [samples]
         }
         return merged
@@ -176,7 +177,14 @@ struct IngestCommand: ParsableCommand {
 
     static func describe(_ s: IngestSummary) -> String {
         var lines: [String] = []
-        lines.append(String(format: "clips: %d ok, %d failed of %d%@", s.clipsOK, s.clipsFailed, s.clipsTotal, s.resumed ? " (resumed)" : ""))
+        // Inputs that were not clips at all (a missing path) failed before any clip was counted.
+        let notFound = s.failures.count - s.clipsFailed
+        if s.clipsTotal == 0 && notFound > 0 {
+            lines.append("clips: none found (\(notFound) input(s) failed, listed above)")
+        } else {
+            lines.append(String(format: "clips: %d ok, %d failed of %d%@", s.clipsOK, s.clipsFailed, s.clipsTotal, s.resumed ? " (resumed)" : "")
+                         + (notFound > 0 ? " (and \(notFound) unusable input(s), listed above)" : ""))
+        }
         lines.append(String(format: "samples: %d in %d shard(s), %.1f MB", s.samples, s.shards, Double(s.bytes) / 1e6))
         lines.append(String(format: "frames decoded: %d in %.2f s (%.1f frames/s, %d work units)", s.framesDecoded, s.wallSeconds, s.framesPerSecond, s.workUnits))
         if let m = s.manifest { lines.append("manifest: \(m)") }
@@ -185,18 +193,25 @@ struct IngestCommand: ParsableCommand {
     }
 }
 
-/// Finds the SampleClips folder of the checkout the executable was built in (`.build/<config>/fleetprep`
-/// → repository root), or in the current directory.
+/// The SampleClips folder of the checkout the executable was built in: the executable must lie in
+/// a `.build*` folder (`.build/<triple>/<config>/fleetprep`) whose parent holds Package.swift and
+/// SampleClips/make-clips.sh. An installed binary (anywhere else) gets nil: no demo default.
 enum BundledSamples {
     static func directory() -> String? {
         let fm = FileManager.default
-        var candidates = [URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("SampleClips")]
-        var exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
         for _ in 0..<5 {
-            exe.deleteLastPathComponent()
-            candidates.append(exe.appendingPathComponent("SampleClips"))
+            if dir.lastPathComponent.hasPrefix(".build") {
+                let root = dir.deletingLastPathComponent()
+                let samples = root.appendingPathComponent("SampleClips")
+                guard fm.fileExists(atPath: root.appendingPathComponent("Package.swift").path),
+                      fm.fileExists(atPath: samples.appendingPathComponent("make-clips.sh").path) else { return nil }
+                return samples.path
+            }
+            dir.deleteLastPathComponent()
         }
-        return candidates.first { fm.fileExists(atPath: $0.appendingPathComponent("make-clips.sh").path) }?.path
+        return nil
     }
 }
 
