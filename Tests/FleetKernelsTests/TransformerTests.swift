@@ -52,7 +52,6 @@ func rampTransformer(_ n: Normalization, _ dtype: ElementType, _ channels: Chann
         for c in 0..<3 {
             let got = out[c * 256 + pixel]
             #expect(abs(got - expected[c]) <= 1e-5 * max(1, abs(expected[c])), "\(preset) x=\(pixel) c=\(c): \(got)")
-            #expect(got == n.value(Float(pixel), colour: c))
         }
     }
 
@@ -149,7 +148,9 @@ func rampTransformer(_ n: Normalization, _ dtype: ElementType, _ channels: Chann
         #expect(t.channels == 1 && t.outputShape == [1, 120, 160])
         #expect(u8 == [UInt8](try Fixtures.data("main420_gray.oracle.raw")))
         let (_, f32) = try transform(c, channels: .gray, n: .imagenet, dtype: .f32, layout: .hwc)
-        #expect(floats(f32) == u8.map { Normalization.imagenet.value(Float($0), colour: 0) })
+        // ImageNet's first statistic by hand, in Double: (x / 255 − 0.485) / 0.229.
+        let expected = u8.map { (Double($0) / 255 - 0.485) / 0.229 }
+        #expect(zip(floats(f32), expected).allSatisfy { abs(Double($0) - $1) <= 1e-5 * max(1, abs($1)) })
         // Limited-range luma 16 -> 0 and 235 -> 255.
         var frame = Data([16, 235, 16, 235]); frame.append(Data([128, 128]))
         let t2 = try FrameTransformer(config: TransformConfig(channels: .gray, normalization: .none, dtype: .u8),

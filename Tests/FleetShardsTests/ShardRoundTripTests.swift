@@ -32,13 +32,13 @@ func scratch(_ name: String) -> URL {
     return url
 }
 
-let schema = LabelSchema(names: ["speed", "steering_angle", "gear"], units: ["m/s", "deg", ""], kinds: ["continuous", "continuous", "categorical"])
+let schema = LabelSchema(names: ["speed", "steering_angle", "gear"], units: ["m/s", "deg", ""], kinds: [.continuous, .continuous, .categorical])
 
 func makeSamples(_ n: Int, seed: UInt64) -> [Sample] {
     var rng = Rng(state: seed)
     var out: [Sample] = []
     for i in 0..<n {
-        let dtype = TensorDType.allCases[i % 4]
+        let dtype = ElementType.allCases[i % 4]
         let layout = i % 2 == 0 ? "NCHW" : "NHWC"
         let shape = layout == "NCHW" ? [1 + i % 3, 3, 7 + i % 5, 9] : [1 + i % 3, 7 + i % 5, 9, 3]
         let spec = TensorSpec(name: "frames", dtype: dtype, shape: shape, layout: layout)
@@ -81,10 +81,10 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         let ds = try ShardDataset(directory: dir)
         #expect(ds.count == samples.count)
         for (i, s) in samples.enumerated() {
-            let r = ds[i]
+            let r = try ds[i]
             #expect(r.key == s.key)
             #expect(r.tensor.dtype == s.tensor.dtype && r.tensor.shape == s.tensor.shape && r.tensor.layout == s.tensor.layout)
-            #expect(Array(r.tensorBytes) == s.bytes)
+            #expect(r.tensorData == s.bytes)
             #expect(r.labels.map(\.bitPattern) == s.labels.map(\.bitPattern))
             #expect(r.mask == s.mask)
             #expect(try JSONValue(parsing: r.annotations) == JSONValue(parsing: s.annotations))
@@ -142,19 +142,51 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         #expect(try ShardBudget(target: MemoryTarget(parsing: "h100"), fill: 0.25).bytes == 20_000_000_000)
     }
 
+    /// The textbook bit-at-a-time CRC-32C (reflected polynomial 0x82F63B78, init and final XOR
+    /// 0xFFFFFFFF): an oracle that shares no table or instruction with `CRC32C`. `seed` is a
+    /// previous CRC to continue from.
+    static func bitwiseCRC32C(_ bytes: some Sequence<UInt8>, seed: UInt32 = 0) -> UInt32 {
+        var crc = ~seed
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    /// Published check values: "123456789" (the CRC catalogue's check value) and the iSCSI test
+    /// patterns of RFC 3720 B.4 (32 bytes of 0x00, of 0xFF, ascending, descending).
+    static let publishedVectors: [([UInt8], UInt32)] = [
+        (Array("123456789".utf8), 0xE306_9283),
+        ([], 0),
+        ([UInt8](repeating: 0, count: 32), 0x8A91_36AA),
+        ([UInt8](repeating: 0xFF, count: 32), 0x62A8_AB43),
+        ((0..<32).map { UInt8($0) }, 0x46DD_794E),
+        ((0..<32).reversed().map { UInt8($0) }, 0x113F_DB5C),
+    ]
+
     @Test func crc32cKnownVector() {
-        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
-        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
-        // Hardware and software paths agree on every length and alignment, and chain.
-        // Lengths from 3 x 4096 up take the three-stream path (streams combined with shift tables).
+        for (bytes, value) in Self.publishedVectors {
+            #expect(CRC32C.checksum(bytes) == value, "\(bytes.count) bytes")
+            #expect(bytes.withUnsafeBytes { CRC32C.softwareChecksum($0) } == value)
+            #expect(Self.bitwiseCRC32C(bytes) == value, "the oracle itself")
+        }
+        // Chaining through `seed` continues the CRC: "12345" then "6789".
+        #expect(CRC32C.checksum(Array("6789".utf8), seed: CRC32C.checksum(Array("12345".utf8))) == 0xE306_9283)
+        // Every length and alignment (the hardware path where the CPU has SSE4.2, the table path
+        // anyway) against the bitwise oracle. Lengths from 3 x 4096 up take the three-stream path
+        // (streams combined with shift tables).
         var rng = Rng(state: 5)
         let data = rng.bytes(40_000)
         data.withUnsafeBytes { all in
             for start in 0..<9 {
                 for len in [0, 1, 7, 8, 31, 32, 33, 100, 4000, 12_287, 12_288, 12_289, 24_576 + 77, 36_864 + 8] {
                     let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + len)])
-                    #expect(CRC32C.checksum(b) == CRC32C.softwareChecksum(b))
-                    #expect(CRC32C.checksum(b, seed: 0x1234) == CRC32C.softwareChecksum(b, seed: 0x1234))
+                    let oracle = Self.bitwiseCRC32C(b), seeded = Self.bitwiseCRC32C(b, seed: 0x1234)
+                    #expect(CRC32C.checksum(b) == oracle)
+                    #expect(CRC32C.softwareChecksum(b) == oracle)
+                    #expect(CRC32C.checksum(b, seed: 0x1234) == seeded)
+                    #expect(CRC32C.softwareChecksum(b, seed: 0x1234) == seeded)
                 }
             }
         }
@@ -209,7 +241,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             let original = try Data(contentsOf: file)
             // Flip one byte inside record 5's tensor: verify names that record.
             let ds0 = try ShardDataset(directory: sub)
-            let target = ds0[5]
+            let target = try ds0[5]
             var rng = Rng(state: 99)
             var damaged = original
             let key = target.key
@@ -222,7 +254,11 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             #expect(problems.contains { $0.record == key }, "\(format): \(problems)")
             let v = try TestPaths.fleetprep(["verify", sub.path])
             #expect(v.status == 1 && v.stdout.contains(key), "\(format) verify CLI: \(v.stdout)")
-            // Fuzz: random truncations and byte flips must throw or verify-fail, never crash.
+            // Where each record's tensor lies in the file, found by content (the bytes are random).
+            let tensorRanges = samples.map { (key: $0.key, range: original.range(of: Data($0.bytes))!) }
+            // Fuzz: random truncations and byte flips must throw or verify-fail, never crash, and
+            // every record whose tensor bytes changed must be named by verify.
+            var checkedFlips = 0
             for round in 0..<1500 {
                 var d = original
                 if round % 2 == 0 {
@@ -231,11 +267,16 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
                     for _ in 0..<(1 + Int(rng.next() % 4)) { d[Int(rng.next() % UInt64(d.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
                 }
                 try d.write(to: file)
-                if let ds = try? ShardDataset(shardFile: file) {
-                    _ = ds.verify()
-                    for i in 0..<ds.count { _ = try? ds.record(at: i) }
+                guard let ds = try? ShardDataset(shardFile: file) else { continue }  // reported by throwing
+                let problems = ds.verify()
+                for i in 0..<ds.count { _ = try? ds.record(at: i) }
+                guard round % 2 == 1 else { continue }
+                for t in tensorRanges where d[t.range] != original[t.range] {
+                    checkedFlips += 1
+                    #expect(problems.contains { $0.record == t.key }, "\(format) round \(round): \(t.key) changed but verify said \(problems)")
                 }
             }
+            #expect(checkedFlips > 100, "\(format): only \(checkedFlips) flips landed in tensors")
             try original.write(to: file)
             // Truncation is a clear error naming the file.
             try original.prefix(original.count / 2).write(to: file)
