@@ -2,6 +2,7 @@ import Foundation
 
 /// One line of `annotations.jsonl`: where it belongs and the object itself.
 public struct AnnotationRecord: Sendable, Hashable, Codable {
+    /// What an annotation is matched on: a frame index or a time.
     public enum Key: Sendable, Hashable, Codable {
         /// Frame index of the master camera (0-based, in decode order).
         case frame(Int)

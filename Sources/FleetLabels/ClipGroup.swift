@@ -3,6 +3,7 @@ import Foundation
 /// A recorded event found on disk: its videos and sidecar files. Discovery only lists files;
 /// reading and validating them is `load(options:)`, so one bad group does not stop discovery.
 public struct ClipGroup: Sendable, Hashable, Codable {
+    /// How the group's files are laid out on disk.
     public enum Layout: String, Sendable, Hashable, Codable {
         /// A directory holding camera-named videos (`main.mp4`, `rear.mkv`, ...).
         case directory

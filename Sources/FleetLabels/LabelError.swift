@@ -3,6 +3,7 @@ import Foundation
 /// The one error type of FleetLabels. Every case names the file it came from and, where the
 /// cause sits on one line, that line (1-based). A malformed sidecar fails its clip group only.
 public struct LabelError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, in a word that scripts can match.
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// Missing/empty header, first column not `t`, empty or duplicate column name.
         case badHeader

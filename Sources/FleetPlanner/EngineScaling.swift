@@ -74,6 +74,7 @@ extension EngineSpeedReport {
         public var ingestArguments: [String]
         public var runs: [Run]
 
+        /// One ingest run of the scaling check: clips, samples and peak resident memory.
         public struct Run: Codable, Sendable {
             public var clips: Int
             public var peakResidentBytes: Int?

@@ -17,7 +17,9 @@ public struct PlannerError: Error, Sendable, CustomStringConvertible {
 /// Everything the planner needs, read from `PlannerDefaults.json` or an edited copy of it.
 /// Units are in the names.
 public struct PlannerInputs: Sendable {
+    /// The training system planned for.
     public enum System: String, Sendable, Codable, CaseIterable { case h100, dojo }
+    /// Where the plan decodes and transforms frames: host CPU cores or the GPUs' NVDEC engines.
     public enum Preprocessing: String, Sendable, Codable, CaseIterable {
         /// This engine on the hosts' CPU cores.
         case cpu
@@ -94,12 +96,14 @@ public struct PlannerInputs: Sendable {
 
 /// What `fleetprep bench --json` prints and the planner reads: this machine's measured speed.
 public struct EngineSpeedReport: Codable, Sendable {
+    /// The machine the report was measured on.
     public struct Machine: Codable, Sendable {
         public var cpuModel: String
         public var cores: Int
         public var os: String
         public init(cpuModel: String, cores: Int, os: String) { self.cpuModel = cpuModel; self.cores = cores; self.os = os }
     }
+    /// One measured speed: codec, picture size, stage and threads, in frames per second.
     public struct Measurement: Codable, Sendable {
         public var codec: String
         public var width: Int

@@ -3,6 +3,7 @@ import Foundation
 /// What a budget buys and how much fleet video it can ingest. Every rate is per second; units
 /// are in the names.
 public struct ThroughputPlan: Sendable, Codable {
+    /// The resource that limits the plan's throughput.
     public enum Constraint: String, Sendable, Codable, CaseIterable {
         case compute, cpuPreprocessing = "cpu-preprocessing", nvdec, storageRead = "storage-read", hostToDevice = "shard-bytes-to-accelerator"
     }

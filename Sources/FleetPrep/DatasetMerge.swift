@@ -4,6 +4,7 @@ import Foundation
 /// Joins the manifests that `--worker I/N` runs wrote (`index-wIIIofNNN.json`, in one or more
 /// directories) into one `index.json`, and their `errors-w*.jsonl` into `errors.jsonl`.
 public enum DatasetMerge {
+    /// What a merge wrote: the joined manifest, and how many workers and error lines it joined.
     public struct Result: Sendable {
         public var manifest: DatasetManifest
         public var workers: Int

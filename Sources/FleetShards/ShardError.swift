@@ -1,6 +1,7 @@
 /// An error of the shard layer: writing, reading or verifying shards and manifests. It names the
 /// file and, where there is one, the record.
 public struct ShardError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, in a word that scripts can match.
     public enum Kind: String, Sendable, Codable {
         /// A memory target, fill fraction, key, alignment or tensor description is not valid.
         case invalidArgument = "invalid-argument"
