@@ -152,7 +152,7 @@ import Testing
         // Schema names reversed, written in the same canonical form with the old digest.
         var m = try JSONDecoder().decode(DatasetManifest.self, from: original)
         #expect(m.schema.names == ["speed", "steer"])
-        m.schema.names.reverse()
+        m.schema = LabelSchema(names: m.schema.names.reversed(), units: m.schema.units, kinds: m.schema.kinds)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try enc.encode(m).write(to: url)
