@@ -161,8 +161,10 @@ struct DumpCommand: ParsableCommand {
             let ds = isDir.boolValue ? try ShardDataset(directory: url) : try ShardDataset(shardFile: url)
             for i in 0..<ds.count {
                 let r = try ds.record(at: i)
-                let hexText = hex ? r.tensorBytes.map { String(format: "%02x", $0) }.joined() : nil
-                let line = Line(index: i, key: r.key, tensor: r.tensor, tensorCRC32C: CRC32C.checksum(r.tensorBytes), tensorHex: hexText,
+                let (crc, hexText) = r.withTensorBytes { bytes in
+                    (CRC32C.checksum(bytes), hex ? bytes.map { String(format: "%02x", $0) }.joined() : nil)
+                }
+                let line = Line(index: i, key: r.key, tensor: r.tensor, tensorCRC32C: crc, tensorHex: hexText,
                                 labels: r.labels, mask: r.mask, annotations: (try? JSONValue(parsing: r.annotations)) ?? .string(r.annotations),
                                 metadata: r.metadata)
                 print(String(decoding: try enc.encode(line), as: UTF8.self))
