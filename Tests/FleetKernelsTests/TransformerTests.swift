@@ -262,14 +262,14 @@ func rampTransformer(_ n: Normalization, _ dtype: ElementType, _ channels: Chann
         let t = try make(TransformConfig(outputWidth: 8, outputHeight: 6))
         let raw = try Fixtures.data("main420.src.raw")
         var short = [UInt8](repeating: 0, count: t.outputByteCount - 1)
-        try withSourceImage(raw, format: .yuv420p, width: 160, height: 120) { image in
+        withSourceImage(raw, format: .yuv420p, width: 160, height: 120) { image in
             #expect(kind { try short.withUnsafeMutableBytes { b in try t.transform(image, into: b) } } == .bufferTooSmall)
         }
         var out = [UInt8](repeating: 0, count: t.outputByteCount)
-        try withSourceImage(raw, format: .yuv444p, width: 160, height: 40) { image in
+        withSourceImage(raw, format: .yuv444p, width: 160, height: 40) { image in
             #expect(kind { try out.withUnsafeMutableBytes { b in try t.transform(image, into: b) } } == .unsupportedFormat)
         }
-        try raw.withUnsafeBytes { buf in
+        raw.withUnsafeBytes { buf in
             let noChroma = SourceImage(format: .yuv420p, width: 160, height: 120, plane0: buf.baseAddress!, stride0: 160)
             #expect(kind { try out.withUnsafeMutableBytes { b in try t.transform(noChroma, into: b) } } == .unsupportedFormat)
         }

@@ -26,8 +26,8 @@ import Testing
         p.currentDirectoryURL = cwd ?? TestPaths.repoRoot
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fp-out-\(UUID().uuidString)")
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("fp-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
         p.standardOutput = try FileHandle(forWritingTo: out)
         p.standardError = try FileHandle(forWritingTo: err)
@@ -241,13 +241,15 @@ import Testing
         let out = dir.appendingPathComponent("out")
         let r = try Self.fleetprep(["ingest", large.path, Self.clip, "--out", out.path, "--quiet", "--size", "16x16", "--max-pixels", "100000"])
         #expect(r.status == 1, "\(r.stderr)")
-        #expect(((Self.errors(out).first?["message"] as? String) ?? "").contains("exceeds the limit of 100000 pixels"), "\(Self.errors(out))")
+        let message1 = (Self.errors(out).first?["message"] as? String) ?? ""
+        #expect(message1.contains("exceeds the limit of 100000 pixels"), "\(Self.errors(out))")
         #expect(try Self.keys(out).allSatisfy { $0.hasPrefix("audio_first") })
         // A stream that switches from 160x120 to 1280x960 part-way is refused as a whole clip.
         let out2 = dir.appendingPathComponent("out2")
         let m = try Self.fleetprep(["ingest", mixed.path, Self.clip, "--out", out2.path, "--quiet", "--size", "16x16"])
         #expect(m.status == 1, "\(m.stderr)")
-        #expect(((Self.errors(out2).first?["message"] as? String) ?? "").contains("changed mid-stream"), "\(Self.errors(out2))")
+        let message2 = (Self.errors(out2).first?["message"] as? String) ?? ""
+        #expect(message2.contains("changed mid-stream"), "\(Self.errors(out2))")
         #expect(try Self.keys(out2).allSatisfy { $0.hasPrefix("audio_first") })
     }
 

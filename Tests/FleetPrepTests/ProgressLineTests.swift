@@ -39,7 +39,7 @@ import Testing
 
     @Test func plainLinesOnlyWithProgress() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fleetprep-progress-\(getpid()).txt")
-        FileManager.default.createFile(atPath: path.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: path) }
         let out = try FileHandle(forWritingTo: path)
         let p = ProgressReporter(style: .lines(interval: 0), output: out)

@@ -10,8 +10,8 @@ import Testing
 @Suite struct ReadmeExampleTests {
     func readmeExample(inflight: String) async throws -> Int {
         let cwd = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(TestPaths.repoRoot.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        _ = FileManager.default.changeCurrentDirectoryPath(TestPaths.repoRoot.path)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
         var seen = 0
         // README-BEGIN
         var options = IngestOptions()
