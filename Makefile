@@ -12,7 +12,7 @@ PYTHON_DEPS  ?= numpy webdataset pytest torch==2.13.0+cpu
 BIN           = .build/$(CONFIG)/fleetprep
 TEST_SCRATCH ?= .build-test
 # What `make demo` ingests with; README's command list starts with the same line.
-DEMO_FLAGS    = --size 160x120 --dtype u8 --normalize none --stride 2 --out shards
+DEMO_FLAGS    = --size 160x120 --dtype u8 --normalize none --stride 2 --mixed-shapes --out shards
 
 .PHONY: demo test pytest build bootstrap venv bench bench-python clips clean
 
