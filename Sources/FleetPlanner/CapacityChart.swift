@@ -29,9 +29,9 @@ public enum CapacityChart {
         let chosen = try ThroughputPlan.make(inputs)
         let all = (series.values.flatMap { $0.map(\.1) } + nvdecLow.map(\.1)).filter { $0 > 0 }
         let lo = floor(log10(all.min() ?? 1)), hi = ceil(log10(all.max() ?? 10))
-        let scalingPanel = inputs.scaling != nil
+        let hasPanel = inputs.scaling != nil
         let (W, H, L, R, T, B) = (960.0, 520.0, 100.0, 290.0, 56.0, 64.0)
-        let totalH = scalingPanel ? H + 330 : H
+        let totalH = hasPanel ? H + 330 : H
         func x(_ b: Double) -> Double { L + (b - budgets.first!) / (budgets.last! - budgets.first!) * (W - L - R) }
         func y(_ v: Double) -> Double { T + (hi - log10(max(v, 1e-9))) / max(hi - lo, 1) * (H - T - B) }
         func pts(_ p: [(Double, Double)]) -> String { p.map { "\(f(x($0.0))),\(f(y($0.1)))" }.joined(separator: " ") }

@@ -128,7 +128,7 @@ public struct ThroughputPlan: Sendable, Codable {
             notes.append(String(format: "%.2f ExaPODs (%d tiles of %.0f per ExaPOD).", Double(units) / (n("dojo.tilesPerExaPOD")), units, n("dojo.tilesPerExaPOD")))
         }
         if inp.system == .h100 && nvdecMeasured.isFinite && nvdecMeasured > 0 {
-            notes.append(String(format: "NVDEC: %@ frames/s nominal (%.0f frames/s per NVDEC at 1080p H.264, NVIDIA's NVDEC application note) down to %@ measured (H200 through ffmpeg, a lower bound: short clips, one process per stream, context creation included). The plan uses the nominal figure, the rate NVDEC sustains on long streams; the measured one is %.1f× lower, so an NVDEC-bound plan is uncertain by that much until measured on long clips.",
+            notes.append(String(format: "NVDEC: %@ frames/s nominal (%.0f frames/s per NVDEC at 1080p H.264, the nominal input; docs/planner.md gives its source) down to %@ measured (H200 through ffmpeg, a lower bound: short clips, one process per stream, context creation included). The plan uses the nominal figure, the rate NVDEC sustains on long streams; the measured one is %.1f× lower, so an NVDEC-bound plan is uncertain by that much until measured on long clips.",
                                 money(nvdec, dollars: false), n("h100.nvdecFramesPerSecond1080pH264"), money(nvdecMeasured, dollars: false), nvdec / nvdecMeasured))
         } else {
             nvdecMeasured = inp.system == .h100 ? nvdec : 0

@@ -76,7 +76,7 @@ final class SlurmCluster {
         SlurmdUser=root
         AuthType=auth/munge
         CredType=cred/munge
-        AuthInfo=socket=\(socketPath)
+        AuthInfo=socket=\(socketPath),cred_expire=8
         StateSaveLocation=\(dir.path)/state
         SlurmdSpoolDir=\(dir.path)/spool
         SlurmctldPidFile=\(dir.path)/slurmctld.pid
@@ -171,7 +171,7 @@ final class SlurmCluster {
 
     func logTail(_ name: String) -> String {
         let text = ["log/\(name).out", "log/\(name).log"].compactMap { try? String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }.joined()
-        return String(text.suffix(600)).replacingOccurrences(of: "\n", with: " / ")
+        return String(text.suffix(1500)).replacingOccurrences(of: "\n", with: " / ")
     }
 
     /// Runs a bash command line with the cluster's environment, in `cwd` (default: the cluster's directory).
@@ -306,14 +306,21 @@ struct SlurmArrayTests {
                     let q = try cluster.shell("scontrol requeue \(jid)_1")
                     #expect(q.status == 0, "\(layout): requeue: \(q.err)")
                     requeued = q.status == 0
-                    // A requeued job waits ~2 minutes (BeginTime) before it may start again: once
-                    // it is pending, let it start now.
+                    // A requeued job may start again once its old credential has expired
+                    // (cred_expire=8 s here; it must not start sooner: "Job credential revoked").
+                    // The scheduler can leave it pending (BeginTime) well past that time; then
+                    // nudge it.
                     let until = Date().addingTimeInterval(60)
+                    let parse = DateFormatter()
+                    parse.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+                    parse.timeZone = .current
                     while requeued && Date() < until {
                         let t = try cluster.jobs("\(jid)_1").first ?? [:]
-                        if t["JobState"] == "PENDING" && t["Reason"] == "BeginTime" { try cluster.shell("scontrol update jobid=\(jid)_1 StartTime=now") }
-                        else if t["JobState"] != "COMPLETING" && t["JobState"] != "PENDING" { break }
-                        Thread.sleep(forTimeInterval: 0.2)
+                        if t["JobState"] == "PENDING", t["Reason"] == "BeginTime", let e = t["EligibleTime"].flatMap(parse.date(from:)),
+                           Date() > e.addingTimeInterval(1) {
+                            try cluster.shell("scontrol update jobid=\(jid)_1 StartTime=now")
+                        } else if t["JobState"] != "COMPLETING" && t["JobState"] != "PENDING" { break }
+                        Thread.sleep(forTimeInterval: 0.3)
                     }
                     break
                 }
@@ -323,11 +330,14 @@ struct SlurmArrayTests {
 
             // Wait for the array and the merge job.
             let waitEnd = Date().addingTimeInterval(240)
-            while Date() < waitEnd, !(try cluster.shell("squeue -h -j \(jid),\(mjid)").out.isEmpty) { Thread.sleep(forTimeInterval: 0.5) }
+            while Date() < waitEnd, !(try cluster.shell("squeue -h -j \(jid),\(mjid)").out.isEmpty) {
+                if try cluster.jobs(mjid).first?["Reason"] == "DependencyNeverSatisfied" { break }   // a task failed
+                Thread.sleep(forTimeInterval: 0.5)
+            }
             let tasks = try cluster.jobs(jid)
             #expect(tasks.count == 3, "\(layout): \(tasks.count) array task records")
             for t in tasks {
-                #expect(t["JobState"] == "COMPLETED", "\(layout): task \(t["ArrayTaskId"] ?? "?") \(t["JobState"] ?? "?") \(t["Reason"] ?? "")")
+                #expect(t["JobState"] == "COMPLETED", "\(layout): task \(t["ArrayTaskId"] ?? "?") \(t["JobState"] ?? "?") \(t["Reason"] ?? "") exit \(t["ExitCode"] ?? "?"); slurmctld: \(cluster.logTail("slurmctld")); slurmd: \(cluster.logTail("slurmd"))")
                 let restarts = Int(t["Restarts"] ?? "") ?? -1
                 #expect(restarts == (t["ArrayTaskId"] == "1" && requeued ? 1 : 0), "\(layout): task \(t["ArrayTaskId"] ?? "?") restarts \(restarts)")
             }
