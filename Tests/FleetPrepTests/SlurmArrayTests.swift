@@ -240,12 +240,19 @@ struct SlurmArrayTests {
         return Array(zip(submits, merges))
     }
 
-    /// SampleClips (single clips of six codecs and containers, an 8-camera group with signals
-    /// and annotations) plus a 16 s 1280x960 clip that sorts second, so that array task 1 runs
+    /// SampleClips (single clips of six codecs and containers, a clip group with signals and
+    /// annotations) plus a 16 s 1280x960 clip that sorts second, so that array task 1 runs
     /// long enough to be requeued mid-run.
     static func makeTree(_ root: URL) throws -> URL {
         let clips = root.appendingPathComponent("clips")
-        try FileManager.default.copyItem(at: TestPaths.sampleClips, to: clips)
+        let fm = FileManager.default
+        try fm.copyItem(at: TestPaths.sampleClips, to: clips)
+        // One camera per group, as the shipped script has no --mixed-shapes: event_0001 keeps its
+        // main camera with the signals and annotations (labels), without clip.json's 8 cameras.
+        let event = clips.appendingPathComponent("event_0001")
+        for name in try fm.contentsOfDirectory(atPath: event.path) where name == "clip.json" || (name.hasSuffix(".mp4") && name != "main.mp4") {
+            try fm.removeItem(at: event.appendingPathComponent(name))
+        }
         let r = try TestPaths.run(TestPaths.which("ffmpeg")!, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=1280x960:r=30:d=16",
                                                                "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
                                                                clips.appendingPathComponent("b_long_1280x960.mp4").path])
