@@ -130,10 +130,11 @@ public enum CapacityChart {
         s += "<text x=\"\(f((L + W - R) / 2))\" y=\"\(f(top + H + 38))\" text-anchor=\"middle\">--jobs (cores given to one ingest process, log scale)</text>\n"
         s += "<text transform=\"translate(24,\(f(top + 40 + (H - 40) / 2))) rotate(-90)\" text-anchor=\"middle\">frames per second</text>\n"
         let split = Double(m.largestMeasuredJobs)
-        let inRange = stride(from: 1.0, through: split, by: max(0.25, (split - 1) / 40)).map { "\(f(x($0))),\(f(y(m.framesPerSecond(jobs: Int($0)))))" }
+        func model(_ n: Double) -> Double { ScalingModel.amdahl(m.framesPerSecondAtOneJob, m.serialFraction, n) }
+        let inRange = stride(from: 1.0, through: split, by: max(0.02, (split - 1) / 40)).map { "\(f(x($0))),\(f(y(model($0))))" }
         var beyond: [String] = []
         var k = split
-        while k <= maxJobs { beyond.append("\(f(x(k))),\(f(y(m.framesPerSecond(jobs: Int(k))))))"); k *= 1.1 }
+        while k <= maxJobs { beyond.append("\(f(x(k))),\(f(y(model(k))))"); k *= 1.05 }
         beyond.append("\(f(x(maxJobs))),\(f(y(m.framesPerSecond(jobs: Int(maxJobs)))))")
         s += "<polyline fill=\"none\" stroke=\"#e8710a\" stroke-width=\"2.5\" points=\"\(inRange.joined(separator: " "))\"/>\n"
         s += "<polyline fill=\"none\" stroke=\"#e8710a\" stroke-width=\"2\" stroke-dasharray=\"6 5\" points=\"\(beyond.joined(separator: " "))\"/>\n"
