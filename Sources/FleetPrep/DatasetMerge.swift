@@ -36,8 +36,8 @@ public enum DatasetMerge {
 
     /// - Parameters:
     ///   - directories: where the workers wrote (one shared `--out`, or one directory per worker).
-    ///   - output: where `index.json` goes (default: the first directory); shard paths in it are
-    ///     relative to it.
+    ///   - output: where `index.json` goes (default: the first directory); shards in other
+    ///     directories are hard-linked (else copied) into it, so that it is a whole dataset.
     ///   - allowPartial: merge even when workers are missing (their clips are not in the result).
     public static func merge(_ directories: [URL], into output: URL? = nil, allowPartial: Bool = false) throws -> Result {
         guard let first = directories.first else { throw IngestError.badOption("DIR", "give at least one directory") }
@@ -120,6 +120,7 @@ public enum DatasetMerge {
             }
         }
         var sampleOwner: [String: String] = [:]
+        var placements: [(URL, String)] = []
         var shards: [ShardInfo] = []
         for p in parts {
             for var s in p.manifest.shards {
@@ -141,8 +142,8 @@ public enum DatasetMerge {
                     }
                     sampleOwner[key] = file.path
                 }
-                s.file = relativePath(file, from: out)
                 shards.append(s)
+                placements.append((file, s.file))
             }
         }
         var sources: [JSONValue] = []
@@ -166,11 +167,33 @@ public enum DatasetMerge {
             merged.shapes = order.map { ShapeCount(shape: $0, samples: counts[$0]!) }
         }
         try fm.createDirectory(at: out, withIntermediateDirectories: true)
+        // A dataset directory holds its shards under plain names (verify and the readers insist):
+        // shards of other directories are hard-linked into `out` (copied across file systems).
+        // Worker shard names are unique (shard-wIIIofNNN-…), so they cannot collide.
+        for (file, name) in placements { try place(file, into: out, as: name) }
         let errorsURL = out.appendingPathComponent("errors.jsonl")
         if errorLines.isEmpty { try? fm.removeItem(at: errorsURL) } else { try AtomicFile.write(errorLines, to: errorsURL) }
         do { try merged.write(to: out) } catch { throw IngestError.output(path: out.path, message: "\(error)") }
         return Result(manifest: merged, workers: parts.count, workerCount: count, missing: missing,
                       errors: errorLines.split(separator: UInt8(ascii: "\n")).count)
+    }
+
+    /// `out/name` becomes `file` (a hard link, else a copy), atomically; nothing to do when it
+    /// already is that file.
+    static func place(_ file: URL, into out: URL, as name: String) throws {
+        let dst = out.appendingPathComponent(name)
+        var a = stat(), b = stat()
+        if stat(file.path, &a) == 0, stat(dst.path, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino { return }
+        let tmp = out.appendingPathComponent("." + name + ".merge.tmp")
+        unlink(tmp.path)
+        if link(file.path, tmp.path) != 0 {
+            do { try FileManager.default.copyItem(at: file, to: tmp) } catch {
+                throw IngestError.output(path: dst.path, message: "cannot link or copy \(file.path) here: \(error.localizedDescription)")
+            }
+        }
+        guard rename(tmp.path, dst.path) == 0 else {
+            throw IngestError.output(path: dst.path, message: "rename failed: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// "index-w002of008.json" → 2/8; nil for any other name.
@@ -202,12 +225,5 @@ public enum DatasetMerge {
     private static func pad(_ n: Int) -> String {
         let s = String(n)
         return s.count >= 3 ? s : String(repeating: "0", count: 3 - s.count) + s
-    }
-
-    static func relativePath(_ file: URL, from dir: URL) -> String {
-        let f = file.standardizedFileURL.pathComponents, d = dir.standardizedFileURL.pathComponents
-        var i = 0
-        while i < f.count - 1 && i < d.count && f[i] == d[i] { i += 1 }
-        return (Array(repeating: "..", count: d.count - i) + f[i...]).joined(separator: "/")
     }
 }
