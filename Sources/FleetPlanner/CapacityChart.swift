@@ -27,6 +27,10 @@ public enum CapacityChart {
             achievable.append((b, p.ingestFramesPerSecond))
         }
         let chosen = try ThroughputPlan.make(inputs)
+        // With --preprocess both, the CPU line is CPUs and NVDEC together.
+        func name(_ c: ThroughputPlan.Constraint) -> String {
+            c == .cpuPreprocessing && inputs.preprocessing == .both ? "host CPUs + NVDEC (nominal) decoding" : c.label
+        }
         let all = (series.values.flatMap { $0.map(\.1) } + nvdecLow.map(\.1)).filter { $0 > 0 }
         let lo = floor(log10(all.min() ?? 1)), hi = ceil(log10(all.max() ?? 10))
         let hasPanel = inputs.scaling != nil
@@ -63,7 +67,7 @@ public enum CapacityChart {
         for c in ThroughputPlan.Constraint.allCases where c != .compute {
             guard let p = series[c] else { continue }
             s += "<polyline fill=\"none\" stroke=\"\(colours[c]!)\" stroke-width=\"2\" points=\"\(pts(p))\"/>\n"
-            legend.append((colours[c]!, "", c == .nvdec && !nvdecLow.isEmpty ? "\(c.label), nominal (band: down to measured)" : c.label))
+            legend.append((colours[c]!, "", c == .nvdec && !nvdecLow.isEmpty ? "\(c.label), nominal (band: down to measured)" : name(c)))
         }
         if let p = series[.compute] {
             s += "<polyline fill=\"none\" stroke=\"\(colours[.compute]!)\" stroke-width=\"3\" stroke-dasharray=\"10 6\" points=\"\(pts(p))\"/>\n"
@@ -85,7 +89,7 @@ public enum CapacityChart {
         let bx = x(min(max(chosen.budgetUSD, budgets.first!), budgets.last!)), by = y(chosen.ingestFramesPerSecond)
         s += "<line x1=\"\(f(bx))\" y1=\"\(T)\" x2=\"\(f(bx))\" y2=\"\(H - B)\" stroke=\"#999\" stroke-dasharray=\"3 3\"/>\n"
         s += "<circle cx=\"\(f(bx))\" cy=\"\(f(by))\" r=\"6\" fill=\"red\" stroke=\"white\" stroke-width=\"1.5\"/>\n"
-        let note = "At \(money(chosen.budgetUSD)): \(money(chosen.ingestFramesPerSecond, dollars: false)) frames/s, limited by \(chosen.binding.label)"
+        let note = "At \(money(chosen.budgetUSD)): \(money(chosen.ingestFramesPerSecond, dollars: false)) frames/s, limited by \(name(chosen.binding))"
         let boxW = Double(note.count) * 6.9 + 16
         let boxX = min(max(L + 4, bx - boxW / 2), W - R - boxW - 4)
         let boxY = by - 44 > T ? by - 44 : by + 16
