@@ -35,6 +35,11 @@ public struct PlannerInputs: Sendable {
     /// Every input number by its dotted key ("h100.bf16DenseTFLOPS").
     public var numbers: [String: Sourced]
     public var codec: String
+    /// The engine's measured scaling with --jobs (from `fleetprep bench --json`); nil: linear
+    /// per core.
+    public var scaling: ScalingModel?
+    /// Ingest processes per host when projecting with `scaling` (each runs --jobs cores/processes).
+    public var processesPerNode = 1
 
     /// The defaults (`PlannerDefaults.json`).
     public static func defaults() -> PlannerInputs { try! PlannerInputs(json: Data(PlannerDefaults.json.utf8)) }

@@ -5,7 +5,18 @@ import Foundation
 public struct ThroughputPlan: Sendable, Codable {
     /// The resource that limits the plan's throughput.
     public enum Constraint: String, Sendable, Codable, CaseIterable {
-        case compute, cpuPreprocessing = "cpu-preprocessing", nvdec, storageRead = "storage-read", hostToDevice = "shard-bytes-to-accelerator"
+        case compute, cpuPreprocessing = "cpu-preprocessing", nvdec, storageRead = "storage-read", hostToDevice = "host-to-accelerator-link"
+
+        /// The constraint in a planner's words.
+        public var label: String {
+            switch self {
+            case .compute: return "accelerator compute (demand)"
+            case .cpuPreprocessing: return "host CPUs decoding + resizing"
+            case .nvdec: return "GPU video decoders (NVDEC)"
+            case .storageRead: return "storage read bandwidth"
+            case .hostToDevice: return "host-to-accelerator links"
+            }
+        }
     }
 
     public var system: String
@@ -19,7 +30,12 @@ public struct ThroughputPlan: Sendable, Codable {
     /// Frames/s the accelerators can consume (compute bound).
     public var computeFramesPerSecond: Double
     public var cpuPreprocessFramesPerSecond: Double
+    /// How the CPU line was projected: linear per core, or a fitted scaling curve (and its fit).
+    public var cpuProjection: String
+    /// NVDEC frames/s from the nominal per-NVDEC rate (what the plan uses) …
     public var nvdecFramesPerSecond: Double
+    /// … and from the measured H200 rate through ffmpeg (a lower bound); the two bound a range.
+    public var nvdecMeasuredFramesPerSecond: Double
     public var storageLimitedFramesPerSecond: Double
     public var linkLimitedFramesPerSecond: Double
     /// Frames/s each constraint allows.
@@ -81,6 +97,8 @@ public struct ThroughputPlan: Sendable, Codable {
 
         var notes: [String] = []
         var units: Int, nodes: Int, hostCores: Int, peakFLOPS: Double, linkBytes: Double, powerW: Double, nvdec: Double
+        var nvdecMeasured = 0.0
+        var hosts: Int, coresPerHost: Int
         switch inp.system {
         case .h100:
             units = Int((budget / n("h100.costPerGPUUSD")).rounded(.down))
@@ -91,10 +109,16 @@ public struct ThroughputPlan: Sendable, Codable {
             powerW = Double(units) * n("h100.powerW")
             let pixelScale = (1920 * 1080) / (w * h)
             nvdec = Double(units) * n("h100.nvdecPerGPU") * n("h100.nvdecFramesPerSecond1080pH264") * pixelScale
+            let measuredKey = codecKey == "hevc" ? "h100.nvdecMeasuredFramesPerSecondPerGPU1280x960HEVC" : "h100.nvdecMeasuredFramesPerSecondPerGPU1280x960H264"
+            nvdecMeasured = Double(units) * (inp.numbers[measuredKey]?.value ?? .nan) * (1280 * 960) / (w * h)
+            hosts = nodes
+            coresPerHost = Int(n("h100.hostCoresPerNode"))
         case .dojo:
             units = Int((budget / n("dojo.costPerTileUSD")).rounded(.down))
             nodes = units
             hostCores = units * Int(n("dojo.hostCoresPerTile"))
+            hosts = units
+            coresPerHost = Int(n("dojo.hostCoresPerTile"))
             peakFLOPS = Double(units) * n("dojo.tileBF16PFLOPS") * 1e15
             linkBytes = Double(units) * n("dojo.hostToTileGBps") * 1e9
             powerW = Double(units) * n("dojo.tilePowerKW") * 1e3
@@ -104,12 +128,39 @@ public struct ThroughputPlan: Sendable, Codable {
             }
             notes.append(String(format: "%.2f ExaPODs (%d tiles of %.0f per ExaPOD).", Double(units) / (n("dojo.tilesPerExaPOD")), units, n("dojo.tilesPerExaPOD")))
         }
+        if inp.system == .h100 && nvdecMeasured.isFinite && nvdecMeasured > 0 {
+            notes.append(String(format: "NVDEC: %@ frames/s nominal (%.0f frames/s per NVDEC at 1080p H.264, the nominal input; docs/planner.md gives its source) down to %@ measured (H200 through ffmpeg, a lower bound: short clips, one process per stream, context creation included). The plan uses the nominal figure, the rate NVDEC sustains on long streams; the measured one is %.1f× lower, so an NVDEC-bound plan is uncertain by that much until measured on long clips.",
+                                money(nvdec, dollars: false), n("h100.nvdecFramesPerSecond1080pH264"), money(nvdecMeasured, dollars: false), nvdec / nvdecMeasured))
+        } else {
+            nvdecMeasured = inp.system == .h100 ? nvdec : 0
+        }
         guard missing.isEmpty else { throw PlannerError("missing inputs: \(missing.joined(separator: ", "))") }
         guard units >= 1 else { throw PlannerError("the budget buys no accelerator") }
         let useful = peakFLOPS * mfu
         let samples = useful / flopsPerSample
         let computeFrames = samples * framesPerSample
-        let cpuFrames = Double(hostCores) * perCore
+        // Frames/s one host of `cores` cores preprocesses: linear per core without a scaling
+        // curve; with one, processes-per-node processes of --jobs cores/processes each, by the
+        // fitted model, scaled from the curve's source size and codec to the workload's.
+        let perHost: (Int) -> Double
+        let cpuProjection: String
+        if let model = inp.scaling {
+            let k = max(1, inp.processesPerNode)
+            let curveCodec = model.codec.lowercased().contains("hevc") ? "hevc" : "h264"
+            let codecScale = curveCodec == codecKey ? 1 : n("engine.\(codecKey)FramesPerCoreSecond1280x960") / n("engine.\(curveCodec)FramesPerCoreSecond1280x960")
+            let scale = Double(model.width * model.height) / (w * h) * codecScale
+            perHost = { cores in Double(k) * model.framesPerSecond(jobs: max(1, cores / k)) * scale }
+            let beyond = coresPerHost / k > model.largestMeasuredJobs
+            cpuProjection = String(format: "%d process(es) of --jobs %d per %d-core host: %.0f frames/s per host (%@). ",
+                                   k, max(1, coresPerHost / k), coresPerHost, perHost(coresPerHost),
+                                   beyond ? "extrapolated past the largest measured --jobs \(model.largestMeasuredJobs) by the model" : "within the measured range")
+                + model.summary
+                + (scale != 1 ? String(format: "; scaled ×%.3g to %.0fx%.0f %@", scale, w, h, codecKey) : "")
+        } else {
+            perHost = { cores in Double(cores) * perCore }
+            cpuProjection = String(format: "linear: %.0f frames/s per core × cores (no scaling curve given; `--bench FILE` with a scaling section fits one)", perCore)
+        }
+        let cpuFrames = Double(hosts) * perHost(coresPerHost)
         let storageFrames = n("storageReadGBps") * 1e9 / compressedBytesPerFrame
         let linkFrames = linkBytes / tensorBytesPerFrame
 
@@ -123,8 +174,10 @@ public struct ThroughputPlan: Sendable, Codable {
         }
         let binding = limits.min { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue < $1.key.rawValue) }!
         let ingest = binding.value
-        let coresNeeded = computeFrames / perCore
-        let extraNodes = max(0, Int(((coresNeeded - Double(hostCores)) / n("preprocessingNodeCores")).rounded(.up)))
+        let prepCores = Int(n("preprocessingNodeCores"))
+        let perPrepNode = perHost(prepCores)
+        let coresNeeded = computeFrames / (perPrepNode / Double(prepCores))
+        let extraNodes = max(0, Int(((computeFrames - cpuFrames) / perPrepNode).rounded(.up)))
         let tensorBytesPerSecond = ingest * tensorBytesPerFrame
         let videoFrames = ingest / sampled          // frames of video covered
         let carSecondsPerDay = videoFrames * 86400 / (fps * cams)
@@ -133,7 +186,8 @@ public struct ThroughputPlan: Sendable, Codable {
         return ThroughputPlan(
             system: inp.system.rawValue, budgetUSD: budget, accelerators: units, acceleratorKind: inp.system == .h100 ? "H100 SXM" : "Dojo training tile",
             nodes: nodes, hostCores: hostCores, usefulFLOPS: useful, samplesPerSecond: samples,
-            computeFramesPerSecond: computeFrames, cpuPreprocessFramesPerSecond: cpuFrames, nvdecFramesPerSecond: nvdec,
+            computeFramesPerSecond: computeFrames, cpuPreprocessFramesPerSecond: cpuFrames, cpuProjection: cpuProjection,
+            nvdecFramesPerSecond: nvdec, nvdecMeasuredFramesPerSecond: nvdecMeasured,
             storageLimitedFramesPerSecond: storageFrames, linkLimitedFramesPerSecond: linkFrames,
             limits: Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, $0.value) }), binding: binding.key,
             ingestFramesPerSecond: ingest, coresNeededForCompute: coresNeeded, extraPreprocessingNodes: extraNodes,
@@ -146,17 +200,21 @@ public struct ThroughputPlan: Sendable, Codable {
     /// A table for people.
     public var table: String {
         func e(_ v: Double) -> String { v >= 1e4 ? String(format: "%.3g", v) : String(format: "%.1f", v) }
+        let nvdecText = nvdecMeasuredFramesPerSecond > 0 && nvdecMeasuredFramesPerSecond != nvdecFramesPerSecond
+            ? "\(e(nvdecMeasuredFramesPerSecond)) – \(e(nvdecFramesPerSecond)) (measured lower bound – nominal; the plan uses nominal)"
+            : e(nvdecFramesPerSecond)
         var rows: [(String, String)] = [
-            ("system", "\(acceleratorKind) x \(accelerators) for $\(e(budgetUSD))"),
+            ("system", "\(acceleratorKind) x \(accelerators) for \(money(budgetUSD))"),
             ("nodes / host cores", "\(nodes) / \(hostCores)"),
             ("useful compute", "\(e(usefulFLOPS)) FLOP/s"),
             ("samples/s the accelerators consume", e(samplesPerSecond)),
-            ("frames/s the accelerators consume", e(computeFramesPerSecond)),
-            ("frames/s host CPUs preprocess (this engine)", e(cpuPreprocessFramesPerSecond)),
-            ("frames/s NVDEC decodes", e(nvdecFramesPerSecond)),
+            ("frames/s the accelerators consume (demand)", e(computeFramesPerSecond)),
+            ("frames/s host CPUs decode + resize (this engine)", e(cpuPreprocessFramesPerSecond)),
+            ("  CPU projection", cpuProjection),
+            ("frames/s GPU video decoders (NVDEC)", nvdecText),
             ("frames/s storage read allows", e(storageLimitedFramesPerSecond)),
             ("frames/s host→accelerator links allow", e(linkLimitedFramesPerSecond)),
-            ("binding constraint", binding.rawValue),
+            ("binding constraint", binding.label),
             ("ingest frames/s", e(ingestFramesPerSecond)),
             ("CPU cores to keep compute fed", e(coresNeededForCompute)),
             ("extra preprocessing nodes", "\(extraPreprocessingNodes)"),
@@ -170,4 +228,16 @@ public struct ThroughputPlan: Sendable, Codable {
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
     }
+}
+
+/// Money and large counts for people: $500M, $1.2B, $50k; without dollars: 8.4M, 1.1e+07 → 11M.
+public func money(_ v: Double, dollars: Bool = true) -> String {
+    let sign = dollars ? "$" : ""
+    let a = abs(v)
+    let (d, unit): (Double, String) = a >= 1e12 ? (1e12, "T") : a >= 1e9 ? (1e9, "B") : a >= 1e6 ? (1e6, "M") : a >= 1e3 ? (1e3, "k") : (1, "")
+    let x = v / d
+    let digits = abs(x) >= 100 || x == x.rounded() ? "%.0f" : abs(x) >= 10 ? "%.1f" : "%.2f"
+    var t = String(format: digits, x)
+    if t.contains(".") { while t.hasSuffix("0") { t.removeLast() }; if t.hasSuffix(".") { t.removeLast() } }
+    return sign + t + unit
 }

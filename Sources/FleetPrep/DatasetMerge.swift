@@ -1,69 +1,230 @@
 import FleetShards
 import Foundation
 
-/// Joins the manifests that `--worker I/N` runs wrote (`index-wIIIofNNN.json`, in one or more
-/// directories) into one `index.json`, and their `errors-w*.jsonl` into `errors.jsonl`.
+/// Joins the manifests that `--worker I/N` runs wrote (`index-wIIIofNNN.json`, in one shared
+/// directory or one directory per worker) into one `index.json`, and their `errors-w*.jsonl`
+/// into `errors.jsonl`.
+///
+/// Merge rules (docs/ingest.md, "Merge rules"): every worker 0..<N of one N is there exactly
+/// once (missing workers only with `allowPartial`); no two workers of different N; every
+/// manifest comes from the same ingest (format, budget, label schema and transform options, not
+/// counting the output path, `--jobs`, `--decoder-threads` and `--inflight`, which do not change
+/// the samples); no sample key appears twice. Anything else is refused, naming what is wrong.
 public enum DatasetMerge {
     /// What a merge wrote: the joined manifest, and how many workers and error lines it joined.
     public struct Result: Sendable {
         public var manifest: DatasetManifest
+        /// Worker manifests merged.
         public var workers: Int
+        /// The worker count N of the run.
+        public var workerCount: Int
+        /// Worker indices absent (only with `allowPartial`).
+        public var missing: [Int]
         public var errors: Int
     }
 
+    /// One worker's manifest, found in `directory`.
+    struct Part {
+        var directory: URL
+        var name: String
+        var worker: WorkerAssignment
+        var manifest: DatasetManifest
+        var path: String { directory.appendingPathComponent(name).path }
+    }
+
+    /// Transform keys that do not change the samples: they may differ between workers.
+    static let notIdentity: Set<String> = ["out", "jobs", "decoderThreads", "inflight"]
+
     /// - Parameters:
-    ///   - directories: where the workers wrote (usually one shared `--out`).
-    ///   - output: where `index.json` goes (default: the first directory); shard paths in it are
-    ///     relative to it.
-    public static func merge(_ directories: [URL], into output: URL? = nil) throws -> Result {
+    ///   - directories: where the workers wrote (one shared `--out`, or one directory per worker).
+    ///   - output: where `index.json` goes (default: the first directory); shards in other
+    ///     directories are hard-linked (else copied) into it, so that it is a whole dataset.
+    ///   - allowPartial: merge even when workers are missing (their clips are not in the result).
+    public static func merge(_ directories: [URL], into output: URL? = nil, allowPartial: Bool = false) throws -> Result {
         guard let first = directories.first else { throw IngestError.badOption("DIR", "give at least one directory") }
         let out = output ?? first
         let fm = FileManager.default
-        var parts: [(URL, DatasetManifest)] = []
+        // The same directory named twice (or through a symlink) counts once.
+        var dirs: [URL] = []
+        var seen = Set<String>()
+        for d in directories where seen.insert(d.resolvingSymlinksInPath().standardizedFileURL.path).inserted { dirs.append(d) }
+
+        var parts: [Part] = []
         var errorLines = Data()
-        for dir in directories {
+        for dir in dirs {
             guard let names = try? fm.contentsOfDirectory(atPath: dir.path) else {
                 throw IngestError.output(path: dir.path, message: "cannot read the directory")
             }
             for name in names.sorted() where name.hasPrefix("index-w") && name.hasSuffix(".json") {
-                do { parts.append((dir, try DatasetManifest.read(from: dir.appendingPathComponent(name)))) } catch {
-                    throw IngestError.output(path: dir.appendingPathComponent(name).path, message: "\(error)")
+                guard let worker = workerOf(manifestName: name) else {
+                    throw IngestError.output(path: dir.appendingPathComponent(name).path,
+                                             message: "not a worker manifest name (expected index-wIIIofNNN.json)")
+                }
+                let url = dir.appendingPathComponent(name)
+                do { parts.append(Part(directory: dir, name: name, worker: worker, manifest: try DatasetManifest.read(from: url))) } catch {
+                    throw IngestError.output(path: url.path, message: "\(error)")
                 }
             }
             for name in names.sorted() where name.hasPrefix("errors-w") && name.hasSuffix(".jsonl") {
                 if let d = fm.contents(atPath: dir.appendingPathComponent(name).path) { errorLines.append(d) }
             }
         }
-        guard let base = parts.first?.1 else {
-            throw IngestError.nothingToIngest("no worker manifests (index-wIIIofNNN.json) in \(directories.map(\.path).joined(separator: ", "))")
+        let where_ = dirs.map(\.path).joined(separator: ", ")
+        guard !parts.isEmpty else {
+            throw IngestError.nothingToIngest("no worker manifests (index-wIIIofNNN.json) in \(where_)")
         }
-        var shards: [ShardInfo] = []
-        for (dir, m) in parts {
-            guard m.shardFormat == base.shardFormat, m.schema == base.schema, m.transform == base.transform,
-                  m.budgetBytes == base.budgetBytes else {
-                throw IngestError.output(path: dir.path, message: "worker manifests disagree on format, label schema, budget or transform options; they come from different ingests")
+
+        // One worker count.
+        let byCount = Dictionary(grouping: parts, by: \.worker.count)
+        if byCount.count > 1 {
+            let sets = byCount.keys.sorted().map { n in
+                "N=\(n): " + byCount[n]!.sorted { $0.worker.index < $1.worker.index }.map(\.path).joined(separator: ", ")
             }
-            for var s in m.shards {
-                s.file = relativePath(dir.appendingPathComponent(s.file), from: out)
+            throw IngestError.output(path: where_, message: "worker manifests of different worker counts (\(sets.joined(separator: "; "))); they come from different runs: remove the stale run's files (its index-w*, errors-w*, shard-w* and .fleetprep/journal-w* files)")
+        }
+        let count = parts[0].worker.count
+        // Each worker once.
+        let byIndex = Dictionary(grouping: parts, by: \.worker.index)
+        for (i, ps) in byIndex.sorted(by: { $0.key < $1.key }) where ps.count > 1 {
+            throw IngestError.output(path: where_, message: "worker \(i)/\(count) appears \(ps.count) times: \(ps.map(\.path).joined(separator: ", ")); keep one")
+        }
+        let missing = (0..<count).filter { byIndex[$0] == nil }
+        if !missing.isEmpty && !allowPartial {
+            let names = missing.map { "\($0)/\(count) (index-w\(pad($0))of\(pad(count)).json)" }
+            throw IngestError.output(path: where_, message: "missing \(missing.count) of \(count) workers: \(names.joined(separator: ", ")); a worker that failed, is still running or wrote elsewhere. Rerun it (same command, same --out), name its directory too, or pass --allow-partial to merge without its clips")
+        }
+        parts.sort { $0.worker.index < $1.worker.index }
+
+        // One ingest: the same format, budget, schema and sample-changing options.
+        let base = parts[0]
+        for p in parts.dropFirst() {
+            var diffs: [String] = []
+            if p.manifest.shardFormat != base.manifest.shardFormat { diffs.append("format") }
+            if p.manifest.budgetBytes != base.manifest.budgetBytes { diffs.append("shard budget") }
+            if p.manifest.schema != base.manifest.schema { diffs.append("label schema") }
+            diffs += transformDifferences(base.manifest.transform, p.manifest.transform)
+            if !diffs.isEmpty {
+                throw IngestError.output(path: p.path, message: "worker \(p.worker) differs from worker \(base.worker) (\(base.path)) in \(diffs.joined(separator: "; ")); they come from different ingests")
+            }
+        }
+
+        // No key twice: clip groups by the manifests' sources, samples by the shards themselves.
+        var groupOwner: [String: Part] = [:]
+        for p in parts {
+            guard case .array(let srcs) = p.manifest.sources else { continue }
+            for case .object(let o) in srcs {
+                guard case .string(let key)? = o["key"] else { continue }
+                if let other = groupOwner[key] {
+                    throw IngestError.output(path: p.path, message: "clip group \"\(key)\" is in worker \(other.worker) (\(other.path)) and worker \(p.worker); the two workers overlap")
+                }
+                groupOwner[key] = p
+            }
+        }
+        var sampleOwner: [String: String] = [:]
+        var placements: [(URL, String)] = []
+        var shards: [ShardInfo] = []
+        for p in parts {
+            for var s in p.manifest.shards {
+                let file = p.directory.appendingPathComponent(s.file)
+                let ds: ShardDataset
+                do { ds = try ShardDataset(shardFile: file) } catch {
+                    throw IngestError.output(path: file.path, message: "shard listed by \(p.path) cannot be read: \(error)")
+                }
+                guard ds.count == s.samples else {
+                    throw IngestError.output(path: file.path, message: "holds \(ds.count) samples; \(p.path) says \(s.samples)")
+                }
+                for i in 0..<ds.count {
+                    let key: String
+                    do { key = try ds.record(at: i).key } catch {
+                        throw IngestError.output(path: file.path, message: "sample \(i) cannot be read: \(error)")
+                    }
+                    if let other = sampleOwner[key] {
+                        throw IngestError.output(path: file.path, message: "duplicate sample key \"\(key)\" (also in \(other)); the workers overlap")
+                    }
+                    sampleOwner[key] = file.path
+                }
                 shards.append(s)
+                placements.append((file, s.file))
             }
         }
         var sources: [JSONValue] = []
-        for (_, m) in parts { if case .array(let a) = m.sources { sources += a } }
-        let merged = DatasetManifest(format: base.shardFormat, target: base.target, fill: base.fill, budgetBytes: base.budgetBytes,
-                                     shards: shards, schema: base.schema, tensor: base.tensor, transform: base.transform,
-                                     sources: .array(sources))
+        for p in parts { if case .array(let a) = p.manifest.sources { sources += a } }
+        var transform = base.manifest.transform
+        if case .object(var o) = transform { o["out"] = .string(out.path); transform = .object(o) }
+        let m = base.manifest
+        var merged = DatasetManifest(format: m.shardFormat, target: m.target, fill: m.fill, budgetBytes: m.budgetBytes,
+                                     shards: shards, schema: m.schema, tensor: parts.lazy.compactMap(\.manifest.tensor).first,
+                                     transform: transform, sources: .array(sources))
+        // Tensor shapes with their sample counts, summed over the workers.
+        if parts.contains(where: { $0.manifest.shapes != nil }) {
+            var counts: [[Int]: Int] = [:]
+            var order: [[Int]] = []
+            for p in parts {
+                for c in p.manifest.shapes ?? [] {
+                    if counts[c.shape] == nil { order.append(c.shape) }
+                    counts[c.shape, default: 0] += c.samples
+                }
+            }
+            merged.shapes = order.map { ShapeCount(shape: $0, samples: counts[$0]!) }
+        }
         try fm.createDirectory(at: out, withIntermediateDirectories: true)
+        // A dataset directory holds its shards under plain names (verify and the readers insist):
+        // shards of other directories are hard-linked into `out` (copied across file systems).
+        // Worker shard names are unique (shard-wIIIofNNN-…), so they cannot collide.
+        for (file, name) in placements { try place(file, into: out, as: name) }
         let errorsURL = out.appendingPathComponent("errors.jsonl")
         if errorLines.isEmpty { try? fm.removeItem(at: errorsURL) } else { try AtomicFile.write(errorLines, to: errorsURL) }
         do { try merged.write(to: out) } catch { throw IngestError.output(path: out.path, message: "\(error)") }
-        return Result(manifest: merged, workers: parts.count, errors: errorLines.split(separator: UInt8(ascii: "\n")).count)
+        return Result(manifest: merged, workers: parts.count, workerCount: count, missing: missing,
+                      errors: errorLines.split(separator: UInt8(ascii: "\n")).count)
     }
 
-    static func relativePath(_ file: URL, from dir: URL) -> String {
-        let f = file.standardizedFileURL.pathComponents, d = dir.standardizedFileURL.pathComponents
-        var i = 0
-        while i < f.count - 1 && i < d.count && f[i] == d[i] { i += 1 }
-        return (Array(repeating: "..", count: d.count - i) + f[i...]).joined(separator: "/")
+    /// `out/name` becomes `file` (a hard link, else a copy), atomically; nothing to do when it
+    /// already is that file.
+    static func place(_ file: URL, into out: URL, as name: String) throws {
+        let dst = out.appendingPathComponent(name)
+        var a = stat(), b = stat()
+        if stat(file.path, &a) == 0, stat(dst.path, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino { return }
+        let tmp = out.appendingPathComponent("." + name + ".merge.tmp")
+        unlink(tmp.path)
+        if link(file.path, tmp.path) != 0 {
+            do { try FileManager.default.copyItem(at: file, to: tmp) } catch {
+                throw IngestError.output(path: dst.path, message: "cannot link or copy \(file.path) here: \(error.localizedDescription)")
+            }
+        }
+        guard rename(tmp.path, dst.path) == 0 else {
+            throw IngestError.output(path: dst.path, message: "rename failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// "index-w002of008.json" → 2/8; nil for any other name.
+    static func workerOf(manifestName name: String) -> WorkerAssignment? {
+        guard name.hasPrefix("index-w"), name.hasSuffix(".json") else { return nil }
+        let core = name.dropFirst("index-w".count).dropLast(".json".count)
+        let parts = core.components(separatedBy: "of")
+        guard parts.count == 2, parts.allSatisfy({ $0.count >= 3 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let i = Int(parts[0]), let n = Int(parts[1]) else { return nil }
+        return try? WorkerAssignment(index: i, count: n)
+    }
+
+    /// The transform options (keys of the recorded configuration) in which `b` differs from `a`,
+    /// as "name: A vs B", leaving out those that do not change the samples.
+    static func transformDifferences(_ a: JSONValue, _ b: JSONValue) -> [String] {
+        guard case .object(let x) = a, case .object(let y) = b else { return a == b ? [] : ["transform options"] }
+        return Set(x.keys).union(y.keys).subtracting(notIdentity).sorted().compactMap { k in
+            x[k] == y[k] ? nil : "\(k): \(show(x[k])) vs \(show(y[k]))"
+        }
+    }
+
+    private static func show(_ v: JSONValue?) -> String {
+        guard let v else { return "absent" }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+    }
+
+    private static func pad(_ n: Int) -> String {
+        let s = String(n)
+        return s.count >= 3 ? s : String(repeating: "0", count: 3 - s.count) + s
     }
 }

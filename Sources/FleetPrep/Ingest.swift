@@ -268,7 +268,9 @@ public final class IngestRun: @unchecked Sendable {
         summary.bytes = shards.reduce(0) { $0 + $1.bytes }
         try writeErrors(failures, to: out)
         summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
-        if !shards.isEmpty {
+        // A worker writes its manifest even with no shards (an empty share, or every clip
+        // failed), so that `merge` can tell a finished worker from a missing one.
+        if !shards.isEmpty || cfg.worker.count > 1 {
             var manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
                                            shards: shards, schema: schema,
                                            tensor: tensor, transform: Self.transformJSON(cfg),
@@ -280,7 +282,7 @@ public final class IngestRun: @unchecked Sendable {
             summary.manifest = out.appendingPathComponent(manifestName).path
         }
         try journal.append(.init(kind: "end"))
-        summary.exitStatus = summary.samples == 0 ? .nothingUsable : (failures.isEmpty ? .ok : .someFailed)
+        summary.exitStatus = Self.exitStatus(samples: summary.samples, failed: !failures.isEmpty, emptyShare: items.isEmpty && cfg.worker.count > 1)
     }
 
     // MARK: - Helpers
@@ -325,8 +327,15 @@ public final class IngestRun: @unchecked Sendable {
         s.manifest = configuration.outputDirectory.appendingPathComponent(manifestName).path
         s.errorsFile = s.failures.isEmpty ? nil : configuration.outputDirectory.appendingPathComponent(errorsName).path
         s.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        s.exitStatus = s.samples == 0 ? .nothingUsable : (s.failures.isEmpty ? .ok : .someFailed)
+        s.exitStatus = Self.exitStatus(samples: s.samples, failed: !s.failures.isEmpty, emptyShare: items.isEmpty && configuration.worker.count > 1)
         return s
+    }
+
+    /// A worker whose share of the batch is empty (more workers than clip groups) did its part:
+    /// exit 0, so that a scheduler's `afterok` dependency and retry policy see a success.
+    static func exitStatus(samples: Int, failed: Bool, emptyShare: Bool) -> IngestExitStatus {
+        if samples == 0 && !(emptyShare && !failed) { return .nothingUsable }
+        return failed ? .someFailed : .ok
     }
 
     /// errors.jsonl: one JSON object per failed clip (path, clip, stage, message, samplesKept).

@@ -28,7 +28,11 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Share of frames kept (1/stride).") var sampled: Double?
     @Option(help: "Storage read bandwidth, GB/s.") var storageGbps: Double?
     @Option(help: "Shard size in bytes (memory target × fill).") var shardBytes: Double?
-    @Option(help: "Engine speed: a `fleetprep bench --json` result.") var bench: String?
+    @Option(help: "Engine speed: a `fleetprep bench --json` result. Its scaling curve (frames/s at --jobs 1, 2, 4, …) projects a host by a fitted Amdahl model.") var bench: String?
+    @Option(help: "Scaling curve to project from: many-clips, long-clip or camera-groups (default: camera-groups).") var curve: String?
+    @Option(help: "Ingest processes per host when projecting from a scaling curve (each with --jobs cores/processes).") var processesPerNode: Int = 1
+    @Flag(help: "Run a short ingest here at --jobs 1 and 2 and compare measured with projected frames/s (measures a curve first when --bench is not given).") var validate = false
+    @Option(help: "With --validate: scratch directory for the generated clips and output (default /dev/shm).") var scratch: String?
     @Option(help: "Inputs file (an edited copy of --print-defaults).") var inputs: String?
     @Flag(help: "Print the default inputs with their sources and exit.") var printDefaults = false
     @Flag(help: "Print the plan as JSON.") var json = false
@@ -44,9 +48,19 @@ struct PlanCommand: ParsableCommand {
             }
             if let bench {
                 guard let data = FileManager.default.contents(atPath: bench) else { throw PlannerError("cannot read \(bench)") }
-                do { try inp.useEngineSpeed(from: JSONDecoder().decode(EngineSpeedReport.self, from: data)) } catch let e as PlannerError { throw e } catch {
+                let report: EngineSpeedReport
+                do { report = try JSONDecoder().decode(EngineSpeedReport.self, from: data) } catch {
                     throw PlannerError("\(bench) is not a `fleetprep bench --json` report: \(error)")
                 }
+                try inp.useEngineSpeed(from: report)
+                if report.scaling?.isEmpty == false { inp.scaling = try ScalingModel.from(report: report, workload: curve) }
+                else if curve != nil { throw PlannerError("--curve: \(bench) has no scaling curve") }
+            }
+            guard processesPerNode >= 1 else { throw PlannerError("--processes-per-node must be at least 1") }
+            inp.processesPerNode = processesPerNode
+            if validate {
+                try PlanValidation(scratch: scratch, workload: curve ?? inp.scaling?.workload ?? "camera-groups").run(model: inp.scaling)
+                return
             }
             guard let sys = PlannerInputs.System(rawValue: system) else { throw PlannerError("--system: expected h100 or dojo") }
             guard let pre = PlannerInputs.Preprocessing(rawValue: preprocess) else { throw PlannerError("--preprocess: expected cpu, nvdec or both") }
@@ -89,5 +103,58 @@ struct PlanCommand: ParsableCommand {
             FileHandle.standardError.write(Data("fleetprep plan: \(e)\n".utf8))
             throw ExitCode(2)
         }
+    }
+}
+
+/// `fleetprep plan --validate`: the scaling model's projection at --jobs 1 and 2 against a
+/// fresh, short ingest of the same workload on this machine.
+struct PlanValidation {
+    var scratch: String?
+    var workload: String
+
+    func run(model given: ScalingModel?) throws {
+        let root = URL(fileURLWithPath: scratch ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()))
+        let settings = ScalingBenchmark.Settings(scratch: root, maxJobs: 2, rounds: 2, clips: 16, clipSeconds: 3, longSeconds: 12,
+                                                 groups: 2, only: [workload], keepWorkloads: true)
+        guard let bench = ScalingBenchmark(settings: settings, say: { print($0) }) else {
+            throw PlannerError("--validate needs the ffmpeg CLI (it generates the workload); bash scripts/bootstrap.sh installs it")
+        }
+        defer { try? FileManager.default.removeItem(at: bench.workloadDirectory) }
+        let model: ScalingModel
+        if let given {
+            model = given
+            print("projection: from the --bench report")
+        } else {
+            print("no --bench report: measuring the \(workload) curve first (fleetprep bench --scaling-only --workload \(workload) --max-jobs 2)")
+            let report = EngineSpeedReport(machine: IngestBenchmark.machine(), measurements: [], scaling: try bench.run())
+            model = try ScalingModel.from(report: report, workload: workload)
+        }
+        print("model: " + model.summary)
+        guard let w = try bench.makeWorkloads().first(where: { $0.name == model.workload }) else {
+            throw PlannerError("--validate: no workload \(model.workload)")
+        }
+        if w.ingestArguments != model.ingestArguments {
+            print("note: the curve's ingest options \(model.ingestArguments) differ from this workload's \(w.ingestArguments)")
+        }
+        func load() -> String { ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ") }
+        print("validation: a fresh ingest of \(w.description) (\(w.frames) frames) at --jobs 1 and 2, alternating, best of 3; load average before: \(load()) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        var best: [Int: IngestBenchmark.Run] = [:]
+        for _ in 0..<3 {
+            for jobs in [1, 2] {
+                let r = try IngestBenchmark.ingest(w.inputs, w.ingestArguments + ["--jobs", "\(jobs)"], root: root)
+                if best[jobs] == nil || r.fps > best[jobs]!.fps { best[jobs] = r }
+            }
+        }
+        var worst = 0.0
+        for jobs in [1, 2] {
+            let r = best[jobs]!
+            let measured = r.fps, projected = model.framesPerSecond(jobs: jobs)
+            let error = projected / measured - 1
+            worst = max(worst, abs(error))
+            print(String(format: "--jobs %d: projected %.1f frames/s, measured %.1f frames/s, error %+.1f%% (the run used %.2f cores: %.1f CPU-s in %.1f s)",
+                         jobs, projected, measured, error * 100, r.cpu / r.wall, r.cpu, r.wall))
+        }
+        print("load average after: \(load()) (other processes on this machine take cores from the measurement)")
+        print(String(format: "largest error %.1f%% (target ±10%%): %@", worst * 100, worst <= 0.10 ? "within target" : "OUTSIDE the target"))
     }
 }

@@ -115,8 +115,9 @@ import Testing
 
     @Test func chartMarksTheBindingConstraint() throws {
         let svg = try CapacityChart.svg(inputs: PlannerInputs.defaults())
-        #expect(svg.hasPrefix("<svg") && svg.contains("binding: cpu-preprocessing"))
-        #expect(svg.contains("compute") && svg.contains("storage-read"))
+        #expect(svg.hasPrefix("<svg") && svg.contains("limited by host CPUs decoding + resizing"))
+        #expect(svg.contains("accelerators consume") && svg.contains("storage read bandwidth"))
+        #expect(svg.contains("frames per second (log scale)") && svg.contains("$500M") && !svg.contains("e+0"))
     }
 
     @Test func badInputsAreErrors() {
