@@ -104,7 +104,9 @@ final class GroupPlan: Sendable {
             let c = t.cropRect
             geometry.append(.object(["source": .array([.number(Double(d.info.width)), .number(Double(d.info.height))]),
                                      "crop": .array([c.x, c.y, c.width, c.height].map { .number(Double($0)) }),
-                                     "size": .array([.number(Double(t.outputWidth)), .number(Double(t.outputHeight))])]))
+                                     "size": .array([.number(Double(t.outputWidth)), .number(Double(t.outputHeight))]),
+                                     // The container's display rotation: recorded, not applied (docs/shard-format.md).
+                                     "rotation": .number(d.info.rotation)]))
             infos.append(d.info)
             parameters.append(try d.streamParameters())
             frames.append(index)

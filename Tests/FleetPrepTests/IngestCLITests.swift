@@ -120,6 +120,32 @@ import Testing
         #expect(manifest.shards.count >= Int((Double(71 * 8 * per + h264Frames * per) / Double(4 << 20)).rounded(.up)))
     }
 
+    /// A clip whose container declares a 90° display rotation: the tensor is the coded picture
+    /// (not rotated) and the rotation is recorded per camera (oracle: ffprobe).
+    @Test(.enabled(if: TestPaths.which("ffprobe") != nil, "needs ffprobe for the display-rotation oracle"))
+    func displayRotationIsRecordedNotApplied() throws {
+        let clip = TestPaths.sample("rotated90_160x96.mp4")
+        let (status, out, err) = try TestPaths.run(TestPaths.which("ffprobe")!, ["-v", "error", "-select_streams", "v:0",
+            "-show_entries", "stream=width,height:stream_side_data=rotation", "-of", "json", clip])
+        #expect(status == 0, "\(err)")
+        let probe = try JSONSerialization.jsonObject(with: out) as! [String: Any]
+        let stream = (probe["streams"] as! [[String: Any]])[0]
+        let rotation = ((stream["side_data_list"] as? [[String: Any]])?.first?["rotation"] as? NSNumber)?.doubleValue
+        #expect(rotation != nil && rotation != 0, "the sample clip declares a rotation")
+        let w = (stream["width"] as! NSNumber).intValue, h = (stream["height"] as! NSNumber).intValue
+        let dir = Self.tempDir("rotation")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try TestPaths.fleetprep(["ingest", clip, "--out", dir.path, "--quiet", "--dtype", "u8"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rec = try ShardDataset(directory: dir).record(at: 0)
+        #expect(rec.tensor.shape == [1, 3, h, w])
+        guard case .object(let meta) = rec.metadata, case .array(let geometry)? = meta["geometry"],
+              case .object(let g)? = geometry.first, case .number(let recorded)? = g["rotation"] else {
+            Issue.record("metadata has no geometry rotation: \(rec.metadata)"); return
+        }
+        #expect(recorded == rotation)
+    }
+
     @Test func badClipsAreSkippedAndRecorded() throws {
         let out = Self.tempDir("bad")
         defer { try? FileManager.default.removeItem(at: out) }
