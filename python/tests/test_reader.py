@@ -213,7 +213,9 @@ def test_normalization_and_geometry_recorded(datasets):
     geo = ds[0].metadata["geometry"]
     probe = json.load(open(os.path.join(REPO, "SampleClips", "event_0001", "main.probe.json")))
     video = next(st for st in probe["streams"] if st["codec_type"] == "video")
-    assert geo[0] == {"source": [video["width"], video["height"]], "crop": [8, 4, 48, 36], "size": [24, 18]}
+    rotation = next((sd.get("rotation", 0) for sd in video.get("side_data_list", []) if "rotation" in sd), 0)
+    assert geo[0] == {"source": [video["width"], video["height"]], "crop": [8, 4, 48, 36], "size": [24, 18],
+                      "rotation": rotation}
     # A box at the crop's corners maps to the tensor's corners; 2 source pixels are 1 tensor pixel.
     got = fleetprep.boxes_to_tensor([[8, 4, 56, 40], [10, 6, 12, 8]], geo[0])
     assert got.tolist() == [[0, 0, 24, 18], [1, 1, 2, 2]]
