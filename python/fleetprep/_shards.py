@@ -50,7 +50,39 @@ class Record:
         self.tensor_offset = tensor_offset
 
 
-class NativeShard:
+class _MappedShard:
+    """What both shard readers share: records in `self.records`, tensors as views of `self.mm`."""
+
+    def __len__(self):
+        return len(self.records)
+
+    def tensor(self, r):
+        dt = DTYPES[r.dtype]
+        n = 1
+        for d in r.shape:
+            n *= d
+        return np.frombuffer(self.mm, dtype=dt, count=n, offset=r.tensor_offset).reshape(r.shape)
+
+    def check_records(self, computed=None):
+        """Each record's CRC-32C against the one stored (and what `check_record` adds); `computed`
+        collects the CRCs by byte span for the shard digest."""
+        problems = []
+        name = os.path.basename(self.path)
+        for r in self.records:
+            self.check_record(r, name, problems, computed)
+        return problems
+
+    def check_record(self, r, name, problems, computed):
+        got = crc32c(self.mm[r.crc_span[0]:r.crc_span[1]])
+        if computed is not None:
+            computed[r.crc_span] = got
+        if r.crc is None:
+            problems.append(f"{name}: record {r.key}: no checksum stored")
+        elif got != r.crc:
+            problems.append(f"{name}: record {r.key}: CRC32C {got:08x}, stored {r.crc:08x}")
+
+
+class NativeShard(_MappedShard):
     """A native .fps shard: header, records at aligned offsets, JSON index at the end."""
     format = "native"
 
@@ -91,16 +123,6 @@ class NativeShard:
         if len(self.records) != count:
             raise ShardFormatError(f"{self.path}: header counts {count} records, index lists {len(self.records)}")
 
-    def __len__(self):
-        return len(self.records)
-
-    def tensor(self, r):
-        dt = DTYPES[r.dtype]
-        n = 1
-        for d in r.shape:
-            n *= d
-        return np.frombuffer(self.mm, dtype=dt, count=n, offset=r.tensor_offset).reshape(r.shape)
-
     def labels(self, r):
         return np.frombuffer(self.mm, dtype="<f4", count=r.n_labels, offset=r.labels_offset)
 
@@ -120,18 +142,6 @@ class NativeShard:
         """Digest segments (docs/shard-format.md): header, each record, the index."""
         return [(0, 64)] + [r.crc_span for r in self.records] + [self.index_span]
 
-    def check_records(self, computed=None):
-        problems = []
-        name = os.path.basename(self.path)
-        for r in self.records:
-            got = crc32c(self.mm[r.crc_span[0]:r.crc_span[1]])
-            if computed is not None:
-                computed[r.crc_span] = got
-            if r.crc is None:
-                problems.append(f"{name}: record {r.key}: no checksum stored")
-            elif got != r.crc:
-                problems.append(f"{name}: record {r.key}: CRC32C {got:08x}, stored {r.crc:08x}")
-        return problems
 
 
 JSON_CRC_FIELD = b'"json_crc32c":"'
@@ -142,7 +152,7 @@ def _octal(field):
     return int(s, 8) if s else 0
 
 
-class WdsShard:
+class WdsShard(_MappedShard):
     """A WebDataset .tar shard, indexed once by walking the tar headers; `.npy` data is mapped."""
     format = "wds"
 
@@ -205,16 +215,6 @@ class WdsShard:
         r.crc = meta.get("npy_crc32c")
         return r
 
-    def __len__(self):
-        return len(self.records)
-
-    def tensor(self, r):
-        dt = DTYPES[r.dtype]
-        n = 1
-        for d in r.shape:
-            n *= d
-        return np.frombuffer(self.mm, dtype=dt, count=n, offset=r.tensor_offset).reshape(r.shape)
-
     def labels(self, r):
         return np.array([np.nan if v is None else v for v in r.json.get("labels") or []], dtype=np.float32)
 
@@ -233,26 +233,16 @@ class WdsShard:
     def segments(self):
         return list(self._segments)
 
-    def check_records(self, computed=None):
-        problems = []
-        name = os.path.basename(self.path)
-        for r in self.records:
-            got = crc32c(self.mm[r.crc_span[0]:r.crc_span[1]])
-            if computed is not None:
-                computed[r.crc_span] = got
-            if r.crc is None:
-                problems.append(f"{name}: record {r.key}: no checksum stored")
-            elif got != r.crc:
-                problems.append(f"{name}: record {r.key}: CRC32C {got:08x}, stored {r.crc:08x}")
-            member = self.mm[r.meta[0]:r.meta[1]]
-            at = member.find(JSON_CRC_FIELD)
-            if at >= 0:  # json_crc32c: CRC-32C of the member (padding included), its 8 digits read as 0
-                a = at + len(JSON_CRC_FIELD)
-                want = member[a:a + 8]
-                if crc32c(member[:a] + b"00000000" + member[a + 8:]) != int(want, 16):
-                    problems.append(f"{name}: record {r.key}: the .json member's CRC-32C does not match "
-                                    "(labels, mask or metadata damaged)")
-        return problems
+    def check_record(self, r, name, problems, computed):
+        super().check_record(r, name, problems, computed)
+        member = self.mm[r.meta[0]:r.meta[1]]
+        at = member.find(JSON_CRC_FIELD)
+        if at >= 0:  # json_crc32c: CRC-32C of the member (padding included), its 8 digits read as 0
+            a = at + len(JSON_CRC_FIELD)
+            want = member[a:a + 8]
+            if crc32c(member[:a] + b"00000000" + member[a + 8:]) != int(want, 16):
+                problems.append(f"{name}: record {r.key}: the .json member's CRC-32C does not match "
+                                "(labels, mask or metadata damaged)")
 
 
 def open_shard(path):
