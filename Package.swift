@@ -35,7 +35,10 @@ let package = Package(
             pkgConfig: "libavformat libavcodec libswscale libavutil",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev", "pkg-config"])]
         ),
-        .target(name: "FleetMedia", dependencies: ["CFFmpeg"]),
+        // FFmpeg's av_log callback and its per-process state, compiled once (a real C file, as
+        // swift-nio's CNIOLinux does), rather than static inline functions in the shim header.
+        .target(name: "CFFmpegLog", dependencies: ["CFFmpeg"]),
+        .target(name: "FleetMedia", dependencies: ["CFFmpeg", "CFFmpegLog"]),
         // The vocabulary types that cross modules (ElementType, LabelSchema, LabelField,
         // SignalKind), defined once; FleetKernels, FleetLabels and FleetShards re-export it.
         .target(name: "FleetVocabulary"),

@@ -1,4 +1,5 @@
 import CFFmpeg
+import CFFmpegLog
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,7 +17,7 @@ func ffmpegErrorString(_ code: Int32) -> String {
 /// One decoder's capture of FFmpeg's last error line: its codec and format contexts point at it
 /// (`opaque`), so that lines logged on FFmpeg's frame threads reach this decoder's errors.
 final class LogSink {
-    let pointer: UnsafeMutablePointer<fp_log_sink>?
+    let pointer: OpaquePointer?
     init() { pointer = fp_log_sink_new() }
     deinit { fp_log_sink_free(pointer) }
     var opaque: UnsafeMutableRawPointer? { pointer.map { UnsafeMutableRawPointer($0) } }

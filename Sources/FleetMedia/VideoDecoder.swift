@@ -611,7 +611,7 @@ public final class VideoDecoder {
             return PlaneView(base: UnsafeRawPointer(base), stride: Int(fp_frame_linesize(f, i)),
                              rowBytes: pixfmt.rowBytes(plane: Int(i), width: w), rows: pixfmt.rows(plane: Int(i), height: h))
         }
-        let isKey = f.pointee.key_frame != 0
+        let isKey = fp_frame_is_key(f) != 0
         return FrameView(index: index, pts: pts, timeBase: timeBase, time: time, width: w, height: h,
                          pixelFormat: pixfmt, isKeyFrame: isKey, planes: (plane(0), plane(1), plane(2), plane(3)))
     }

@@ -124,7 +124,7 @@ public enum DatasetMerge {
         var placements: [(URL, String)] = []
         var shards: [ShardInfo] = []
         for p in parts {
-            for var s in p.manifest.shards {
+            for s in p.manifest.shards {
                 let file = p.directory.appendingPathComponent(s.file)
                 let ds: ShardDataset
                 do { ds = try ShardDataset(shardFile: file) } catch {
