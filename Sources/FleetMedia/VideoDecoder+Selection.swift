@@ -14,12 +14,17 @@ extension VideoDecoder {
 
     /// One demux pass over the video stream (no decoding) that records every frame's presentation
     /// timestamp and which frames are key frames: the index that `seek(toFrame:in:)` and
-    /// `seek(toTime:in:)` need. Like `scanTimestamps()`, it opens its own demuxer (this decoder's
-    /// position is not disturbed), honours `options.maxFrames` (`.limitExceeded`) and, in lenient
+    /// `seek(toTime:in:)` need. It honours `options.maxFrames` (`.limitExceeded`) and, in lenient
     /// mode, stops quietly at the first unreadable packet.
+    ///
+    /// A decoder that has not decoded or sought yet scans through its own demuxer and then seeks
+    /// exactly back to frame 0 (as torchcodec does: one format context for scan and decode, so the
+    /// file is opened once). A decoder already in use scans through a demuxer of its own, so its
+    /// position is not disturbed.
     /// - Throws: `.corruptData` when a packet cannot be read (strict mode) or carries no timestamp.
     public func scanFrames() throws -> FrameIndex {
         ffmpegClearLastLog()
+        if let index = try scanInPlace({ try scanPackets($0) }) { return index }
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
         let code = avformat_open_input(&fmt, info.path, nil, nil)
         guard code >= 0, fmt != nil else { throw Self.openError(path: info.path, code: code) }
@@ -27,6 +32,11 @@ extension VideoDecoder {
         for i in 0..<Int(fmt!.pointee.nb_streams) where i != info.streamIndex {
             fmt!.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
         }
+        return try scanPackets(fmt!)
+    }
+
+    /// Reads every packet of the video stream from `fmt` (no decoding) into a frame index.
+    func scanPackets(_ fmt: UnsafeMutablePointer<AVFormatContext>) throws -> FrameIndex {
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         guard let pkt = packet else {

@@ -335,6 +335,23 @@ public final class VideoDecoder {
         indexFromTime = false
     }
 
+    /// Runs `scan` on this decoder's own demuxer when the decoder is fresh (nothing decoded, no
+    /// seek), then seeks exactly back to frame 0 of the index it returns, so that decoding starts
+    /// where it would have; nil (nothing run) when the decoder is already in use or closed.
+    func scanInPlace(_ scan: (UnsafeMutablePointer<AVFormatContext>) throws -> FrameIndex) throws -> FrameIndex? {
+        guard let format, codec != nil, framesDelivered == 0, packetsDecoded == 0, !everSeeked, !sentFlush,
+              selection == nil else { return nil }
+        let index = try scan(format)
+        if index.pts.isEmpty {
+            finished = true
+            return index
+        }
+        try seek(toFrame: 0, in: index)
+        // Decoding from frame 0 is a whole-clip decode again (the shortfall check applies).
+        everSeeked = false
+        return index
+    }
+
     /// Exact seek to the first frame whose presentation time (`FrameView.time`:
     /// `pts * timeBase`, in seconds) is at or after `seconds`; see `seek(toFrame:in:)`.
     /// - Throws: `.invalidArgument` when `seconds` is not finite or no frame starts at or after it.
