@@ -155,7 +155,7 @@ public final class IngestRun: @unchecked Sendable {
             }
         }
         try writeResults(into: &summary, items: items, failures: failures, shards: sink.completed, schema: shardSchema,
-                         tensor: datasetTensor, journal: journal)
+                         tensor: datasetTensor, shapes: sink.shapes, journal: journal)
         summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
         summary.peakResidentBytes = FleetPrep.peakResidentBytes()
@@ -259,7 +259,8 @@ public final class IngestRun: @unchecked Sendable {
     /// Errors (errors.jsonl), then the manifest (last), then the journal's end mark; fills the
     /// summary's sample, shard and exit fields.
     private func writeResults(into summary: inout IngestSummary, items: [IngestItem], failures: [ClipFailure],
-                              shards: [ShardInfo], schema: LabelSchema, tensor: TensorSpec?, journal: IngestJournal) throws {
+                              shards: [ShardInfo], schema: LabelSchema, tensor: TensorSpec?, shapes: [ShapeCount],
+                              journal: IngestJournal) throws {
         let cfg = configuration
         let out = cfg.outputDirectory
         summary.failures = failures
@@ -275,7 +276,7 @@ public final class IngestRun: @unchecked Sendable {
                                            shards: shards, schema: schema,
                                            tensor: tensor, transform: Self.transformJSON(cfg),
                                            sources: .array(items.map { .object(["key": .string($0.key), "path": .string($0.group.path)]) }))
-            manifest.shapes = tensor.map { [ShapeCount(shape: $0.shape, samples: summary.samples)] } ?? Self.shapes(of: shards, in: out)
+            manifest.shapes = shapes
             do { try manifest.write(to: out, name: manifestName) } catch {
                 throw IngestError.output(path: out.appendingPathComponent(manifestName).path, message: "\(error)")
             }
@@ -294,22 +295,6 @@ public final class IngestRun: @unchecked Sendable {
             if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return plan.tensor }
         }
         return nil
-    }
-
-    /// Every tensor shape in `shards` with its sample count, in order of first appearance (read
-    /// from the shards' indexes: `--mixed-shapes` datasets).
-    static func shapes(of shards: [ShardInfo], in dir: URL) -> [ShapeCount] {
-        var counts: [[Int]: Int] = [:]
-        var order: [[Int]] = []
-        for s in shards {
-            guard let ds = try? ShardDataset(shardFile: dir.appendingPathComponent(s.file)) else { continue }
-            for i in 0..<ds.count {
-                guard let shape = try? ds.record(at: i).tensor.shape else { continue }
-                if counts[shape] == nil { order.append(shape) }
-                counts[shape, default: 0] += 1
-            }
-        }
-        return order.map { ShapeCount(shape: $0, samples: counts[$0]!) }
     }
 
     private func completedSummary(point: IngestJournal.ResumePoint, items: [IngestItem], discoveryFailures: [ClipFailure],

@@ -47,6 +47,8 @@ final class ShardSink: @unchecked Sendable {
     private var shards: [Int: Shard] = [:]
     private var results: [Int: ShardInfo] = [:]
     private let onShardFinished: (Int, ShardInfo?) throws -> Void
+    /// Samples per tensor shape of the groups that finished whole, with the first such group.
+    private var shapeCounts: [[Int]: (firstGroup: Int, samples: Int)] = [:]
     private let onShardOpening: (Int, String) throws -> Void
 
     /// - Parameters:
@@ -143,6 +145,11 @@ final class ShardSink: @unchecked Sendable {
     /// shards now complete.
     func groupFinished(_ layout: GroupLayout, failed: Bool) -> [Int] {
         lock.withLock {
+            if !failed, !layout.placements.isEmpty {
+                let shape = layout.plan.tensor.shape
+                let seen = shapeCounts[shape]
+                shapeCounts[shape] = (min(seen?.firstGroup ?? .max, layout.plan.number), (seen?.samples ?? 0) + layout.placements.count)
+            }
             guard let range = layout.shards else { return [] }
             if failed {
                 for p in layout.placements { shards[p.shard]!.dropping.insert(p.slot) }
@@ -189,6 +196,14 @@ final class ShardSink: @unchecked Sendable {
 
     /// Every completed shard (this run's and earlier runs'), in shard order.
     var completed: [ShardInfo] { lock.withLock { results.keys.sorted().map { results[$0]! } } }
+
+    /// Every tensor shape among the dataset's samples with its count, in group order of first
+    /// appearance (counted as groups finish, so no shard is read again).
+    var shapes: [ShapeCount] {
+        lock.withLock {
+            shapeCounts.sorted { $0.value.firstGroup < $1.value.firstGroup }.map { ShapeCount(shape: $0.key, samples: $0.value.samples) }
+        }
+    }
 
     /// Shards laid out but not complete (should be none after a full run).
     var incomplete: [Int] { lock.withLock { shards.filter { !$0.value.done }.map(\.key).sorted() } }
