@@ -9,11 +9,53 @@ public struct ClipGroup: Sendable, Hashable, Codable {
         case directory
         /// One video file with sidecars of the same stem (`foo.mp4`, `foo.signals.csv`, ...).
         case loneVideo
+        /// A comma2k19 / openpilot segment: `video.hevc` (or `fcamera.hevc`),
+        /// `global_pose/frame_times`, `processed_log/CAN/<signal>/{t,value}`.
+        case comma2k19
+        /// A TeslaCam event: `YYYY-MM-DD_HH-MM-SS-<camera>.mp4` minute files in one directory.
+        case teslacam
+        /// One line of a clip manifest (`ingest --manifest FILE.jsonl`).
+        case manifest
     }
     /// A video found for a camera name.
     public struct Video: Sendable, Hashable, Codable {
         public var camera: String
+        /// The camera's file (its first segment's, when it has several).
         public var path: String
+        /// Consecutive files of one continuous stream (TeslaCam minutes), in time order, each with
+        /// the time its first frame's pts counts from, on the group's clock (seconds). nil: one
+        /// file whose frame times are its own.
+        public var segments: [Segment]? = nil
+        /// A log of this camera's frame times (one per frame, seconds), which replaces the
+        /// container's timestamps and puts the camera on the log's clock.
+        public var frameTimes: String? = nil
+        /// The name the layout gave this camera (TeslaCam `front`), when it differs.
+        public var sourceName: String? = nil
+
+        public init(camera: String, path: String, segments: [Segment]? = nil, frameTimes: String? = nil, sourceName: String? = nil) {
+            self.camera = camera
+            self.path = path
+            self.segments = segments
+            self.frameTimes = frameTimes
+            self.sourceName = sourceName
+        }
+
+        /// Every file of the camera, in order.
+        public var files: [String] { segments?.map(\.path) ?? [path] }
+    }
+    /// One file of a segmented camera stream.
+    public struct Segment: Sendable, Hashable, Codable {
+        public var path: String
+        /// Seconds on the group clock at the file's pts 0.
+        public var start: Double
+        public init(path: String, start: Double) { self.path = path; self.start = start }
+    }
+    /// A signal stored as two numpy arrays of equal length: times (seconds) and values.
+    public struct SignalArrays: Sendable, Hashable, Codable {
+        public var name: String
+        public var times: String
+        public var values: String
+        public init(name: String, times: String, values: String) { self.name = name; self.times = times; self.values = values }
     }
 
     /// Directory name, or the lone video's stem (clip.json `event_id` replaces it on load).
@@ -33,6 +75,12 @@ public struct ClipGroup: Sendable, Hashable, Codable {
     public var manifest: String?
     /// Videos in a group directory that are not named after a camera (not used).
     public var ignored: [String]
+    /// Signals as numpy array pairs (comma2k19 `processed_log/CAN/<name>/{t,value}`), in name order.
+    public var signalArrays: [SignalArrays] = []
+    /// TeslaCam `event.json`, recorded in each sample's metadata.
+    public var event: String? = nil
+    /// Per-camera offsets in seconds given by the layout (a manifest line's `offsets`).
+    public var offsets: [String: Double] = [:]
 }
 
 /// Finds clip groups under input paths. The rules (also in docs/clip-groups.md):
@@ -118,6 +166,11 @@ public struct ClipGroupDiscovery: Sendable {
         dir.isEmpty ? name : (dir.hasSuffix("/") ? dir + name : dir + "/" + name)
     }
 
+    private func isRegularFile(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+    }
+
     private func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
@@ -139,14 +192,28 @@ public struct ClipGroupDiscovery: Sendable {
         let stem = { (name: String) in (name as NSString).deletingPathExtension }
         let isGroup = files.contains("clip.json") || videos.contains { options.cameraNames.contains(stem($0)) }
         var sidecarDirs = Set<String>()
-        if isGroup {
+        let dirName = (Self.canonical(dir) as NSString).lastPathComponent
+        if !isGroup, Comma2k19.isSegment(files: files, subdirs: subdirs) {
+            // A comma2k19 / openpilot segment: one camera, its logs below; nothing else to search.
+            let g = try Comma2k19.group(dir: dir, files: files, camera: options.master,
+                                        list: { try listing($0) }, isFile: { isRegularFile($0) }, join: join)
+            seen.insert(Self.canonical(g.videos[0].path))
+            out.append(g)
+            return
+        }
+        if !isGroup, let g = TeslaCam.group(dir: dir, name: dirName, names: videos + files.filter { $0 == "event.json" },
+                                           order: options.cameraNames, join: join) {
+            for v in g.videos { for f in v.files { seen.insert(Self.canonical(f)) } }
+            out.append(g)
+        } else if isGroup {
             var g = ClipGroup(name: (Self.canonical(dir) as NSString).lastPathComponent, path: dir,
                               layout: .directory, videos: [], signalsTable: nil, signalFiles: [],
                               annotations: nil, manifest: nil, ignored: [])
             for v in videos {
                 if options.cameraNames.contains(stem(v)) {
                     seen.insert(Self.canonical(join(dir, v)))
-                    g.videos.append(.init(camera: stem(v), path: join(dir, v)))
+                    let log = FrameTimesSidecar.find(stem: stem(v), entries: files, shared: true)
+                    g.videos.append(.init(camera: stem(v), path: join(dir, v), frameTimes: log.map { join(dir, $0) }))
                 } else {
                     g.ignored.append(join(dir, v))
                 }
@@ -167,7 +234,7 @@ public struct ClipGroupDiscovery: Sendable {
             }
         }
         // One unreadable subdirectory is one problem; its siblings are still searched.
-        for s in subdirs where !sidecarDirs.contains(s) {
+        for s in Self.visitingOrder(subdirs) where !sidecarDirs.contains(s) {
             do { try walk(join(dir, s), into: &out, seen: &seen, problems: &problems) } catch let e as LabelError {
                 problems.append(e)
             }
@@ -187,8 +254,9 @@ public struct ClipGroupDiscovery: Sendable {
         if entries.contains(stem + ".signals"), isDirectory(signalsDir) {
             signalFiles = try csvFiles(in: signalsDir)
         }
+        let log = FrameTimesSidecar.find(stem: stem, entries: entries, shared: false)
         return ClipGroup(name: stem, path: video, layout: .loneVideo,
-                         videos: [.init(camera: "", path: video)],   // camera named on load
+                         videos: [.init(camera: "", path: video, frameTimes: log.map { join(d, $0) })],   // camera named on load
                          signalsTable: sidecar(".signals.csv"), signalFiles: signalFiles,
                          annotations: sidecar(".annotations.jsonl"), manifest: sidecar(".json"), ignored: [])
     }

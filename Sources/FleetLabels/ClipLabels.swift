@@ -18,6 +18,8 @@ public struct ClipSidecars: Sendable, Hashable, Codable {
     public var annotations: Annotations?
     /// The output schema: `LabelOptions.schema` if set, else this clip's signals.
     public var schema: LabelSchema
+    /// TeslaCam `event.json` as compact JSON (sorted keys), when the group has one.
+    public var event: String? = nil
 
     public var cameraNames: [String] { cameras.map(\.camera) }
 }
@@ -69,8 +71,17 @@ extension ClipGroup {
                                  "a lone video has one camera; \"cameras\" lists \(list.count)")
             }
             let name = manifest.master ?? manifest.cameras?.first ?? options.master
-            cameras = [.init(camera: name, path: videos.first?.path ?? path)]
+            var video = videos.first ?? .init(camera: name, path: path)
+            video.camera = name
+            cameras = [video]
             master = name
+        case .comma2k19, .teslacam, .manifest:
+            // The layout's adapter ordered the cameras; clip.json is not part of these layouts.
+            cameras = videos
+            guard !cameras.isEmpty else {
+                throw LabelError(.missingVideo, file: path, "group has no camera video")
+            }
+            master = cameras.contains(where: { $0.camera == options.master }) ? options.master : cameras[0].camera
         case .directory:
             var byCamera: [String: String] = [:]
             for v in videos {
@@ -118,7 +129,24 @@ extension ClipGroup {
             signals.append(s)
         }
 
+        for a in signalArrays {
+            let s = try SignalArrayFiles.load(a, maxBytes: limit)
+            if let other = signals.first(where: { $0.name == s.name }) {
+                throw LabelError(.duplicateSignal, file: a.values, "signal \"\(s.name)\" is also in \(other.file)")
+            }
+            signals.append(s)
+        }
+
         let annotations = try self.annotations.map { try Annotations.load(path: $0, maxBytes: limit) }
+        var eventJSON: String? = nil
+        if let e = event {
+            let bytes = try SidecarIO.read(e, limit: limit)
+            guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]),
+                  let compact = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed]) else {
+                throw LabelError(.invalidJSON, file: e, "event.json is not valid JSON")
+            }
+            eventJSON = String(decoding: compact, as: UTF8.self)
+        }
 
         let schema = options.schema ?? LabelSchema(fields: signals.map { s in
             let unit = manifest.units[s.name] ?? ""
@@ -127,9 +155,11 @@ extension ClipGroup {
             return LabelField(name: s.name, unit: unit, kind: categorical ? .categorical : .continuous)
         })
 
-        return ClipSidecars(group: self, eventID: manifest.eventID ?? name, cameras: cameras, master: master,
-                            offsets: manifest.offsets, manifest: manifest, signals: signals,
-                            annotations: annotations, schema: schema)
+        var sidecars = ClipSidecars(group: self, eventID: manifest.eventID ?? name, cameras: cameras, master: master,
+                                    offsets: manifest.offsets.merging(offsets) { a, _ in a }, manifest: manifest, signals: signals,
+                                    annotations: annotations, schema: schema)
+        sidecars.event = eventJSON
+        return sidecars
     }
 }
 

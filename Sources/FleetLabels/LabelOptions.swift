@@ -13,7 +13,10 @@ public struct LabelOptions: Sendable, Hashable, Codable {
                                          "left_repeater", "right_repeater", "rear"]
     /// Video file extensions discovery recognizes (compared case-insensitively).
     public static let standardVideoExtensions = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts",
-                                                 "m2ts", "mpg", "mpeg", "flv", "3gp", "wmv", "ogv"]
+                                                 "m2ts", "mpg", "mpeg", "flv", "3gp", "wmv", "ogv",
+                                                 "h264", "264", "hevc", "h265", "265"]
+    /// Raw H.264/HEVC elementary streams: clips without timestamps (frame times from a log).
+    public static let elementaryStreamExtensions = ["h264", "264", "hevc", "h265", "265"]
 
     public var maxGap: Double = LabelOptions.defaultMaxGap
     public var maxSidecarBytes: Int = LabelOptions.defaultMaxSidecarBytes

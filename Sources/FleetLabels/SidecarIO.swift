@@ -130,6 +130,22 @@ enum SidecarIO {
         return v
     }
 
+    /// A short, escaped excerpt of untrusted text for an error message: at most 40 characters,
+    /// control characters and non-ASCII written as escapes, so that a file's content never reaches
+    /// a terminal raw.
+    static func excerpt(_ text: String, limit: Int = 40) -> String {
+        var out = ""
+        for (i, u) in text.unicodeScalars.enumerated() {
+            if i >= limit { out += "…"; break }
+            if u.value >= 0x20 && u.value < 0x7F && u != "\\" && u != "\"" {
+                out.unicodeScalars.append(u)
+            } else {
+                out += u.escaped(asASCII: true)
+            }
+        }
+        return "\"" + out + "\""
+    }
+
     /// 1-based line number of byte `offset` in `bytes`.
     static func lineNumber(of offset: Int, in bytes: [UInt8]) -> Int {
         var line = 1

@@ -39,6 +39,14 @@ public struct ClipInfo: Sendable, Codable, Equatable {
     public var streamCount: Int
     /// Frame count from the container's header (nb_frames); nil when the container does not say.
     public var frameCountHint: Int?
+
+    /// True for a raw H.264/HEVC elementary stream (Annex B, FFmpeg's `h264`/`hevc` demuxers):
+    /// its packets carry no timestamps at all. Frames are then numbered in output order and
+    /// their times must come from elsewhere (a frame-times log, or an assumed rate).
+    public var isElementaryStream: Bool { Self.elementaryDemuxers.contains(container) }
+
+    /// The demuxers of containerless video streams.
+    public static let elementaryDemuxers: Set<String> = ["h264", "hevc"]
 }
 
 /// The YUV→RGB matrix a stream declares, from FFmpeg's `AVColorSpace`.

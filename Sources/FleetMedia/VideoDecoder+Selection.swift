@@ -60,6 +60,15 @@ extension VideoDecoder {
             defer { av_packet_unref(pkt) }
             guard Int(pkt.pointee.stream_index) == info.streamIndex,
                   pkt.pointee.flags & AV_PKT_FLAG_DISCARD == 0 else { continue }
+            if info.isElementaryStream {
+                // No timestamps in the stream: one packet (access unit) per frame, numbered.
+                let n = Int64(packets.count)
+                packets.append((n, n, pkt.pointee.flags & AV_PKT_FLAG_KEY != 0))
+                if let limit = options.maxFrames, packets.count > limit {
+                    throw MediaError(.limitExceeded, path: info.path, message: "clip has more than \(limit) frames")
+                }
+                continue
+            }
             guard pkt.pointee.pts != nopts else {
                 throw MediaError(.corruptData, path: info.path,
                                  message: "packet \(packets.count) has no presentation timestamp; decode to learn frame times")

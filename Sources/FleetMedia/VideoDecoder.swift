@@ -61,6 +61,9 @@ public final class VideoDecoder {
     /// Presentation timestamps to deliver (nil: all), and each timestamp's index in the clip.
     var selection: Set<Int64>?
     var ptsIndex: [Int64: Int]?
+    /// Elementary streams (no timestamps): the output-order number the next frame gets, which
+    /// stands in for its pts everywhere (selection, seek target, `FrameView.pts`).
+    private var untimedNext: Int64 = 0
 
     /// Opens `path`, picks its video stream and opens a decoder for it.
     /// - Throws: `MediaError` naming the file: `.fileNotFound`, `.unreadable`, `.notMedia`,
@@ -309,6 +312,17 @@ public final class VideoDecoder {
         if ptsIndex == nil {
             ptsIndex = Dictionary(frames.pts.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         }
+        if info.isElementaryStream {
+            // No timestamps to seek by: start over and decode up to the frame (numbered in output
+            // order from the start, as the scan numbered them).
+            do { try reopenDemuxer() } catch { finished = true; throw error }
+            resetAfterSeek(codec)
+            untimedNext = 0
+            landing = nil
+            seekTargetPTS = frames.pts[index]
+            indexFromTime = false
+            return
+        }
         // Where to seek: the key frame at or before the target, then the one before it, then the
         // start of the clip (nil: reopen). Landing early only costs decoding.
         // The key frame's pts comes first: MP4 searches its index by decode time, and an edit list
@@ -383,7 +397,7 @@ public final class VideoDecoder {
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
         var code = avformat_open_input(&fmt, info.path, nil, nil)
         guard code >= 0, let fresh = fmt else { throw Self.openError(path: info.path, code: code) }
-        code = avformat_find_stream_info(fresh, nil)
+        code = Self.findStreamInfo(fresh, maxPixels: options.maxPixels)
         guard code >= 0, Int(stream) < Int(fresh.pointee.nb_streams) else {
             avformat_close_input(&fmt)
             throw MediaError(.corruptData, path: info.path,
@@ -425,6 +439,10 @@ public final class VideoDecoder {
         while true {
             let r = avcodec_receive_frame(codec, frame)
             if r >= 0 {
+                if info.isElementaryStream {
+                    frame.pointee.best_effort_timestamp = untimedNext
+                    untimedNext += 1
+                }
                 let pts = frame.pointee.best_effort_timestamp
                 if let target = landing?.target {
                     // First frame after an exact seek: the demuxer must not have landed after the target.
@@ -511,7 +529,8 @@ public final class VideoDecoder {
                 // decoder skip them if no other frame references them.
                 let pts = packet.pointee.pts
                 let early = seekTargetPTS.map { pts != fp_nopts_value() && pts < $0 } ?? false
-                let wanted = !early && (selection?.contains(pts) ?? true)
+                // An elementary stream's packets carry no pts: every one may be wanted.
+                let wanted = info.isElementaryStream || (!early && (selection?.contains(pts) ?? true))
                 codec.pointee.skip_frame = wanted || baseDiscard.rawValue > AVDISCARD_NONREF.rawValue
                     ? baseDiscard : AVDISCARD_NONREF
             }
@@ -596,7 +615,9 @@ public final class VideoDecoder {
         let rawPTS = f.pointee.best_effort_timestamp
         let pts: Int64? = rawPTS == fp_nopts_value() ? nil : rawPTS
         var time: Double
-        if let pts {
+        if let pts, info.isElementaryStream {
+            time = Double(pts) * framePeriod
+        } else if let pts {
             time = timeBase.seconds(pts)
         } else if let last = lastTime {
             time = last + framePeriod

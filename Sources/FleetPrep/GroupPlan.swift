@@ -16,12 +16,13 @@ final class GroupPlan: Sendable {
     let cameras: [ClipGroup.Video]
     let master: String
     let masterSlot: Int
-    let infos: [ClipInfo]
-    /// Each camera's codec parameters from the scan: units open the files again without
-    /// `avformat_find_stream_info`, which decodes frames.
-    let parameters: [StreamParameters]
-    let frames: [FrameIndex]
+    /// Each camera's files as scanned (one, or a TeslaCam camera's minutes).
+    let tracks: [CameraTrack]
+    /// Each camera's first file's stream facts.
+    var infos: [ClipInfo] { tracks.map { $0.parts[0].info } }
     let labels: ClipLabels
+    /// TeslaCam `event.json`, recorded in each sample's metadata.
+    let event: JSONValue?
     /// Indices into `labels.samples` of the samples kept (after `--stride`/`--fps`), in order.
     let kept: [Int]
     /// Each camera's tensor shape (CHW or HWC) and bytes.
@@ -34,8 +35,8 @@ final class GroupPlan: Sendable {
 
     var count: Int { kept.count }
 
-    private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: String, infos: [ClipInfo],
-                 parameters: [StreamParameters], frames: [FrameIndex], labels: ClipLabels, kept: [Int], cameraShape: [Int], cameraBytes: Int,
+    private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: String, tracks: [CameraTrack],
+                 labels: ClipLabels, event: JSONValue?, kept: [Int], cameraShape: [Int], cameraBytes: Int,
                  tensor: TensorSpec, geometry: JSONValue) {
         self.geometry = geometry
         self.number = number
@@ -43,9 +44,8 @@ final class GroupPlan: Sendable {
         self.cameras = cameras
         self.master = master
         masterSlot = cameras.firstIndex { $0.camera == master } ?? 0
-        self.infos = infos
-        self.parameters = parameters
-        self.frames = frames
+        self.tracks = tracks
+        self.event = event
         self.labels = labels
         self.kept = kept
         self.cameraShape = cameraShape
@@ -79,21 +79,17 @@ final class GroupPlan: Sendable {
                               message: "has \(cams.count) camera(s) (\(cams.map(\.camera).joined(separator: ","))) where the dataset's first clip group has \(n); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes",
                               samplesKept: 0)
         }
-        var infos: [ClipInfo] = [], frames: [FrameIndex] = [], parameters: [StreamParameters] = []
+        var tracks: [CameraTrack] = []
         var times: [String: [Double]] = [:]
         var shape: [Int]? = nil
         var geometry: [JSONValue] = []
         for cam in cams {
-            let d = try VideoDecoder(path: cam.path, options: config.decoderOptions)
-            defer { d.close() }
-            let index = try d.scanFrames()
-            guard !index.pts.isEmpty else {
-                throw ClipFailure(clip: item.key, path: cam.path, stage: .decode, message: "the video stream has no frames", samplesKept: 0)
-            }
-            try Self.checkCoverage(d.info, stamps: index.pts, lenient: config.lenient)
+            let track = try CameraTrack.scan(cam, config: config, clip: item.key)
+            let info = track.parts[0].info
+            times[cam.camera] = try track.frameTimes(cam, config: config, clip: item.key)
             // The tensor shape follows from the stream's picture size and the options; a frame of
             // another size later fails the group.
-            let t = try FrameTransformer(config: config.transform, sourceWidth: d.info.width, sourceHeight: d.info.height,
+            let t = try FrameTransformer(config: config.transform, sourceWidth: info.width, sourceHeight: info.height,
                                          sourceFormat: .yuv444p, streamMatrix: .bt601, streamRange: .limited)
             if let shape, shape != t.outputShape {
                 throw ClipFailure(clip: item.key, path: cam.path, stage: .transform,
@@ -102,27 +98,24 @@ final class GroupPlan: Sendable {
             }
             shape = t.outputShape
             let c = t.cropRect
-            geometry.append(.object(["source": .array([.number(Double(d.info.width)), .number(Double(d.info.height))]),
+            geometry.append(.object(["source": .array([.number(Double(info.width)), .number(Double(info.height))]),
                                      "crop": .array([c.x, c.y, c.width, c.height].map { .number(Double($0)) }),
                                      "size": .array([.number(Double(t.outputWidth)), .number(Double(t.outputHeight))]),
                                      // The container's display rotation: recorded, not applied (docs/shard-format.md).
-                                     "rotation": .number(d.info.rotation)]))
-            infos.append(d.info)
-            parameters.append(try d.streamParameters())
-            frames.append(index)
-            times[cam.camera] = index.pts.map { d.info.timeBase.seconds($0) }
+                                     "rotation": .number(info.rotation)]))
+            tracks.append(track)
         }
         let labels = try sidecars.labels(frameTimes: times, options: options)
         let masterSlot = cams.firstIndex { $0.camera == sidecars.master } ?? 0
-        let stride = Self.stride(config: config, masterInfo: infos[masterSlot])
+        let stride = Self.stride(config: config, masterInfo: tracks[masterSlot].parts[0].info)
         let kept = labels.samples.indices.filter { labels.samples[$0].masterIndex % stride == 0 }
         let cameraShape = shape ?? []
         let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
         let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype,
                                 shape: [cams.count] + cameraShape, layout: config.transform.layout == .chw ? "NCHW" : "NHWC")
-        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, infos: infos,
-                         parameters: parameters, frames: frames,
-                         labels: labels, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor,
+        let event = try sidecars.event.map { try JSONValue(parsing: $0) }
+        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, tracks: tracks,
+                         labels: labels, event: event, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor,
                          geometry: .array(geometry))
     }
 
@@ -160,7 +153,7 @@ final class GroupPlan: Sendable {
         let s = kept[k]
         let sample = labels.samples[s]
         let refs = sample.cameras
-        let metadata: JSONValue = .object([
+        var fields: [String: JSONValue] = [
             "clip": .string(labels.eventID),
             "source": .string(item.group.path),
             "cameras": .array(cameras.map { .string($0.camera) }),
@@ -171,7 +164,9 @@ final class GroupPlan: Sendable {
             "master": .string(master),
             "master_index": .number(Double(sample.masterIndex)),
             "time": .number(sample.masterTime),
-        ])
+        ]
+        if let event { fields["event"] = event }
+        let metadata: JSONValue = .object(fields)
         return SampleRecord(key: item.key + "-" + Self.pad(sample.masterIndex), tensor: tensor, tensorBytes: tensorBytes,
                             labels: Array(labels.values(ofSample: s)), mask: Array(labels.mask(ofSample: s)),
                             annotations: labels.annotations[s] ?? "null", metadata: metadata, tensorCRC32C: tensorCRC32C)
@@ -187,11 +182,12 @@ final class GroupPlan: Sendable {
         let index = { (p: Int) in self.labels.samples[self.kept[p]].masterIndex }
         let span = labels.samples[last].masterIndex - labels.samples[first].masterIndex + 1
         let n = min(parts, span / max(1, minimum), kept.count)
-        guard n > 1 else { return [0..<kept.count] }
+        // An elementary stream has no timestamps to seek by: it is decoded from its start, in one unit.
+        guard n > 1, tracks.allSatisfy(\.seekable) else { return [0..<kept.count] }
         // Candidate cuts: the first kept sample at or after each master key frame.
         var cuts: [Int] = []
         var p = 0
-        for kf in frames[masterSlot].keyFrames where kf > 0 {
+        for kf in tracks[masterSlot].keyFrames where kf > 0 {
             while p < kept.count && index(p) < kf { p += 1 }
             if p > 0 && p < kept.count && cuts.last != p { cuts.append(p) }
         }

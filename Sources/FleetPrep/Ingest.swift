@@ -359,6 +359,7 @@ public final class IngestRun: @unchecked Sendable {
         o.inflight = nil
         o.out = nil
         o.inputs = nil
+        o.manifest = nil   // its groups are in `items`, like the inputs'
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var bytes = (try? enc.encode(o)) ?? Data()

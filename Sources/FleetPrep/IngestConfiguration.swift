@@ -9,6 +9,10 @@ public struct IngestConfiguration: Sendable {
     /// The options as given, with defaults filled in (recorded in `index.json`).
     public let effective: IngestOptions
     public let inputs: [String]
+    /// `--manifest`: a JSON Lines clip manifest.
+    public let manifest: String?
+    /// `--assume-fps`: the frame rate of raw streams without a frame-times log.
+    public let assumeFPS: Double?
     public let outputDirectory: URL
     public internal(set) var transform: TransformConfig
     /// Samples of several tensor shapes allowed (`--mixed-shapes`).
@@ -41,6 +45,12 @@ public struct IngestConfiguration: Sendable {
         if given.normalize == nil, o.dtype?.lowercased() == "u8" { o.normalize = "none" }
         self.worker = worker
         inputs = o.inputs ?? []
+        manifest = o.manifest
+        if let m = o.manifest, m.isEmpty { throw IngestError.badOption("--manifest", "give the path of a .jsonl clip manifest") }
+        if let f = o.assumeFps, !(f.isFinite && Limits.fps.contains(f)) {
+            throw IngestError.badOption("--assume-fps", "must be frames per second from \(Limits.fps.lowerBound) to \(Limits.fps.upperBound), got \(f)")
+        }
+        assumeFPS = o.assumeFps
         guard let out = o.out, !out.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
         outputDirectory = URL(fileURLWithPath: out).standardizedFileURL
 

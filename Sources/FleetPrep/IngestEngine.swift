@@ -92,14 +92,17 @@ final class IngestEngine: @unchecked Sendable {
         }
     }
 
-    private enum Task { case scan(Int), unit(GroupLayout, Range<Int>) }
+    private enum Task { case scan(Int), unit(GroupLayout, Range<Int>, threads: Int) }
+    /// Workers running a task now.
+    private var running = 0
 
     private func work() {
         while let task = nextTask() {
             switch task {
             case .scan(let g): scan(g)
-            case .unit(let layout, let range): runUnit(layout, range)
+            case .unit(let layout, let range, let threads): runUnit(layout, range, threads: threads)
             }
+            state.lock(); running -= 1; state.unlock()
         }
     }
 
@@ -111,18 +114,33 @@ final class IngestEngine: @unchecked Sendable {
                 units[unitHead] = nil
                 unitHead += 1
                 if unitHead > 256 { units.removeFirst(unitHead); unitHead = 0 }
-                return .unit(u.layout, u.range)
+                let threads = decoderThreads()
+                running += 1
+                return .unit(u.layout, u.range, threads: threads)
             }
             if nextScan < items.count && active < lookahead {
                 let g = nextScan
                 nextScan += 1
                 scansRunning += 1
                 active += 1
+                running += 1
                 return .scan(g)
             }
             if nextScan >= items.count && scansRunning == 0 && unitHead >= units.count { return nil }
             state.wait()
         }
+    }
+
+    /// FFmpeg threads for a unit starting now (call with `state` locked): `--decoder-threads`,
+    /// plus the cores no other task is using or waiting for. A unit that cannot be split (one
+    /// key frame, an elementary stream) at the end of a batch then decodes on every idle core
+    /// instead of one. `--decoder-threads 0` (FFmpeg's choice) is left alone.
+    private func decoderThreads() -> Int {
+        let base = config.decoderThreads
+        guard base > 0 else { return 0 }
+        let queued = (units.count - unitHead) + (nextScan < items.count && active < lookahead ? items.count - nextScan : 0)
+        let idle = config.jobs - 1 - running - queued
+        return max(base, idle + 1)
     }
 
     private func fail(_ error: Error) {
@@ -231,13 +249,13 @@ final class IngestEngine: @unchecked Sendable {
         return (jobs + groupsLeft - 1) / max(1, groupsLeft)
     }
 
-    private func runUnit(_ layout: GroupLayout, _ range: Range<Int>) {
+    private func runUnit(_ layout: GroupLayout, _ range: Range<Int>, threads: Int) {
         let plan = layout.plan
         var failure: ClipFailure? = nil
         do {
             // A unit after one that failed has nothing to add: the group's records all go.
             if !supersededByFailure(plan.number, range) {
-                try producer.run(plan, range: range) { p in
+                try producer.run(plan, range: range, threads: threads) { p in
                     if sink.needs(layout, p.position) {
                         let record = plan.record(p.position, tensorBytes: UnsafeRawBufferPointer(p.buffer.bytes), tensorCRC32C: p.tensorCRC32C)
                         try sink.write(layout, p.position, record)

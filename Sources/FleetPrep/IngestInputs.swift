@@ -31,6 +31,20 @@ struct IngestInputs {
                 failures.append(f)
             }
         }
+        if let manifest = config.manifest {
+            do {
+                let (found, problems) = try GroupManifest.load(path: manifest, options: config.labelOptions)
+                for g in found where seen.insert(g.path).inserted { groups.append(g) }
+                // A bad line is one error; the other lines still make groups.
+                for p in problems {
+                    failures.append(ClipFailure(clip: "", path: p.file, stage: .discover, message: p.description, samplesKept: 0))
+                }
+            } catch {
+                var f = ClipFailure.from(error, clip: "", groupPath: manifest, samplesKept: 0)
+                f.stage = .discover
+                failures.append(f)
+            }
+        }
         var used = Set<String>()
         for g in groups {
             let base = Self.sanitize(g.name)
@@ -76,6 +90,7 @@ struct IngestInputs {
                 let n = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 if known.insert(n).inserted { names.append(n) }
             }
+            for a in g.signalArrays where known.insert(a.name).inserted { names.append(a.name) }
         }
         if let wanted = config.effective.signals { names = wanted }
         return LabelSchema(fields: names.map { n in

@@ -12,6 +12,11 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     public var inputs: [String]?
     /// Output directory.
     public var out: String?
+    /// A clip manifest (JSON Lines, one clip group per line), besides or instead of `inputs`.
+    public var manifest: String?
+    /// Frame rate assumed for raw H.264/HEVC streams that have no frame-times log (never a
+    /// silent default: without it such a stream fails its clip).
+    public var assumeFps: Double?
 
     // Transform (see `TransformConfig`).
     /// Output size `WxH`; absent: the (cropped) source size.
@@ -123,6 +128,8 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         var o = self
         o.inputs = inputs ?? base.inputs
         o.out = out ?? base.out
+        o.manifest = manifest ?? base.manifest
+        o.assumeFps = assumeFps ?? base.assumeFps
         o.size = size ?? base.size
         o.crop = crop ?? base.crop
         o.filter = filter ?? base.filter
@@ -179,7 +186,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case inputs, out, size, crop, filter, dtype, layout, normalize, matrix, range, channels
+        case inputs, out, manifest, assumeFps, size, crop, filter, dtype, layout, normalize, matrix, range, channels
         case stride, fps, jobs, decoderThreads, inflight, lenient, mixedShapes
         case cameras, master, syncTolerance, missingCamera, maxGap, signals
         case format, digest, target, fill, alignment

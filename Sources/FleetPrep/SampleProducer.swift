@@ -6,43 +6,61 @@ import Foundation
 
 /// One camera of a work unit: a decoder told which frames the unit needs and seeked (exactly) to
 /// the first of them, the transformer made from the first real frame, and the last frame kept
-/// while later samples of the unit still use it (a slower camera).
+/// while later samples of the unit still use it (a slower camera). A camera of several files
+/// (TeslaCam minutes) moves to the next file's decoder when the unit's frames reach it.
 final class CameraStream {
     private let plan: GroupPlan
     private let camera: Int
     private let config: IngestConfiguration
-    private let decoder: VideoDecoder
+    private let track: CameraTrack
+    private let options: DecoderOptions
+    /// The open file: its part number and decoder.
+    private var current: (part: Int, decoder: VideoDecoder)?
     private var transformer: FrameTransformer?
     private var bridge = FrameSourceBridge()
     private var held: (index: Int, frame: RetainedFrame)?
-    /// Uses left per needed frame index, in this unit.
+    /// Uses left per needed frame index (camera numbering), in this unit.
     private var uses: [Int: Int]
     private let lastNeeded: Int
     private(set) var framesDecoded = 0
 
-    var path: String { plan.cameras[camera].path }
+    var path: String { current.map { track.parts[$0.part].path } ?? plan.cameras[camera].path }
 
-    /// Opens camera `camera` of `plan` for the samples `range` (kept positions).
-    init(plan: GroupPlan, camera: Int, range: Range<Int>, config: IngestConfiguration) throws {
+    /// Opens camera `camera` of `plan` for the samples `range` (kept positions), its decoders
+    /// with `threads` FFmpeg threads.
+    init(plan: GroupPlan, camera: Int, range: Range<Int>, config: IngestConfiguration, threads: Int) throws {
         self.plan = plan
         self.camera = camera
         self.config = config
+        track = plan.tracks[camera]
+        var o = config.decoderOptions
+        o.threads = threads
+        options = o
         var uses: [Int: Int] = [:]
         for k in range {
             if let ref = plan.labels.samples[plan.kept[k]].cameras[camera] { uses[ref.index, default: 0] += 1 }
         }
         self.uses = uses
         lastNeeded = uses.keys.max() ?? -1
-        decoder = try VideoDecoder(path: plan.cameras[camera].path, options: config.decoderOptions, reusing: plan.parameters[camera])
-        guard let first = uses.keys.min() else { return }
-        let all = plan.frames[camera].pts
-        decoder.select(timestamps: Set(uses.keys.map { all[$0] }), allTimestamps: all)
-        if let kf = plan.frames[camera].keyFrame(atOrBefore: first), kf > 0 {
-            try decoder.seek(toFrame: first, in: plan.frames[camera])
-        }
+        if let first = uses.keys.min() { try open(track.part(containing: first), at: first) }
     }
 
-    deinit { decoder.close() }
+    deinit { current?.decoder.close() }
+
+    /// Opens part `p`, selects the unit's frames in it and seeks to `index` (camera numbering).
+    private func open(_ p: Int, at index: Int) throws {
+        current?.decoder.close()
+        current = nil
+        let part = track.parts[p]
+        let decoder = try VideoDecoder(path: part.path, options: options, reusing: part.parameters)
+        let all = part.frames.pts
+        let local = Set(uses.keys.filter { part.first..<(part.first + all.count) ~= $0 }.map { all[$0 - part.first] })
+        decoder.select(timestamps: local, allTimestamps: all)
+        if let kf = part.frames.keyFrame(atOrBefore: index - part.first), kf > 0 {
+            try decoder.seek(toFrame: index - part.first, in: part.frames)
+        }
+        current = (p, decoder)
+    }
 
     /// Transforms frame `index` of this camera into `out` (decoding forward to it).
     func write(frame index: Int, into out: UnsafeMutableRawBufferPointer) throws {
@@ -55,12 +73,16 @@ final class CameraStream {
             return
         }
         held = nil
+        let p = track.part(containing: index)
+        if current?.part != p { try open(p, at: index) }
+        guard let (_, decoder) = current else { return }
+        let local = index - track.parts[p].first
         while true {
             let got: Bool? = try decoder.nextFrame { frame in
-                guard frame.index >= index else { return false }
-                guard frame.index == index else {
+                guard frame.index >= local else { return false }
+                guard frame.index == local else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
-                                      message: "frame \(index) was not delivered (next was \(frame.index))", samplesKept: 0)
+                                      message: "frame \(local) was not delivered (next was \(frame.index))", samplesKept: 0)
                 }
                 try transform(frame, into: out)
                 if (uses[index] ?? 0) > 1, let r = decoder.retainCurrentFrame(frame) { held = (index, r) }
@@ -68,7 +90,7 @@ final class CameraStream {
             }
             guard let got else {
                 throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
-                                  message: "the video ended before frame \(index)", samplesKept: 0)
+                                  message: "the video ended before frame \(local)", samplesKept: 0)
             }
             framesDecoded += 1
             if got { return }
@@ -79,14 +101,14 @@ final class CameraStream {
     /// the stream to its end, so that damage there (a demuxer error at the end of a cut-off file)
     /// still fails the clip. Nothing is decoded past a needed frame otherwise.
     func finish() throws {
-        guard lastNeeded == plan.frames[camera].pts.count - 1 else { return }
+        guard lastNeeded == track.count - 1, let (_, decoder) = current else { return }
         while try decoder.nextFrame({ _ in }) != nil {}
     }
 
     private func transform(_ frame: FrameView, into out: UnsafeMutableRawBufferPointer) throws {
         try bridge.withImage(frame, path: path) { image, format, full in
             if transformer == nil {
-                let info = plan.infos[camera]
+                let info = track.parts[current?.part ?? 0].info
                 guard let matrix = config.transform.matrix ?? FrameSourceBridge.matrix(info.matrix) else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,
                                       message: "unsupported colour matrix \(info.colorSpace); pass --matrix bt601, bt709 or bt2020 to convert it as one of those",
@@ -122,9 +144,12 @@ struct SampleProducer {
 
     /// Runs the unit; returns the frames decoded. `emit` returns false to stop (cancellation).
     @discardableResult
-    func run(_ plan: GroupPlan, range: Range<Int>, emit: (PreparedSample) throws -> Bool) throws -> Int {
+    /// `threads`: FFmpeg threads per decoder (nil: `--decoder-threads`).
+    func run(_ plan: GroupPlan, range: Range<Int>, threads: Int? = nil, emit: (PreparedSample) throws -> Bool) throws -> Int {
         guard !range.isEmpty else { return 0 }
-        let streams = try plan.cameras.indices.map { try CameraStream(plan: plan, camera: $0, range: range, config: config) }
+        let streams = try plan.cameras.indices.map {
+            try CameraStream(plan: plan, camera: $0, range: range, config: config, threads: threads ?? config.decoderThreads)
+        }
         let per = plan.cameraBytes
         let total = per * plan.cameras.count
         var decodedBefore = 0

@@ -25,6 +25,12 @@ struct IngestCommand: ParsableCommand {
 
     @Option(help: "JSON file with any of these options (command-line values win).")
     var config: String?
+    @Option(help: "Clip manifest, JSON Lines: one clip group per line ({\"id\", \"cameras\": {camera: path}, \"signals\", \"annotations\", \"offsets\", \"frame_times\"}); paths relative to the manifest.")
+    var manifest: String?
+    @Option(parsing: .unconditional, help: "Frame rate of raw .h264/.hevc streams that have no frame-times log (recorded in index.json).")
+    var assumeFps: Double?
+    @Flag(help: "Print the clip groups that would be ingested (as `fleetprep discover`) and stop.")
+    var dryRun = false
 
     @Option(help: "Output size WxH (default: the cropped source size).")
     var size: String?
@@ -109,6 +115,8 @@ struct IngestCommand: ParsableCommand {
         var c = IngestOptions()
         c.inputs = inputs.isEmpty ? nil : inputs
         c.out = out
+        c.manifest = manifest
+        c.assumeFps = assumeFps
         c.size = size; c.crop = crop; c.filter = filter; c.dtype = dtype; c.layout = layout
         c.normalize = normalize; c.matrix = matrix; c.range = range; c.channels = channels
         c.stride = stride; c.fps = fps; c.jobs = jobs; c.decoderThreads = decoderThreads; c.inflight = inflight
@@ -120,7 +128,7 @@ struct IngestCommand: ParsableCommand {
         c.format = format; c.digest = digest; c.target = target; c.fill = fill; c.alignment = alignment
         c.maxPixels = maxPixels; c.maxFrames = maxFrames; c.maxSidecarBytes = maxSidecarBytes
         var merged = c.filled(from: o)
-        if merged.inputs == nil || merged.inputs!.isEmpty {
+        if (merged.inputs == nil || merged.inputs!.isEmpty) && merged.manifest == nil {
             guard let samples = BundledSamples.directory() else {
                 throw IngestError.badOption("INPUT", "no input given (only a fleetprep built in a FleetPrep checkout defaults to its SampleClips)")
             }
