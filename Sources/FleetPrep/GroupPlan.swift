@@ -59,7 +59,10 @@ final class GroupPlan: Sendable {
         var options = config.labelOptions
         options.schema = schema
         var sidecars = try item.group.load(options: options)
-        if let wanted = config.cameras {
+        let names = Set(sidecars.cameras.map(\.camera))
+        let implied = config.cameras == nil ? config.datasetCameras.flatMap { d in
+            d.count < names.count && d.allSatisfy(names.contains) ? d : nil } : nil
+        if let wanted = config.cameras ?? implied {
             var picked: [ClipGroup.Video] = []
             for name in wanted {
                 guard let v = sidecars.cameras.first(where: { $0.camera == name }) else {

@@ -125,8 +125,9 @@ public final class IngestRun: @unchecked Sendable {
         // batch (the same for every worker) fixes the size and the camera count.
         var engineConfig = cfg
         var datasetTensor: TensorSpec? = nil
-        if !cfg.mixedShapes, let first = Self.firstTensor(inputs.items, config: cfg, schema: inputs.schema) {
+        if !cfg.mixedShapes, let (first, cameras) = Self.firstTensor(inputs.items, config: cfg, schema: inputs.schema) {
             datasetTensor = first
+            engineConfig.datasetCameras = cameras
             let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
             if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
             engineConfig.expectedCameras = first.shape[0]
@@ -290,9 +291,9 @@ public final class IngestRun: @unchecked Sendable {
 
     /// The tensor of the first clip group (in the order of the whole batch, so every worker finds
     /// the same) that scans; nil when none does.
-    static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> TensorSpec? {
+    static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> (TensorSpec, [String])? {
         for item in items {
-            if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return plan.tensor }
+            if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return (plan.tensor, plan.cameras.map(\.camera)) }
         }
         return nil
     }

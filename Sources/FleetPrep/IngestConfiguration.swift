@@ -19,6 +19,10 @@ public struct IngestConfiguration: Sendable {
     public let mixedShapes: Bool
     /// Cameras every group must have (the first group's count), nil with `--mixed-shapes`.
     public internal(set) var expectedCameras: Int?
+    /// The first clip group's cameras (nil with `--mixed-shapes` or `--cameras`): a later group
+    /// that has all of them and more (a 6-camera TeslaCam event after a 4-camera one) gives
+    /// these, in this order.
+    public internal(set) var datasetCameras: [String]?
     public let labelOptions: LabelOptions
     /// Cameras to keep (in tensor order), nil for every camera of each group.
     public let cameras: [String]?

@@ -7,6 +7,6 @@ struct FleetPrepCommand: ParsableCommand {
         commandName: "fleetprep",
         abstract: "Turn fleet camera video into sharded training data.",
         version: "fleetprep \(fleetPrepVersion) (FFmpeg \(VideoDecoder.ffmpegVersion))",
-        subcommands: [ProbeCommand.self, IngestCommand.self, InspectCommand.self, VerifyCommand.self, DumpCommand.self, MergeCommand.self, PlanCommand.self, BenchCommand.self]
+        subcommands: [ProbeCommand.self, DiscoverCommand.self, IngestCommand.self, InspectCommand.self, VerifyCommand.self, DumpCommand.self, MergeCommand.self, PlanCommand.self, BenchCommand.self]
     )
 }

@@ -150,6 +150,10 @@ struct IngestCommand: ParsableCommand {
             throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
         }
 
+        if dryRun {
+            try DiscoverCommand.report(options: config.effective, worker: assignment, json: json)
+            return
+        }
         let progress = ProgressReporter(style: .automatic(quiet: quiet || json))
         let run = IngestRun(configuration: config, progress: progress, overwrite: overwrite)
         let signals = SignalTrap { run.cancel() }
