@@ -276,7 +276,7 @@ public final class IngestRun: @unchecked Sendable {
             var manifest = DatasetManifest(format: cfg.format, target: cfg.target, fill: cfg.fill, budgetBytes: cfg.budget.bytes,
                                            shards: shards, schema: schema,
                                            tensor: tensor, transform: Self.transformJSON(cfg),
-                                           sources: .array(items.map { .object(["key": .string($0.key), "path": .string($0.group.path)]) }))
+                                           sources: .array(items.map(Self.sourceJSON)))
             manifest.shapes = shapes
             do { try manifest.write(to: out, name: manifestName) } catch {
                 throw IngestError.output(path: out.appendingPathComponent(manifestName).path, message: "\(error)")
@@ -371,6 +371,24 @@ public final class IngestRun: @unchecked Sendable {
         // .json members carry json_crc32c).
         bytes.append(contentsOf: Array("layout-v3".utf8))
         return fnv1a64(bytes)
+    }
+
+    /// A clip group in index.json's `sources`: its key, path and layout; for TeslaCam the camera
+    /// names it was given (`front` → `main`); the frame-times log of each camera that has one.
+    static func sourceJSON(_ item: IngestItem) -> JSONValue {
+        var o: [String: JSONValue] = ["key": .string(item.key), "path": .string(item.group.path)]
+        guard item.group.layout != .directory && item.group.layout != .loneVideo || item.group.videos.contains(where: { $0.frameTimes != nil }) else {
+            return .object(o)
+        }
+        o["layout"] = .string(item.group.layout.rawValue)
+        var names: [String: JSONValue] = [:], logs: [String: JSONValue] = [:]
+        for v in item.group.videos {
+            if let s = v.sourceName { names[s] = .string(v.camera) }
+            if let f = v.frameTimes { logs[v.camera.isEmpty ? "main" : v.camera] = .string(f) }
+        }
+        if !names.isEmpty { o["camera_names"] = .object(names) }
+        if !logs.isEmpty { o["frame_times"] = .object(logs) }
+        return .object(o)
     }
 
     /// The effective options plus the normalization they resolve to, `{"scale", "mean", "std"}`:
