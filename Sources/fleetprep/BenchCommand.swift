@@ -77,6 +77,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scaling workload to run: many-clips, long-clip or camera-groups (repeatable; default all three).")
     var workload: [String] = []
 
+    @Option(help: "Codec of the scaling workloads: h264 (a key frame every second) or hevc (one key frame per clip, as fleet uploads come; each clip is --scaling-long-seconds long).")
+    var scalingCodec = "h264"
+
     @Flag(help: "Keep the generated scaling clips in the scratch directory; a later run with the same sizes reuses them.")
     var keepWorkloads = false
 
@@ -99,6 +102,7 @@ struct BenchCommand: ParsableCommand {
         for w in workload where !Self.workloadNames.contains(w) {
             throw ValidationError("--workload \(w): expected one of \(Self.workloadNames.joined(separator: ", "))")
         }
+        guard ["h264", "hevc"].contains(scalingCodec) else { throw ValidationError("--scaling-codec: expected h264 or hevc") }
         guard !(scalingOnly && skipScaling) else { throw ValidationError("--scaling-only and --skip-scaling exclude each other") }
     }
 
@@ -121,7 +125,7 @@ struct BenchCommand: ParsableCommand {
             let settings = ScalingBenchmark.Settings(
                 scratch: scratchRoot, maxJobs: maxJobs ?? ProcessInfo.processInfo.activeProcessorCount, rounds: rounds,
                 clips: scalingClips, clipSeconds: scalingClipSeconds, longSeconds: scalingLongSeconds, groups: scalingGroups,
-                only: Set(workload), keepWorkloads: keepWorkloads)
+                only: Set(workload), keepWorkloads: keepWorkloads, codec: scalingCodec)
             if let bench = ScalingBenchmark(settings: settings, say: { say($0) }) {
                 if !skipScaling { report.scaling = try bench.run() }
                 if !skipRss { report.peakMemory = try bench.peakMemory(counts: rssClips, jobs: settings.maxJobs) }

@@ -24,6 +24,9 @@ struct ScalingBenchmark {
         var only: Set<String>
         /// Keep the generated clips in the scratch directory for the next run (reused when present).
         var keepWorkloads: Bool
+        /// `h264` (key frame every second) or `hevc` (one key frame per clip: the fleet upload
+        /// case that cannot be split at key frames; every clip is the long clip, linked).
+        var codec: String = "h264"
     }
 
     /// Source video of every workload: 1280x960, 30 fps, key frame every 30 frames, H.264 High.
@@ -68,7 +71,7 @@ struct ScalingBenchmark {
     /// The directory the generated clips go to: named by their parameters, so that a kept one is
     /// reused by a run with the same sizes.
     var workloadDirectory: URL {
-        settings.scratch.appendingPathComponent("fleetprep-bench-scaling-c\(settings.clips)x\(settings.clipSeconds)s-l\(settings.longSeconds)s-g\(settings.groups)")
+        settings.scratch.appendingPathComponent("fleetprep-bench-scaling-\(settings.codec)-c\(settings.clips)x\(settings.clipSeconds)s-l\(settings.longSeconds)s-g\(settings.groups)")
     }
 
     static let cameras = ["main", "narrow", "wide", "left_pillar", "right_pillar", "left_repeater", "right_repeater", "rear"]
@@ -86,32 +89,37 @@ struct ScalingBenchmark {
         if !reused {
             try? fm.removeItem(at: dir)
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-            let sourceSeconds = max(settings.longSeconds, settings.clipSeconds)
+            let hevc = settings.codec == "hevc"
+            let sourceSeconds = hevc ? settings.longSeconds : max(settings.longSeconds, settings.clipSeconds)
             let source = dir.appendingPathComponent("source.mp4").path
+            // Temporal + uniform noise, so that the decoder does realistic work (about 5 Mbit/s,
+            // like a 1280x960 car camera).
+            let encoder = hevc
+                ? ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:keyint=100000:min-keyint=100000:scenecut=0", "-tag:v", "hvc1"]
+                : ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "\(Self.rate)", "-keyint_min", "\(Self.rate)", "-sc_threshold", "0"]
             try ffmpegOrThrow(["-f", "lavfi", "-i", "testsrc2=size=\(Self.width)x\(Self.height):rate=\(Self.rate):duration=\(sourceSeconds)",
-                               // Temporal + uniform noise, so that the decoder does realistic work
-                               // (about 5 Mbit/s, like a 1280x960 car camera).
-                               "-vf", "noise=alls=12:allf=t+u",
-                               "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "\(Self.rate)", "-keyint_min", "\(Self.rate)",
-                               "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-an", source])
+                               "-vf", "noise=alls=12:allf=t+u"] + encoder + ["-pix_fmt", "yuv420p", "-an", source])
             let long = dir.appendingPathComponent("long.mp4").path
             if sourceSeconds == settings.longSeconds {
                 try fm.moveItem(atPath: source, toPath: long)
             } else {
                 try ffmpegOrThrow(["-i", source, "-map", "0:v", "-c", "copy", "-t", "\(settings.longSeconds)", long])
             }
-            let segments = dir.appendingPathComponent("segments")
-            try fm.createDirectory(at: segments, withIntermediateDirectories: true)
-            try ffmpegOrThrow(["-i", fm.fileExists(atPath: source) ? source : long, "-map", "0:v", "-c", "copy", "-f", "segment",
-                               "-segment_time", "\(settings.clipSeconds)", "-reset_timestamps", "1",
-                               segments.appendingPathComponent("seg%03d.mp4").path])
-            // Whole segments only (the last one may be short).
-            let segs = try fm.contentsOfDirectory(atPath: segments.path).filter { $0.hasSuffix(".mp4") }.sorted()
-                .map { segments.appendingPathComponent($0).path }
-            let counts = segs.map { Self.frameCount($0) ?? 0 }
-            let full = settings.clipSeconds * Self.rate
-            var whole = zip(segs, counts).filter { $0.1 >= full }.map { $0.0 }
-            if whole.isEmpty { whole = zip(segs, counts).filter { $0.1 > 0 }.max { $0.1 < $1.1 }.map { [$0.0] } ?? [] }
+            var whole: [String] = [long]
+            if !hevc {
+                let segments = dir.appendingPathComponent("segments")
+                try fm.createDirectory(at: segments, withIntermediateDirectories: true)
+                try ffmpegOrThrow(["-i", fm.fileExists(atPath: source) ? source : long, "-map", "0:v", "-c", "copy", "-f", "segment",
+                                   "-segment_time", "\(settings.clipSeconds)", "-reset_timestamps", "1",
+                                   segments.appendingPathComponent("seg%03d.mp4").path])
+                // Whole segments only (the last one may be short).
+                let segs = try fm.contentsOfDirectory(atPath: segments.path).filter { $0.hasSuffix(".mp4") }.sorted()
+                    .map { segments.appendingPathComponent($0).path }
+                let counts = segs.map { Self.frameCount($0) ?? 0 }
+                let full = settings.clipSeconds * Self.rate
+                whole = zip(segs, counts).filter { $0.1 >= full }.map { $0.0 }
+                if whole.isEmpty { whole = zip(segs, counts).filter { $0.1 > 0 }.max { $0.1 < $1.1 }.map { [$0.0] } ?? [] }
+            }
             guard !whole.isEmpty else { throw BenchError("scaling: could not cut \(settings.clipSeconds) s segments from \(source)") }
             func place(_ from: String, _ to: URL) throws {
                 try fm.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -152,18 +160,20 @@ struct ScalingBenchmark {
         }
         let long = dir.appendingPathComponent("long.mp4").path
         let clips = files("clips"), groups = files("groups")
-        let video = "\(Self.width)x\(Self.height) \(Self.rate) fps H.264"
+        let hevc = settings.codec == "hevc"
+        let video = "\(Self.width)x\(Self.height) \(Self.rate) fps " + (hevc ? "HEVC, one key frame" : "H.264")
+        let clipSeconds = hevc ? settings.longSeconds : settings.clipSeconds
         var all: [Workload] = [
             Workload(name: "many-clips",
-                     description: "\(clips.count) single-camera clips × \(settings.clipSeconds) s, \(video) → --size 224x224 --dtype u8 --normalize none",
+                     description: "\(clips.count) single-camera clips × \(clipSeconds) s, \(video) → --size 224x224 --dtype u8 --normalize none",
                      inputs: [dir.appendingPathComponent("clips").path], files: clips, frames: frames(clips),
                      ingestArguments: ["--size", "224x224", "--dtype", "u8", "--normalize", "none"], processPerFile: true),
             Workload(name: "long-clip",
-                     description: "1 clip × \(settings.longSeconds) s, \(video), key frame every \(Self.rate) frames → --size 640x480 --dtype f16",
+                     description: "1 clip × \(settings.longSeconds) s, \(video)" + (hevc ? "" : ", key frame every \(Self.rate) frames") + " → --size 640x480 --dtype f16",
                      inputs: [long], files: [long], frames: frames([long]),
                      ingestArguments: ["--size", "640x480", "--dtype", "f16"], processPerFile: false),
             Workload(name: "camera-groups",
-                     description: "\(settings.groups) groups × 8 cameras × \(settings.clipSeconds) s, \(video) → --size 320x240 --dtype f16",
+                     description: "\(settings.groups) groups × 8 cameras × \(clipSeconds) s, \(video) → --size 320x240 --dtype f16",
                      inputs: [dir.appendingPathComponent("groups").path], files: groups, frames: frames(groups),
                      ingestArguments: ["--size", "320x240", "--dtype", "f16"], processPerFile: true),
         ]
@@ -238,7 +248,7 @@ struct ScalingBenchmark {
         for w in workloads {
             say("-- \(w.name): \(w.description) (\(w.frames) frames); ffmpeg: \(baselineDescription(w))")
             var curve = EngineSpeedReport.ScalingCurve(
-                workload: w.name, description: w.description, codec: "h264", width: Self.width, height: Self.height,
+                workload: w.name, description: w.description, codec: settings.codec, width: Self.width, height: Self.height,
                 sourceFramesPerSecond: Double(Self.rate), files: w.files.count, frames: w.frames,
                 ingestArguments: w.ingestArguments, baseline: baselineDescription(w))
             for j in jobs {
