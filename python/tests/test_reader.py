@@ -193,14 +193,25 @@ def test_shapes_inspect_and_mixed_shape_batches(fleetprep_bin, tmp_path):
 
 def test_batches_partition_ranks_exactly_once(datasets):
     ds = fleetprep.open(datasets("native-bf16-hwc-8cam"))
-    for epoch in (0, 1):
-        got = []
-        for rank in range(4):
-            for b in ds.batches(3, seed=5, rank=rank, world_size=4, epoch=epoch):
-                assert np.array_equal(b["tensor"][0], ds[int(b["indices"][0])].tensor)
-                assert b["labels"].shape == (len(b["keys"]), len(ds.label_names))
-                got += b["indices"].tolist()
-        assert sorted(got) == list(range(len(ds)))
+    n = len(ds)
+    for drop_last in (False, True):
+        for epoch in (0, 1):
+            got, pads, counts = [], [], []
+            for rank in range(4):
+                k = 0
+                for b in ds.batches(3, seed=5, rank=rank, world_size=4, epoch=epoch, drop_last=drop_last):
+                    assert np.array_equal(b["tensor"][0], ds[int(b["indices"][0])].tensor)
+                    assert b["labels"].shape == (len(b["keys"]), len(ds.label_names)) and len(b["keys"]) == 3
+                    got += b["indices"][~b["pad"]].tolist()
+                    pads += b["indices"][b["pad"]].tolist()
+                    k += 1
+                counts.append(k)
+            assert len(set(counts)) == 1, f"every rank runs the same number of steps: {counts}"
+            if drop_last:  # whole steps of 4 x 3 samples; the rest of the epoch is dropped
+                assert counts[0] == n // 12 and len(set(got)) == len(got) == counts[0] * 12 and not pads
+            else:  # hand count: the last step is filled up to 12 samples from the epoch's start
+                assert counts[0] == -(-n // 12) and sorted(got) == list(range(n))
+                assert len(pads) == counts[0] * 12 - n and set(pads) <= set(got)
     a = [i for b in ds.batches(3, seed=5, epoch=0) for i in b["indices"]]
     assert a == [i for b in ds.batches(3, seed=5, epoch=0) for i in b["indices"]]
     assert a != [i for b in ds.batches(3, seed=5, epoch=1) for i in b["indices"]]

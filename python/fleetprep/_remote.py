@@ -1,0 +1,1 @@
+"""Remote datasets (placeholder; filled in below)."""
