@@ -344,9 +344,7 @@ class FleetIterableDataset(_IterableDataset):
                 return self._state(epoch, n)
             return self._state(epoch, min(n, pos + (ip[2] // self.batch_size) * self._step()))
         nws = int(sh[_NW])
-        if nws > 0:
-            if all(sh[_DONE + i] == sh[_TOKEN] for i in range(nws)):
-                return self._state(epoch, n)
+        if nws > 0:  # (workers that ran to their end only produced everything: prefetched is not consumed)
             raise RuntimeError("this dataset is being iterated in DataLoader workers, so this process cannot see how "
                                "many batches your loop has taken: use fleetprep.torch.FleetLoader (or torchdata's "
                                "StatefulDataLoader), or pass state_dict(batches=batches taken since the iteration began)")
