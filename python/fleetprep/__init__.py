@@ -267,13 +267,13 @@ class Dataset:
         return out
 
     # -- integrity ---------------------------------------------------------------------------
-    def verify(self) -> List[str]:
+    def verify(self, shards: Optional[List[int]] = None) -> List[str]:
         """The facts `fleetprep verify` checks. With index.json: its own digest and totals, and per
         shard its size and digest, its own index against index.json (sample count, label schema,
         first and last key), zero bytes between digest segments and every record's CRC-32C (in
         wds shards also every .json member's). A single shard: its layout and records. Returns
         the problems as strings naming shard and record; empty when all is well. Never raises for
-        damaged data."""
+        damaged data. `shards`: check only these shard numbers (index.json is always checked)."""
         problems: List[str] = []
         m = self.manifest
         if m is not None and self._index_bytes is not None:
@@ -282,6 +282,8 @@ class Dataset:
             except Exception as e:  # noqa: BLE001 - a damaged index.json is a problem, not a crash
                 problems.append(f"index.json: {type(e).__name__}: {e}")
         for s, path in enumerate(self.files):
+            if shards is not None and s not in shards:
+                continue
             name = os.path.basename(path)
             try:
                 problems += self._verify_shard(s, path, name, m)

@@ -68,11 +68,11 @@ def _tensor_spec(where: str, spec: Any) -> Tuple[str, Tuple[int, ...], str, str]
     if not isinstance(spec, dict):
         raise ShardFormatError(f"{where}: no tensor description")
     dtype, shape, layout = spec.get("dtype"), spec.get("shape"), spec.get("layout", "")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ShardFormatError(f"{where}: tensor dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     if not isinstance(shape, (list, tuple)) or len(shape) > MAX_DIMS or not all(_count(d) for d in shape):
         raise ShardFormatError(f"{where}: tensor shape {shape!r} is not a list of at most {MAX_DIMS} counts")
-    if layout not in LAYOUTS:
+    if not isinstance(layout, str) or layout not in LAYOUTS:
         raise ShardFormatError(f"{where}: tensor layout {layout!r} is not NCHW or NHWC")
     name = spec.get("name", "frames")
     return dtype, tuple(int(d) for d in shape), layout, name if isinstance(name, str) else "frames"
@@ -175,12 +175,12 @@ class NativeShard(_MappedShard):
         if len(entries) != count:
             raise ShardFormatError(f"{p}: header counts {count} records, index lists {len(entries)}")
         self.records = []
-        prev_end = 64
+        prev_end, prev_key = 64, None
         for k, e in enumerate(entries):
-            self.records.append(self._entry(k, e, prev_end, ioff))
-            prev_end = self.records[-1].crc_span[1]
+            self.records.append(self._entry(k, e, prev_end, prev_key, ioff))
+            prev_end, prev_key = self.records[-1].crc_span[1], self.records[-1].key
 
-    def _entry(self, k: int, e: Any, prev_end: int, ioff: int) -> Record:
+    def _entry(self, k: int, e: Any, prev_end: int, prev_key: Optional[str], ioff: int) -> Record:
         p = self.path
         if not isinstance(e, dict) or not isinstance(e.get("key"), str):
             raise ShardFormatError(f"{p}: index entry {k} has no key")
@@ -200,9 +200,11 @@ class NativeShard(_MappedShard):
             raise ShardFormatError(f"{where}: length {length} is not the sum of its parts")
         if off % self.alignment:
             raise ShardFormatError(f"{where}: offset {off} is not a multiple of the alignment {self.alignment}")
-        if off < prev_end or off > ioff or length > ioff - off:
-            raise ShardFormatError(f"{where}: bytes {off}..<{off + length} overlap the header, another record or "
-                                   f"the index (records end at {ioff})")
+        if off < prev_end:
+            before = "the header" if prev_key is None else f"record {prev_key} (which ends at {prev_end})"
+            raise ShardFormatError(f"{where}: starts at {off}, inside {before}: records overlap")
+        if off > ioff or length > ioff - off:
+            raise ShardFormatError(f"{where}: bytes {off}..<{off + length} overlap the index (records end at {ioff})")
         crc = e.get("crc32c")
         if crc is not None and not (_count(crc) and crc <= 0xFFFFFFFF):
             raise ShardFormatError(f"{where}: crc32c {crc!r} is not a 32-bit value")
@@ -324,7 +326,7 @@ class WdsShard(_MappedShard):
             raise ShardFormatError(f"{where}: its .json member is not an object")
         spec = dict(meta.get("tensor") or {}) if isinstance(meta.get("tensor"), dict) else {}
         spec.setdefault("dtype", NPY_DESCR[descr])
-        if spec["dtype"] not in DTYPES or DTYPES[spec["dtype"]] != np.dtype(descr):
+        if not isinstance(spec["dtype"], str) or spec["dtype"] not in DTYPES or DTYPES[spec["dtype"]] != np.dtype(descr):
             raise ShardFormatError(f"{where}: tensor dtype {spec['dtype']!r} differs from the .npy's {descr}")
         spec["shape"] = list(shape)
         dtype, shape, layout, name = _tensor_spec(where, spec)
