@@ -282,6 +282,11 @@ class FleetIterableDataset(_IterableDataset):
             inproc = self._inproc = [tok, pos, 0]
         data, transform, b = self.data, self.transform, self.batch_size
         steps = worker_steps(len(idx), w, nw, first)
+        if data.remote is not None:  # the shards this worker will read, in order: prefetched ahead of it
+            rows = idx[steps.start:steps.stop:steps.step].reshape(-1)
+            ids = np.searchsorted(data.starts, rows, side="right") - 1
+            _, at = np.unique(ids, return_index=True)
+            data.remote.plan(ids[np.sort(at)].tolist(), data.manifest["shards"])
         self._wstate = {"epoch": epoch, "position": pos, "next_step": steps.start, "num_workers": nw}
         for s in steps:
             row, prow = idx[s], pad[s]
