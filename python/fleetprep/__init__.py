@@ -20,7 +20,7 @@ from ._shards import NativeShard, ShardFormatError, WdsShard, open_shard, shard_
 
 __all__ = ["open", "Dataset", "Sample", "crc32c", "bf16_to_float32", "boxes_to_tensor", "ShardFormatError",
            "MixedShapesError", "RemoteError"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 class MixedShapesError(ValueError):
