@@ -108,7 +108,7 @@ def test_mixed_shapes_refused_unless_allowed(fleetprep_bin, tmp_path):
                    os.path.join(REPO, "SampleClips", "vfr_160x120.mkv"), "--out", out, "--quiet", "--dtype", "u8",
                    "--normalize", "none", "--stride", "8", "--mixed-shapes")
     assert rc == 0, e
-    with pytest.raises(fleetprep.MixedShapesError):
+    with pytest.raises(fleetprep.MixedShapesError, match="allow_mixed_shapes=True"):
         FleetIterableDataset(out)
     assert len(list(FleetIterableDataset(out, allow_mixed_shapes=True))) == len(fleetprep.open(out))
 
@@ -134,3 +134,48 @@ def test_readme_python_example_runs(datasets, tmp_path):
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "[]" in p.stdout  # verify() found nothing
+
+
+@pytest.mark.parametrize("how", ["collate", "default_collate-workers"])
+def test_collate_keeps_metadata_and_annotations_per_sample(datasets, fleetprep_bin, how):
+    from conftest import dump
+    from fleetprep.torch import FleetLoader, collate
+    path = datasets("native-f16-chw-3cam")
+    want = dump(fleetprep_bin, path)
+    ds = FleetIterableDataset(path, shuffle=False, batch_size=4)
+    loader = FleetLoader(ds) if how == "collate" else DataLoader(ds, batch_size=4, num_workers=2)
+    n_ann = 0
+    for b in loader:
+        rows = [want[i] for i in b["index"].tolist()]
+        assert b["tensor"].shape[0] == 4 and b["labels"].shape == (4, 3) and b["mask"].dtype == torch.bool
+        assert b["key"] == [w["key"] for w in rows]
+        assert b["metadata"] == [w["metadata"] for w in rows]  # B dicts, not transposed
+        assert b["annotations"] == [w["annotations"] for w in rows]  # None where a sample has none
+        assert b["metadata"][0]["cameras"] == ["main", "narrow", "rear"]
+        if any(w["annotations"] for w in rows):
+            n_ann += 1
+            boxes = [[bx["xyxy"] for bx in (w["annotations"] or {}).get("boxes", [])] for w in rows]
+            m = max(len(x) for x in boxes)
+            assert b["boxes"].shape == (4, m, 4) and b["box_counts"].tolist() == [len(x) for x in boxes]
+            for k, x in enumerate(boxes):
+                assert b["boxes"][k, :len(x)].tolist() == x and not b["boxes"][k, len(x):].any()
+            assert b["box_labels"] == [[bx["label"] for bx in (w["annotations"] or {}).get("boxes", [])] for w in rows]
+        else:
+            assert "boxes" not in b
+    assert n_ann > 0, "event_0001 has annotated frames"
+    assert collate([]) == {}
+
+
+def test_shards_are_opened_lazily_and_small_fixes(datasets):
+    import os
+    path = datasets("native-f16-chw-3cam")
+    ds = FleetIterableDataset(path, batch_size=2)
+    assert ds.data._shards == {} and len(ds) >= len(ds.data)  # the order and the shape check need index.json only
+    next(iter(ds))
+    assert len(ds.data._shards) == 1
+    plain = fleetprep.open(os.path.join(path, "index.json"))  # the index.json path means its dataset
+    assert plain.path == path and len(plain) == len(ds.data)
+    with pytest.raises(TypeError, match="one integer index"):
+        plain[0:3]
+    with pytest.raises(FileNotFoundError, match="no such dataset"):
+        fleetprep.open(os.path.join(path, "missing"))
