@@ -149,10 +149,17 @@ except Exception:  # pragma: no cover - depends on the environment
 
 
 def crc32c(data: Any) -> int:
-    """CRC-32C of a bytes-like object (bytes, memoryview, numpy array, mmap slice)."""
+    """CRC-32C of a bytes-like object (bytes, memoryview, numpy array, mmap slice): through the
+    `crc32c` package when it is installed (hardware instructions), else in numpy."""
     a = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
     if _ext_crc is not None:
         return _ext_crc(a) & 0xFFFFFFFF
+    return crc32c_numpy(a)
+
+
+def crc32c_numpy(data: Any) -> int:
+    """CRC-32C computed in numpy (thousands of lanes at once), without the `crc32c` package."""
+    a = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1).view(np.uint8)
     n = a.size
     if n < 2048:
         return _raw(a, 0xFFFFFFFF) ^ 0xFFFFFFFF
