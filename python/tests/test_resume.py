@@ -87,7 +87,8 @@ def test_order_is_the_documented_one(path, fleetprep_bin):
         assert got_keys == [keys[i] for i in idx]  # the samples the Swift reader has at those indices
 
 
-@pytest.mark.parametrize("workers,ctx", [(0, None), (2, "fork"), (2, "spawn"), (4, "fork"), (4, "spawn")])
+@pytest.mark.parametrize("workers,ctx", [(0, None), (2, "fork"), (2, "spawn"), (4, "fork"), (4, "spawn"),
+                                         (2, "forkserver")])
 def test_three_save_load_cycles_are_exact(path, workers, ctx):
     """Epoch 1 read in four pieces, a new dataset and loader each time, the state passed along
     (num_workers=0 starts no process, so it has no start method)."""
