@@ -8,7 +8,7 @@ SHELL        := /bin/bash
 SWIFT        ?= swift
 CONFIG       ?= release
 VENV         ?= .venv
-PYTHON_DEPS  ?= numpy webdataset pytest torch==2.13.0+cpu
+PYTHON_DEPS  ?= numpy webdataset pytest torch==2.13.0+cpu torchdata fsspec aiohttp requests s3fs 'moto[server]' crc32c
 BIN           = .build/$(CONFIG)/fleetprep
 TEST_SCRATCH ?= .build-test
 # What `make demo` ingests with; README's command list starts with the same line.

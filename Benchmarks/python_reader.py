@@ -14,6 +14,12 @@ for each reader times full passes (best of --passes) in two ways:
 and prints samples/s and GB/s (tensor bytes) of each and the ratio. torch runs on --threads
 intra-op threads (default 1, what DataLoader workers use; on a loaded machine more threads make
 torch.stack slower for both readers).
+
+Then, for fleetprep only (same DataLoader batches):
+  check_crc  every record's CRC-32C checked as it is first read (its cost over plain batches);
+  remote     the native dataset served by Python's http.server on loopback and read through
+             fleetprep.open("http://…") (fsspec): one cold epoch (shards fetched into the
+             cache, digests checked), then warm epochs from the cache, compared with local.
 """
 import argparse
 import glob
@@ -55,7 +61,7 @@ def main():
     ap.add_argument("--dir", default="/dev/shm/fleetprep-python-bench")
     ap.add_argument("--size", default="640x480")
     ap.add_argument("--dtype", default="f16")
-    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--keep", action="store_true", help="keep the datasets for the next run")
@@ -110,6 +116,17 @@ def main():
             b += x.numel() * x.element_size()
         return n, b
 
+    def fleet_loader(source, **kw):
+        def run():
+            ds = FleetIterableDataset(source, seed=0, shuffle=False, batch_size=a.batch,
+                                      transform=lambda s: fleetprep.torch.to_torch(s), **kw)
+            n = b = 0
+            for x in DataLoader(ds, batch_size=a.batch, num_workers=0):
+                n += x.shape[0]
+                b += x.numel() * x.element_size()
+            return n, b
+        return run
+
     print(f"{n_samples} samples, {a.dtype} {a.size} CHW, torch {torch.__version__}, numpy {np.__version__}, "
           f"{a.threads} torch thread(s), best of {a.passes} passes")
     print(f"{'mode':8} {'reader':30} {'samples/s':>10} {'GB/s':>7} {'ratio':>6}")
@@ -119,6 +136,32 @@ def main():
         assert fn == wn == n_samples and fb == wb, (fn, wn, fb, wb)
         print(f"{mode:8} {'fleetprep FleetIterableDataset':30} {fn / ft:10.0f} {fb / ft / 1e9:7.2f} {wt / ft:5.1f}x")
         print(f"{mode:8} {'webdataset (.decode())':30} {wn / wt:10.0f} {wb / wt / 1e9:7.2f}")
+    # check_crc and remote: fleetprep batches only, each next to a local run of the same loop.
+    ln, lb, lt = timed(a.passes, fleet_loader(native))
+    cn, cb, ct = timed(a.passes, fleet_loader(native, check_crc=True))
+    assert cn == ln == n_samples
+    print(f"{'batches':8} {'fleetprep local':30} {ln / lt:10.0f} {lb / lt / 1e9:7.2f}")
+    print(f"{'batches':8} {'fleetprep check_crc=True':30} {cn / ct:10.0f} {cb / ct / 1e9:7.2f} {ct / lt:5.2f}x time")
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=a.dir))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/native"
+    cache = os.path.join(a.dir, "cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    t = time.perf_counter()
+    rn, rb = fleet_loader(url, cache_dir=cache)()
+    cold = time.perf_counter() - t
+    rn, rb, rt = timed(a.passes, fleet_loader(url, cache_dir=cache))
+    httpd.shutdown()
+    assert rn == n_samples and rb == lb
+    print(f"{'batches':8} {'fleetprep remote, cold cache':30} {rn / cold:10.0f} {rb / cold / 1e9:7.2f} {cold / lt:5.2f}x time")
+    print(f"{'batches':8} {'fleetprep remote, warm cache':30} {rn / rt:10.0f} {rb / rt / 1e9:7.2f} {rt / lt:5.2f}x time")
     if not a.keep:
         shutil.rmtree(a.dir, ignore_errors=True)
 

@@ -1,16 +1,23 @@
 """python -m fleetprep verify|inspect PATH: the Python reader's view of a dataset or shard."""
 import argparse
 import sys
+from typing import List, Optional
 
 from . import open as open_dataset
+from ._shards import ShardFormatError
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs `verify` (exit 1 and one BAD line per problem) or `inspect` on a dataset or shard."""
     ap = argparse.ArgumentParser(prog="python -m fleetprep")
     ap.add_argument("command", choices=["verify", "inspect"])
-    ap.add_argument("path", help="a dataset directory (with index.json) or one .fps / .tar shard")
+    ap.add_argument("path", help="a dataset directory (with index.json), one .fps / .tar shard, or a dataset URL")
     a = ap.parse_args(argv)
-    ds = open_dataset(a.path)
+    try:
+        ds = open_dataset(a.path)
+    except (ShardFormatError, OSError) as e:
+        print(f"BAD {e}")
+        return 1
     if a.command == "inspect":
         print(f"{a.path}: {ds.format} dataset, {len(ds)} samples in {len(ds.files)} shard(s)")
         for (dtype, shape, layout), n in sorted(ds.shapes().items(), key=lambda x: -x[1]):

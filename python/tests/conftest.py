@@ -64,6 +64,10 @@ DATASETS = {
                                                                        "--normalize", "none", "--format", "native", "--target", "32KiB"]),
     "wds-f32-hwc-clip": ([os.path.join(CLIPS, "mpeg4_176x144.mov")], ["--size", "22x18", "--dtype", "f32", "--layout", "hwc",
                                                                      "--format", "wds", "--target", "32KiB", "--digest", "sha256"]),
+    # Two long clips at a tiny size: 288 samples, enough global steps for the resume and elastic tests.
+    "native-u8-chw-long": ([os.path.join(CLIPS, "h264_1280x960.mp4"), os.path.join(CLIPS, "hevc_1280x960.mp4")],
+                           ["--size", "16x12", "--dtype", "u8", "--normalize", "none", "--format", "native",
+                            "--target", "64KiB"]),
     "native-f32-chw-2cam-crop": ([EVENT], ["--cameras", "main,wide", "--crop", "8,4,48,36", "--size", "24x18", "--dtype", "f32",
                                            "--stride", "5", "--format", "native", "--target", "48KiB"]),
 }

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fleetprep
-from fleetprep._crc32c import crc32c, crc32c_slow
+from fleetprep._crc32c import crc32c, crc32c_numpy, crc32c_slow
 
 from conftest import DATASETS, REPO, dump, run
 
@@ -76,10 +76,10 @@ def test_multi_camera_metadata_and_annotations(datasets):
 
 def test_crc32c_matches_the_textbook_loop_and_index():
     rng = np.random.default_rng(7)
-    assert crc32c(b"123456789") == 0xE3069283
+    assert crc32c(b"123456789") == crc32c_numpy(b"123456789") == 0xE3069283
     for n in (0, 1, 63, 2047, 2048, 4097, 100_000, 262_147):
         d = rng.integers(0, 256, n, dtype=np.uint8)
-        assert crc32c(d) == crc32c_slow(d.tobytes()), n
+        assert crc32c(d) == crc32c_numpy(d) == crc32c_slow(d.tobytes()), n
 
 
 def test_record_crcs_match_the_oracle_reader(datasets):
@@ -193,14 +193,25 @@ def test_shapes_inspect_and_mixed_shape_batches(fleetprep_bin, tmp_path):
 
 def test_batches_partition_ranks_exactly_once(datasets):
     ds = fleetprep.open(datasets("native-bf16-hwc-8cam"))
-    for epoch in (0, 1):
-        got = []
-        for rank in range(4):
-            for b in ds.batches(3, seed=5, rank=rank, world_size=4, epoch=epoch):
-                assert np.array_equal(b["tensor"][0], ds[int(b["indices"][0])].tensor)
-                assert b["labels"].shape == (len(b["keys"]), len(ds.label_names))
-                got += b["indices"].tolist()
-        assert sorted(got) == list(range(len(ds)))
+    n = len(ds)
+    for drop_last in (False, True):
+        for epoch in (0, 1):
+            got, pads, counts = [], [], []
+            for rank in range(4):
+                k = 0
+                for b in ds.batches(3, seed=5, rank=rank, world_size=4, epoch=epoch, drop_last=drop_last):
+                    assert np.array_equal(b["tensor"][0], ds[int(b["indices"][0])].tensor)
+                    assert b["labels"].shape == (len(b["keys"]), len(ds.label_names)) and len(b["keys"]) == 3
+                    got += b["indices"][~b["pad"]].tolist()
+                    pads += b["indices"][b["pad"]].tolist()
+                    k += 1
+                counts.append(k)
+            assert len(set(counts)) == 1, f"every rank runs the same number of steps: {counts}"
+            if drop_last:  # whole steps of 4 x 3 samples; the rest of the epoch is dropped
+                assert counts[0] == n // 12 and len(set(got)) == len(got) == counts[0] * 12 and not pads
+            else:  # hand count: the last step is filled up to 12 samples from the epoch's start
+                assert counts[0] == -(-n // 12) and sorted(got) == list(range(n))
+                assert len(pads) == counts[0] * 12 - n and set(pads) <= set(got)
     a = [i for b in ds.batches(3, seed=5, epoch=0) for i in b["indices"]]
     assert a == [i for b in ds.batches(3, seed=5, epoch=0) for i in b["indices"]]
     assert a != [i for b in ds.batches(3, seed=5, epoch=1) for i in b["indices"]]
@@ -269,3 +280,41 @@ def test_verify_catches_an_edited_index_json(datasets, copy_of, fleetprep_bin):
     problems = fleetprep.open(path).verify()
     assert "index.json's digest does not match its contents" in problems, problems
     assert run(fleetprep_bin, "verify", path)[0] == 1
+
+
+def test_pip_install_leaves_no_build_output_in_the_checkout(tmp_path):
+    pkg = os.path.join(REPO, "python")
+    before = set(os.listdir(pkg))
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", pkg, "-w", str(tmp_path)],
+                       capture_output=True, text=True)
+    if p.returncode != 0 and any(w in p.stderr for w in ("Could not find a version", "No matching distribution",
+                                                         "Network", "connection")):
+        pytest.skip(f"pip could not fetch the build backend (flit_core): {p.stderr.strip()[-200:]}")
+    assert p.returncode == 0, p.stderr
+    wheel = [f for f in os.listdir(tmp_path) if f.endswith(".whl")]
+    assert len(wheel) == 1
+    import zipfile
+    names = zipfile.ZipFile(os.path.join(tmp_path, wheel[0])).namelist()
+    assert "fleetprep/py.typed" in names and "fleetprep/torch.py" in names and "fleetprep/_remote.py" in names
+    left = set(os.listdir(pkg)) - before
+    assert not any(n == "build" or n.endswith(".egg-info") for n in set(os.listdir(pkg))), left
+
+
+def test_public_names_have_docstrings_and_type_hints():
+    import inspect
+    import typing
+    import fleetprep.torch as ft
+    for mod in (fleetprep, ft):
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if isinstance(obj, (int, str)):
+                continue
+            assert inspect.getdoc(obj), f"{mod.__name__}.{name} has no docstring"
+            members = [obj] if inspect.isfunction(obj) else [m for k, m in vars(obj).items()
+                                                              if inspect.isfunction(m) and not k.startswith("_")]
+            for f in members:
+                if inspect.isclass(obj):
+                    assert inspect.getdoc(f), f"{mod.__name__}.{name}.{f.__name__} has no docstring"
+                hints = typing.get_type_hints(f)
+                assert "return" in hints or f.__name__ == "__init__", f"{mod.__name__}.{name}: {f.__name__} has no return hint"
+    assert "A001" not in (inspect.getdoc(fleetprep.open) or "")  # help() shows docs, not source comments

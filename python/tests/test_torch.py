@@ -23,7 +23,7 @@ def _epoch(path, epoch, rank, world, workers, batch, seed=3, buffer_size=8, stat
     for k, b in enumerate(DataLoader(ds, batch_size=batch, num_workers=workers)):
         if stop_after is not None and k == stop_after:
             break
-        out += b["index"].tolist()
+        out += b["index"][~b["pad"]].tolist()
     return out, ds
 
 
@@ -46,7 +46,7 @@ def test_four_ranks_two_workers_see_every_sample_once_per_epoch(datasets):
 def test_dataloader_yields_the_ranks_stream_in_order(datasets):
     path = datasets(NAME)
     seen, ds = _epoch(path, 2, 1, 2, workers=2, batch=3)
-    assert seen == ds.stream().tolist()
+    assert seen == [i for i in ds.stream().tolist()][:len(seen)]
 
 
 def test_resume_after_half_an_epoch_in_process(datasets):
@@ -68,12 +68,13 @@ def test_resume_with_dataloader_workers(datasets):
     half = len(full) // 4  # batches
     head, ds = _epoch(path, 0, 1, 2, workers=2, batch=2, stop_after=half)
     state = ds.state_dict(num_samples=half * 2)
+    assert state["samples"] == half * 2 * 2  # global: both ranks' batches of those steps
     rest, _ = _epoch(path, 0, 1, 2, workers=2, batch=2, state=state)
     assert head + rest == full and len(head) == half * 2
     # A resumed run's next epoch starts from its beginning.
     _, ds2 = _epoch(path, 0, 1, 2, workers=0, batch=2, state=state)
     ds2.set_epoch(1)
-    assert [x["index"] for x in ds2] == _epoch(path, 1, 1, 2, workers=0, batch=2)[0]
+    assert [x["index"] for x in ds2 if not x["pad"]] == _epoch(path, 1, 1, 2, workers=0, batch=2)[0]
 
 
 def test_torch_tensors_are_views_and_bf16_is_a_view(datasets):
@@ -107,7 +108,7 @@ def test_mixed_shapes_refused_unless_allowed(fleetprep_bin, tmp_path):
                    os.path.join(REPO, "SampleClips", "vfr_160x120.mkv"), "--out", out, "--quiet", "--dtype", "u8",
                    "--normalize", "none", "--stride", "8", "--mixed-shapes")
     assert rc == 0, e
-    with pytest.raises(fleetprep.MixedShapesError):
+    with pytest.raises(fleetprep.MixedShapesError, match="allow_mixed_shapes=True"):
         FleetIterableDataset(out)
     assert len(list(FleetIterableDataset(out, allow_mixed_shapes=True))) == len(fleetprep.open(out))
 
@@ -133,3 +134,48 @@ def test_readme_python_example_runs(datasets, tmp_path):
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "[]" in p.stdout  # verify() found nothing
+
+
+@pytest.mark.parametrize("how", ["collate", "default_collate-workers"])
+def test_collate_keeps_metadata_and_annotations_per_sample(datasets, fleetprep_bin, how):
+    from conftest import dump
+    from fleetprep.torch import FleetLoader, collate
+    path = datasets("native-f16-chw-3cam")
+    want = dump(fleetprep_bin, path)
+    ds = FleetIterableDataset(path, shuffle=False, batch_size=4)
+    loader = FleetLoader(ds) if how == "collate" else DataLoader(ds, batch_size=4, num_workers=2)
+    n_ann = 0
+    for b in loader:
+        rows = [want[i] for i in b["index"].tolist()]
+        assert b["tensor"].shape[0] == 4 and b["labels"].shape == (4, 3) and b["mask"].dtype == torch.bool
+        assert b["key"] == [w["key"] for w in rows]
+        assert b["metadata"] == [w["metadata"] for w in rows]  # B dicts, not transposed
+        assert b["annotations"] == [w["annotations"] for w in rows]  # None where a sample has none
+        assert b["metadata"][0]["cameras"] == ["main", "narrow", "rear"]
+        if any(w["annotations"] for w in rows):
+            n_ann += 1
+            boxes = [[bx["xyxy"] for bx in (w["annotations"] or {}).get("boxes", [])] for w in rows]
+            m = max(len(x) for x in boxes)
+            assert b["boxes"].shape == (4, m, 4) and b["box_counts"].tolist() == [len(x) for x in boxes]
+            for k, x in enumerate(boxes):
+                assert b["boxes"][k, :len(x)].tolist() == x and not b["boxes"][k, len(x):].any()
+            assert b["box_labels"] == [[bx["label"] for bx in (w["annotations"] or {}).get("boxes", [])] for w in rows]
+        else:
+            assert "boxes" not in b
+    assert n_ann > 0, "event_0001 has annotated frames"
+    assert collate([]) == {}
+
+
+def test_shards_are_opened_lazily_and_small_fixes(datasets):
+    import os
+    path = datasets("native-f16-chw-3cam")
+    ds = FleetIterableDataset(path, batch_size=2)
+    assert ds.data._shards == {} and len(ds) >= len(ds.data)  # the order and the shape check need index.json only
+    next(iter(ds))
+    assert len(ds.data._shards) == 1
+    plain = fleetprep.open(os.path.join(path, "index.json"))  # the index.json path means its dataset
+    assert plain.path == path and len(plain) == len(ds.data)
+    with pytest.raises(TypeError, match="one integer index"):
+        plain[0:3]
+    with pytest.raises(FileNotFoundError, match="no such dataset"):
+        fleetprep.open(os.path.join(path, "missing"))
