@@ -2,7 +2,11 @@ import FleetKernels
 import FleetMedia
 
 /// Hands a decoded frame to the transform kernels: the formats the kernels read go straight
-/// through (no copy); anything else is converted to yuv444p by libswscale first.
+/// through (no copy); anything else is converted by libswscale first:
+/// - RGB formats (packed, planar `gbr*`, palette `pal8`) to `rgb24`, with the ffmpeg CLI's own
+///   flags, so that the bytes are `ffmpeg -pix_fmt rgb24`'s; then to the kernels' planar `gbrp`
+///   (a lossless reordering). No YUV matrix or range touches them.
+/// - everything else to `yuv444p`, whose matrix and range are the stream's (or the options').
 struct FrameSourceBridge {
     /// Kernel format and whether the format itself implies full range (the `yuvj*` formats).
     static func kernelFormat(of name: String) -> (SourcePixelFormat, fullRange: Bool)? {
@@ -39,12 +43,24 @@ struct FrameSourceBridge {
     }
 
     private var converter: PixelConverter?
+    private var toRGB24: PixelConverter?
+    private var toGBRP: PixelConverter?
 
     /// Calls `body` with the frame as a kernel `SourceImage`, its kernel format and range hint.
     mutating func withImage<R>(_ frame: FrameView, path: String,
                                _ body: (SourceImage, SourcePixelFormat, Bool) throws -> R) throws -> R {
         if let (format, full) = Self.kernelFormat(of: frame.pixelFormat.name) {
             return try body(Self.image(frame, format), format, full)
+        }
+        if frame.pixelFormat.isRGB {
+            if toGBRP == nil { toGBRP = PixelConverter(target: PixelFormat(name: "gbrp")!, flags: PixelConverter.ffmpegCLIFlags) }
+            let gbrp = toGBRP!
+            func planar(_ f: FrameView) throws -> R {
+                try gbrp.convert(f, path: path) { converted in try body(Self.image(converted, .gbrp), .gbrp, true) }
+            }
+            if frame.pixelFormat.name == "rgb24" { return try planar(frame) }
+            if toRGB24 == nil { toRGB24 = PixelConverter(target: PixelFormat(name: "rgb24")!, flags: PixelConverter.ffmpegCLIFlags) }
+            return try toRGB24!.convert(frame, path: path) { try planar($0) }
         }
         if converter == nil { converter = PixelConverter() }
         return try converter!.convert(frame, path: path) { converted in
