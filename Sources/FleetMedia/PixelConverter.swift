@@ -20,6 +20,8 @@ public final class PixelConverter {
     /// The libswscale flags of a conversion that keeps the most (chroma at full resolution,
     /// accurate rounding).
     public static let accurateFlags = Int32(SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT)
+    /// Nearest sample (chroma replicated at the same size), accurate rounding.
+    public static let nearestFlags = Int32(SWS_POINT | SWS_ACCURATE_RND)
     /// The flags of the ffmpeg CLI's own automatic conversions (`-pix_fmt`, its default
     /// `sws_flags`): the same-size RGB converters then give exactly the CLI's bytes.
     public static let ffmpegCLIFlags = Int32(SWS_BICUBIC)

@@ -31,6 +31,11 @@ public struct PixelFormat: Sendable, Hashable, CustomStringConvertible {
     public var isRGB: Bool {
         descriptor.map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL) != 0 } ?? false
     }
+    /// Whether the format is luma only (gray, or gray with alpha: `gray10le`, `ya8`, `monob`, ...).
+    public var isGray: Bool {
+        guard let d = descriptor, !isRGB else { return false }
+        return d.pointee.nb_components <= 2 && d.pointee.flags & UInt64(AV_PIX_FMT_FLAG_HWACCEL) == 0
+    }
     /// Bytes of a palette plane: 256 entries of 4 bytes (AVPALETTE_SIZE).
     static let paletteBytes = 1024
     /// log2 of the horizontal / vertical chroma subsampling (1 and 1 for 4:2:0).

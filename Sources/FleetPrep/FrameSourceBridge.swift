@@ -6,7 +6,9 @@ import FleetMedia
 /// - RGB formats (packed, planar `gbr*`, palette `pal8`) to `rgb24`, with the ffmpeg CLI's own
 ///   flags, so that the bytes are `ffmpeg -pix_fmt rgb24`'s; then to the kernels' planar `gbrp`
 ///   (a lossless reordering). No YUV matrix or range touches them.
-/// - everything else to `yuv444p`, whose matrix and range are the stream's (or the options').
+/// - gray formats (`gray10le`, `ya8`, ...) to 8-bit `gray`, full range (libswscale's reading).
+/// - everything else to `yuv444p` with chroma replicated (nearest sample), whose matrix and range
+///   are then the stream's (or the options').
 struct FrameSourceBridge {
     /// Kernel format and whether the format itself implies full range (the `yuvj*` formats).
     static func kernelFormat(of name: String) -> (SourcePixelFormat, fullRange: Bool)? {
@@ -45,6 +47,7 @@ struct FrameSourceBridge {
     private var converter: PixelConverter?
     private var toRGB24: PixelConverter?
     private var toGBRP: PixelConverter?
+    private var toGray: PixelConverter?
 
     /// Calls `body` with the frame as a kernel `SourceImage`, its kernel format and range hint.
     mutating func withImage<R>(_ frame: FrameView, path: String,
@@ -62,7 +65,16 @@ struct FrameSourceBridge {
             if toRGB24 == nil { toRGB24 = PixelConverter(target: PixelFormat(name: "rgb24")!, flags: PixelConverter.ffmpegCLIFlags) }
             return try toRGB24!.convert(frame, path: path) { try planar($0) }
         }
-        if converter == nil { converter = PixelConverter() }
+        if frame.pixelFormat.isGray {
+            // libswscale treats gray as full range (as the ffmpeg CLI's rgb24 of it): the 8-bit
+            // gray it makes is full range too.
+            if toGray == nil { toGray = PixelConverter(target: PixelFormat(name: "gray")!, flags: PixelConverter.nearestFlags) }
+            return try toGray!.convert(frame, path: path) { converted in try body(Self.image(converted, .gray), .gray, true) }
+        }
+        // Nearest chroma (replicated), as the kernels do at 1:1 and as libswscale's same-size
+        // converters do: its bilinear 4:2:2 -> 4:4:4 upsampling is up to 119 levels off
+        // `ffmpeg -pix_fmt rgb24` at sharp colour edges (yuv422p10le).
+        if converter == nil { converter = PixelConverter(flags: PixelConverter.nearestFlags) }
         return try converter!.convert(frame, path: path) { converted in
             try body(Self.image(converted, .yuv444p), .yuv444p, false)
         }
