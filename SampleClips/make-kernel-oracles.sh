@@ -75,6 +75,12 @@ oracle yuv444p_area_64x48 main444 yuv444p 160 120 bt601 limited - 64 48 area rgb
 src maingray $main gray
 oracle gray_to_gray maingray gray 160 120 bt601 full - 160 120 bilinear gray 40
 oracle gray_area_80x60 maingray gray 160 120 bt601 full - 80 60 area gray 35
+# gbrp (planar RGB in FFmpeg's G, B, R plane order): no matrix or range applies (the case's
+# matrix/range are ignored by both sides); same size is a reordering, resizes filter each colour.
+src maingbrp $main gbrp
+oracle gbrp_copy maingbrp gbrp 160 120 bt709 full - 160 120 bilinear rgb 40
+oracle gbrp_area_80x60 maingbrp gbrp 160 120 bt601 full - 80 60 area rgb 35
+oracle gbrp_crop_bilinear maingbrp gbrp 160 120 bt601 full 8,6,128,96 96 72 bilinear rgb 35
 # yuv422p at an odd size (321x241: chroma planes are 161 wide).
 src odd422 odd_321x241.mkv yuv422p
 oracle odd422_bt601 odd422 yuv422p 321 241 bt601 limited 0,0,320,240 160 120 bilinear rgb 35

@@ -20,7 +20,9 @@ public final class FrameTransformer {
     public let channels: Int
     /// The configuration this transformer was built from.
     public let config: TransformConfig
-    /// Matrix and range actually used (override or stream).
+    /// Matrix and range actually used (override or stream). An RGB source (`gbrp`) has no matrix
+    /// to apply: these are then BT.601 (the weights of its gray output) and full, whatever the
+    /// configuration or the stream say.
     public let matrix: ColourMatrix
     public let range: ColourRange
     /// The crop rectangle in source pixels.
@@ -110,8 +112,8 @@ public final class FrameTransformer {
         self.outputWidth = ow
         self.outputHeight = oh
         self.channels = config.channels == .gray ? 1 : 3
-        let matrix = config.matrix ?? streamMatrix
-        let range = config.range ?? (sourceFormat == .yuvj420p ? .full : streamRange)
+        let matrix = sourceFormat.isRGB ? .bt601 : config.matrix ?? streamMatrix
+        let range = sourceFormat.isRGB ? .full : config.range ?? (sourceFormat == .yuvj420p ? .full : streamRange)
         self.matrix = matrix
         self.range = range
 
@@ -146,7 +148,8 @@ public final class FrameTransformer {
         let cx0 = rect.x >> sx, cx1 = (rect.x + rect.width - 1) >> sx
         let cy0 = rect.y >> sy, cy1 = (rect.y + rect.height - 1) >> sy
         chromaWindow = (cx0, cy0, cx1 - cx0 + 1, cy1 - cy0 + 1)
-        if sourceFormat.hasChroma && config.channels != .gray {
+        // RGB sources need all three planes, for gray output too.
+        if sourceFormat.hasChroma && (config.channels != .gray || sourceFormat.isRGB) {
             // Without a resize, subsampled chroma is replicated (nearest sample) as libswscale's
             // same-size converters do, so output matches `ffmpeg -pix_fmt rgb24` and PyAV's
             // `to_ndarray(format="rgb24")`; with a resize it is filtered with centred siting.
@@ -523,6 +526,10 @@ public final class FrameTransformer {
         // mulhi rounds down (-1/16 level on average per product): R and B lose about 1/8 level
         // (bias 4 for rounding + 1), G's two subtracted products cancel l's loss (bias 4).
         @inline(__always) func byte(_ x: Int16) -> UInt8 { UInt8(truncatingIfNeeded: min(max(x &>> 3, 0), 255)) }
+        if sourceFormat.isRGB {
+            convertRGB(g: yr, b: ur, r: vr)
+            return
+        }
         if channels == 1 {
             let g = rgbRows
             #if arch(x86_64) && canImport(_Builtin_intrinsics)
@@ -550,6 +557,33 @@ public final class FrameTransformer {
             r[i] = byte(l &+ mulhi(v, crv) &+ 5)
             g[i] = byte(l &- mulhi(u, cgu) &- mulhi(v, cgv) &+ 4)
             b[i] = byte(l &+ mulhi(u, cbu) &+ 5)
+        }
+    }
+
+    /// RGB sources (`gbrp`, planes G, B, R in 1/64 levels): no matrix, each colour rounded to
+    /// 8 bits (exact without a resize); gray output is BT.601 luma `0.299 R + 0.587 G + 0.114 B`
+    /// at full range (16-bit weights summing to 65536).
+    private func convertRGB(g gr: UnsafeMutablePointer<Int16>, b br: UnsafeMutablePointer<Int16>,
+                            r rr: UnsafeMutablePointer<Int16>) {
+        let n = outputWidth
+        @inline(__always) func byte(_ x: Int32) -> UInt8 { UInt8(truncatingIfNeeded: min(max(x, 0), 255)) }
+        if channels == 1 {
+            let out = rgbRows
+            for i in 0..<n {
+                let y = 19595 &* Int32(rr[i]) &+ 38470 &* Int32(gr[i]) &+ 7471 &* Int32(br[i])
+                out[i] = byte((y &+ (1 << 21)) &>> 22)
+            }
+            return
+        }
+        let bgr = config.channels == .bgr
+        let rc = rowCap
+        let r = bgr ? rgbRows + 2 * rc : rgbRows
+        let g = rgbRows + rc
+        let b = bgr ? rgbRows : rgbRows + 2 * rc
+        for i in 0..<n {
+            r[i] = byte((Int32(rr[i]) &+ 32) &>> 6)
+            g[i] = byte((Int32(gr[i]) &+ 32) &>> 6)
+            b[i] = byte((Int32(br[i]) &+ 32) &>> 6)
         }
     }
 

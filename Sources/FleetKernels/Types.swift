@@ -18,15 +18,21 @@ public enum SourcePixelFormat: String, Sendable, CaseIterable {
     case gray
     /// As `yuv420p` with 10-bit samples in little-endian 16-bit words.
     case yuv420p10le
+    /// Planar RGB in FFmpeg's plane order: plane0 = G, plane1 = B, plane2 = R; full resolution,
+    /// 8-bit, full range. No YUV matrix or range applies: the configuration's and the stream's
+    /// `matrix` and `range` are ignored (gray output is BT.601 luma of R, G, B, at full range).
+    case gbrp
 
     /// Horizontal chroma subsampling shift (0 or 1).
-    var chromaShiftX: Int { switch self { case .yuv444p, .gray: 0; default: 1 } }
+    var chromaShiftX: Int { switch self { case .yuv444p, .gray, .gbrp: 0; default: 1 } }
     /// Vertical chroma subsampling shift (0 or 1).
     var chromaShiftY: Int { switch self { case .yuv420p, .yuvj420p, .nv12, .yuv420p10le: 1; default: 0 } }
     /// Bits per sample.
     var bitDepth: Int { self == .yuv420p10le ? 10 : 8 }
-    /// Whether the frame has chroma planes.
+    /// Whether the frame has chroma planes (for `gbrp`: the B and R planes).
     var hasChroma: Bool { self != .gray }
+    /// Whether the planes hold R, G, B rather than Y, U, V (no matrix or range to apply).
+    public var isRGB: Bool { self == .gbrp }
 }
 
 /// YUV -> RGB matrix.
@@ -50,7 +56,8 @@ public enum ColourRange: String, Sendable, Codable {
 /// Non-owning view of one frame's planes (FFmpeg frame data pointers + linesizes). No allocation.
 ///
 /// Plane layout per format: `plane0` is luma; `plane1`/`plane2` are U/V (planar formats), or
-/// `plane1` alone is interleaved UV (`nv12`); `gray` uses `plane0` only. Strides are in bytes.
+/// `plane1` alone is interleaved UV (`nv12`); `gray` uses `plane0` only; `gbrp` has G, B, R in
+/// `plane0`, `plane1`, `plane2`. Strides are in bytes.
 /// The memory must stay valid while `FrameTransformer.transform` runs.
 public struct SourceImage {
     public var format: SourcePixelFormat
@@ -270,9 +277,10 @@ public struct TransformConfig: Sendable, Codable, Equatable {
     /// Output height; nil = crop height.
     public var outputHeight: Int?
     public var filter: ResizeFilter
-    /// YUV matrix override; nil = from the stream.
+    /// YUV matrix override; nil = from the stream. Ignored for RGB sources (`gbrp`).
     public var matrix: ColourMatrix?
-    /// Range override; nil = from the stream (always full for `yuvj420p`).
+    /// Range override; nil = from the stream (always full for `yuvj420p`). Ignored for RGB
+    /// sources (`gbrp`), which are full range.
     public var range: ColourRange?
     public var channels: ChannelOrder
     public var normalization: Normalization

@@ -1,8 +1,11 @@
 import CFFmpeg
 
 /// Converts decoded frames of any pixel format into one target format with libswscale, for the
-/// formats the Swift transform kernels do not read directly (e.g. `rgb24`, `yuv410p`,
+/// formats the Swift transform kernels do not read directly (e.g. `rgb24`, `pal8`, `yuv410p`,
 /// `yuv422p10le`). The hot formats (yuv420p, nv12, yuv420p10le, ...) never come here.
+///
+/// Every plane of the source goes to libswscale, the palette of a `pal8` frame (its last plane,
+/// FFmpeg's `data[1]`) included: without it libswscale reads a NULL palette.
 ///
 /// The converter owns one output frame, allocated on first use and reused while the input size
 /// and format stay the same; a converted view is valid only inside the closure that receives it.
@@ -12,10 +15,23 @@ public final class PixelConverter {
     private var sws: OpaquePointer? = nil
     private var output: UnsafeMutablePointer<AVFrame>? = nil
     private var key: (width: Int, height: Int, format: Int32) = (0, 0, -1)
+    private let flags: Int32
 
-    /// - Parameter target: the output pixel format (default `yuv444p`: no chroma is lost).
-    public init(target: PixelFormat = PixelFormat(name: "yuv444p")!) {
+    /// The libswscale flags of a conversion that keeps the most (chroma at full resolution,
+    /// accurate rounding).
+    public static let accurateFlags = Int32(SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT)
+    /// Nearest sample (chroma replicated at the same size), accurate rounding.
+    public static let nearestFlags = Int32(SWS_POINT | SWS_ACCURATE_RND)
+    /// The flags of the ffmpeg CLI's own automatic conversions (`-pix_fmt`, its default
+    /// `sws_flags`): the same-size RGB converters then give exactly the CLI's bytes.
+    public static let ffmpegCLIFlags = Int32(SWS_BICUBIC)
+
+    /// - Parameters:
+    ///   - target: the output pixel format (default `yuv444p`: no chroma is lost).
+    ///   - flags: libswscale flags (default `accurateFlags`).
+    public init(target: PixelFormat = PixelFormat(name: "yuv444p")!, flags: Int32 = PixelConverter.accurateFlags) {
         self.target = target
+        self.flags = flags
     }
 
     deinit {
@@ -33,6 +49,10 @@ public final class PixelConverter {
         }
         guard let sws, let out = output else {
             throw MediaError(.decoderMissing, path: path, message: "cannot convert \(frame.pixelFormat.name) to \(target.name)")
+        }
+        guard frame.planeCount >= frame.pixelFormat.planeCount else {
+            throw MediaError(.corruptData, path: path,
+                             message: "a \(frame.pixelFormat.name) frame lacks plane \(frame.planeCount)\(frame.pixelFormat.hasPalette ? " (its palette)" : "")")
         }
         var srcData: (UnsafePointer<UInt8>?, UnsafePointer<UInt8>?, UnsafePointer<UInt8>?, UnsafePointer<UInt8>?) = (nil, nil, nil, nil)
         var srcStride: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
@@ -63,7 +83,7 @@ public final class PixelConverter {
 
     private func prepare(width w: Int, height h: Int, from src: PixelFormat, path: String) throws {
         sws = sws_getCachedContext(sws, Int32(w), Int32(h), src.av, Int32(w), Int32(h), target.av,
-                                   Int32(SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT), nil, nil, nil)
+                                   flags, nil, nil, nil)
         guard sws != nil else {
             throw MediaError(.decoderMissing, path: path, message: "libswscale cannot convert \(src.name) to \(target.name)")
         }

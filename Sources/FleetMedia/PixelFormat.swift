@@ -21,8 +21,23 @@ public struct PixelFormat: Sendable, Hashable, CustomStringConvertible {
     public var name: String { String(optionalCString: av_get_pix_fmt_name(av)) ?? "none" }
     /// Bits per component of the first component (8 for yuv420p, 10 for yuv420p10le).
     public var bitDepth: Int { descriptor.map { Int($0.pointee.comp.0.depth) } ?? 0 }
-    /// Number of planes in memory.
-    public var planeCount: Int { Int(av_pix_fmt_count_planes(av)) }
+    /// Number of planes in memory. A palette format (`pal8`) counts its palette as the last
+    /// plane: FFmpeg keeps it in `data[1]` (256 entries of 4 bytes), and libswscale reads it there.
+    public var planeCount: Int { Int(av_pix_fmt_count_planes(av)) + (hasPalette ? 1 : 0) }
+    /// Whether the frame carries a palette in `data[1]` (`pal8`).
+    public var hasPalette: Bool { descriptor.map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_PAL) != 0 } ?? false }
+    /// Whether the samples are R, G, B (packed, planar `gbr*`, or palette entries) rather than
+    /// Y, U, V or gray: there is no YUV matrix or range to apply to them.
+    public var isRGB: Bool {
+        descriptor.map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL) != 0 } ?? false
+    }
+    /// Whether the format is luma only (gray, or gray with alpha: `gray10le`, `ya8`, `monob`, ...).
+    public var isGray: Bool {
+        guard let d = descriptor, !isRGB else { return false }
+        return d.pointee.nb_components <= 2 && d.pointee.flags & UInt64(AV_PIX_FMT_FLAG_HWACCEL) == 0
+    }
+    /// Bytes of a palette plane: 256 entries of 4 bytes (AVPALETTE_SIZE).
+    static let paletteBytes = 1024
     /// log2 of the horizontal / vertical chroma subsampling (1 and 1 for 4:2:0).
     public var chromaShift: (x: Int, y: Int) {
         guard let d = descriptor else { return (0, 0) }
@@ -31,6 +46,7 @@ public struct PixelFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Bytes of pixel data in one row of plane `plane` for a frame `width` pixels wide.
     public func rowBytes(plane: Int, width: Int) -> Int {
+        if hasPalette && plane == 1 { return Self.paletteBytes }
         var sizes: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
         let ok = withUnsafeMutableBytes(of: &sizes) { raw in
             av_image_fill_linesizes(raw.baseAddress!.assumingMemoryBound(to: Int32.self), av, Int32(width))
@@ -42,6 +58,7 @@ public struct PixelFormat: Sendable, Hashable, CustomStringConvertible {
     /// Rows in plane `plane` for a frame `height` pixels tall (chroma planes are rounded up).
     public func rows(plane: Int, height: Int) -> Int {
         guard let d = descriptor else { return 0 }
+        if hasPalette && plane == 1 { return 1 }
         let isChroma = (plane == 1 || plane == 2) && (d.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB)) == 0
         if !isChroma { return height }
         let shift = Int(d.pointee.log2_chroma_h)

@@ -53,6 +53,42 @@ extension VideoDecoder {
         }
     }
 
+    /// Settings every demuxer of a clip gets right after `avformat_open_input` (the decoder's, a
+    /// reopened one, a scan's own), so that they all report the same packet timestamps.
+    ///
+    /// `AVFMT_FLAG_GENPTS`: where a packet has no presentation timestamp but a decode timestamp
+    /// (MPEG-PS, MPEG-TS, some AVI and FLV), libavformat fills it in from the decode timestamps
+    /// of the packets that follow (for a stream without reordering, pts = dts; the last packet:
+    /// its dts plus its duration), as `ffmpeg -fflags +genpts` does. Packets that have a pts are
+    /// unchanged; packets with neither stay without (raw elementary streams).
+    static func configureDemuxer(_ fmt: UnsafeMutablePointer<AVFormatContext>) {
+        fmt.pointee.flags |= AVFMT_FLAG_GENPTS
+    }
+
+    /// Makes the stream a first open of this file found (`known`) the decoder's stream in `fmt`,
+    /// a demuxer that has only read the header (no `avformat_find_stream_info`).
+    ///
+    /// Some demuxers (FLV, MPEG-PS: `AVFMTCTX_NOHEADER`) create their streams as the streams'
+    /// first packets arrive, so a header read alone has none: those learn their streams as a
+    /// first open does (`findStreamInfo`, which buffers the packets it reads for decoding).
+    /// - Throws: `.corruptData` when the stream is not there or has another codec.
+    static func adoptStream(_ known: StreamParameters, in fmt: UnsafeMutablePointer<AVFormatContext>,
+                            path: String, maxPixels: Int, findStreamInfo: (UnsafeMutablePointer<AVFormatContext>, Int) -> Int32) throws {
+        if Int(known.streamIndex) >= Int(fmt.pointee.nb_streams), fmt.pointee.ctx_flags & AVFMTCTX_NOHEADER != 0 {
+            let code = findStreamInfo(fmt, maxPixels)
+            if code < 0 {
+                throw MediaError(.corruptData, path: path,
+                                 message: ffmpegMessage(code, context: "cannot read stream information"), ffmpegCode: code)
+            }
+        }
+        guard Int(known.streamIndex) < Int(fmt.pointee.nb_streams),
+              let target = fmt.pointee.streams[Int(known.streamIndex)]?.pointee.codecpar,
+              target.pointee.codec_id == known.codecID,
+              avcodec_parameters_copy(target, known.parameters) >= 0 else {
+            throw MediaError(.corruptData, path: path, message: "the file changed since it was scanned (stream \(known.streamIndex) differs)")
+        }
+    }
+
     static func openError(path: String, code: Int32) -> MediaError {
         let kind: MediaError.Kind
         switch code {

@@ -29,6 +29,7 @@ extension VideoDecoder {
         let code = avformat_open_input(&fmt, info.path, nil, nil)
         guard code >= 0, fmt != nil else { throw Self.openError(path: info.path, code: code) }
         defer { avformat_close_input(&fmt) }
+        Self.configureDemuxer(fmt!)
         for i in 0..<Int(fmt!.pointee.nb_streams) where i != info.streamIndex {
             fmt!.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
         }

@@ -95,14 +95,10 @@ public final class VideoDecoder {
         var owned = Owned(format: fmt)
         defer { owned.release() }
         fmt.pointee.opaque = demuxLog.opaque
+        Self.configureDemuxer(fmt)
 
         if let known {
-            guard Int(known.streamIndex) < Int(fmt.pointee.nb_streams),
-                  let target = fmt.pointee.streams[Int(known.streamIndex)]?.pointee.codecpar,
-                  target.pointee.codec_id == known.codecID,
-                  avcodec_parameters_copy(target, known.parameters) >= 0 else {
-                throw MediaError(.corruptData, path: path, message: "the file changed since it was scanned (stream \(known.streamIndex) differs)")
-            }
+            try Self.adoptStream(known, in: fmt, path: path, maxPixels: options.maxPixels, findStreamInfo: Self.findStreamInfo)
         } else {
             // The container header's picture size, when it has one, is checked before
             // avformat_find_stream_info decodes frames to learn the rest; the decoders it opens get
@@ -397,6 +393,7 @@ public final class VideoDecoder {
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
         var code = avformat_open_input(&fmt, info.path, nil, nil)
         guard code >= 0, let fresh = fmt else { throw Self.openError(path: info.path, code: code) }
+        Self.configureDemuxer(fresh)
         code = Self.findStreamInfo(fresh, maxPixels: options.maxPixels)
         guard code >= 0, Int(stream) < Int(fresh.pointee.nb_streams) else {
             avformat_close_input(&fmt)

@@ -2,7 +2,13 @@ import FleetKernels
 import FleetMedia
 
 /// Hands a decoded frame to the transform kernels: the formats the kernels read go straight
-/// through (no copy); anything else is converted to yuv444p by libswscale first.
+/// through (no copy); anything else is converted by libswscale first:
+/// - RGB formats (packed, planar `gbr*`, palette `pal8`) to `rgb24`, with the ffmpeg CLI's own
+///   flags, so that the bytes are `ffmpeg -pix_fmt rgb24`'s; then to the kernels' planar `gbrp`
+///   (a lossless reordering). No YUV matrix or range touches them.
+/// - gray formats (`gray10le`, `ya8`, ...) to 8-bit `gray`, full range (libswscale's reading).
+/// - everything else to `yuv444p` with chroma replicated (nearest sample), whose matrix and range
+///   are then the stream's (or the options').
 struct FrameSourceBridge {
     /// Kernel format and whether the format itself implies full range (the `yuvj*` formats).
     static func kernelFormat(of name: String) -> (SourcePixelFormat, fullRange: Bool)? {
@@ -39,6 +45,9 @@ struct FrameSourceBridge {
     }
 
     private var converter: PixelConverter?
+    private var toRGB24: PixelConverter?
+    private var toGBRP: PixelConverter?
+    private var toGray: PixelConverter?
 
     /// Calls `body` with the frame as a kernel `SourceImage`, its kernel format and range hint.
     mutating func withImage<R>(_ frame: FrameView, path: String,
@@ -46,7 +55,26 @@ struct FrameSourceBridge {
         if let (format, full) = Self.kernelFormat(of: frame.pixelFormat.name) {
             return try body(Self.image(frame, format), format, full)
         }
-        if converter == nil { converter = PixelConverter() }
+        if frame.pixelFormat.isRGB {
+            if toGBRP == nil { toGBRP = PixelConverter(target: PixelFormat(name: "gbrp")!, flags: PixelConverter.ffmpegCLIFlags) }
+            let gbrp = toGBRP!
+            func planar(_ f: FrameView) throws -> R {
+                try gbrp.convert(f, path: path) { converted in try body(Self.image(converted, .gbrp), .gbrp, true) }
+            }
+            if frame.pixelFormat.name == "rgb24" { return try planar(frame) }
+            if toRGB24 == nil { toRGB24 = PixelConverter(target: PixelFormat(name: "rgb24")!, flags: PixelConverter.ffmpegCLIFlags) }
+            return try toRGB24!.convert(frame, path: path) { try planar($0) }
+        }
+        if frame.pixelFormat.isGray {
+            // libswscale treats gray as full range (as the ffmpeg CLI's rgb24 of it): the 8-bit
+            // gray it makes is full range too.
+            if toGray == nil { toGray = PixelConverter(target: PixelFormat(name: "gray")!, flags: PixelConverter.nearestFlags) }
+            return try toGray!.convert(frame, path: path) { converted in try body(Self.image(converted, .gray), .gray, true) }
+        }
+        // Nearest chroma (replicated), as the kernels do at 1:1 and as libswscale's same-size
+        // converters do: its bilinear 4:2:2 -> 4:4:4 upsampling is up to 119 levels off
+        // `ffmpeg -pix_fmt rgb24` at sharp colour edges (yuv422p10le).
+        if converter == nil { converter = PixelConverter(flags: PixelConverter.nearestFlags) }
         return try converter!.convert(frame, path: path) { converted in
             try body(Self.image(converted, .yuv444p), .yuv444p, false)
         }

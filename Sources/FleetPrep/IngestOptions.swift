@@ -32,9 +32,11 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     /// `imagenet`, `unit`, `symmetric` or `none`.
     public var normalize: String?
     /// Colour matrix override: `bt601`, `bt709` or `bt2020` (default: from the stream; BT.601 when
-    /// it declares none, as the ffmpeg CLI does).
+    /// it declares none, as the ffmpeg CLI does). RGB sources (rgb24, bgr0, gbrp, pal8, ...)
+    /// ignore it: they have no YUV matrix.
     public var matrix: String?
-    /// Colour range override: `limited` or `full` (default: from the stream).
+    /// Colour range override: `limited` or `full` (default: from the stream). RGB sources ignore
+    /// it (full range).
     public var range: String?
     /// `rgb`, `bgr` or `gray`.
     public var channels: String?

@@ -109,7 +109,9 @@ final class CameraStream {
         try bridge.withImage(frame, path: path) { image, format, full in
             if transformer == nil {
                 let info = track.parts[current?.part ?? 0].info
-                guard let matrix = config.transform.matrix ?? FrameSourceBridge.matrix(info.matrix) else {
+                // RGB sources have no matrix to apply (an RGB stream declares "gbr", which the
+                // YUV kernels do not know): the kernel ignores it, so it cannot fail the clip.
+                guard let matrix = format.isRGB ? ColourMatrix.bt601 : config.transform.matrix ?? FrameSourceBridge.matrix(info.matrix) else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,
                                       message: "unsupported colour matrix \(info.colorSpace); pass --matrix bt601, bt709 or bt2020 to convert it as one of those",
                                       samplesKept: 0)

@@ -44,9 +44,9 @@ struct IngestCommand: ParsableCommand {
     var layout: String?
     @Option(help: "Normalization: imagenet, unit, symmetric or none (default imagenet).")
     var normalize: String?
-    @Option(help: "Colour matrix override: bt601, bt709 or bt2020 (default: from the stream; bt601 when it declares none, as ffmpeg does).")
+    @Option(help: "Colour matrix override: bt601, bt709 or bt2020 (default: from the stream; bt601 when it declares none, as ffmpeg does). RGB sources ignore it: they have no matrix.")
     var matrix: String?
-    @Option(help: "Colour range override: limited or full (default: from the stream).")
+    @Option(help: "Colour range override: limited or full (default: from the stream). RGB sources ignore it: they are full range.")
     var range: String?
     @Option(help: "Channels: rgb, bgr or gray.")
     var channels: String?

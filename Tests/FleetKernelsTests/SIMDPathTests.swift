@@ -55,6 +55,10 @@ import Testing
             // Generic taps without pre-decimation (3:1 vertical, 9:1 horizontal... min ratio 3).
             c(.yuv422p, 901, 601, 100, 200, .area, channels: .bgr, dtype: .f32),
             c(.gray, 1280, 960, 160, 120, channels: .gray, dtype: .u8),
+            // Planar RGB: three full-resolution planes, pre-decimated together; gray output.
+            c(.gbrp, 320, 240, 160, 120, channels: .bgr),
+            c(.gbrp, 1000, 700, 120, 90, .area, crop: .pixels(x: 13, y: 7, width: 977, height: 661), dtype: .u8),
+            c(.gbrp, 1280, 960, 224, 224, channels: .gray, dtype: .u8),
         ]
     }()
 

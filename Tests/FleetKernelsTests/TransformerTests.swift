@@ -407,12 +407,16 @@ func rampTransformer(_ n: Normalization, _ dtype: ElementType, _ channels: Chann
             let first = Array(out[0..<c])
             var constant = true
             for p in 0..<(ow * oh) where Array(out[(p * c)..<(p * c + c)]) != first { constant = false }
-            let want = Self.rgb(Double(yv), Double(uv), Double(vv), matrix, range, tenBit: tenBit)
+            // gbrp: planes G, B, R; no matrix or range; gray is BT.601 luma at full range.
+            let rgbSource = format == .gbrp
+            let want = rgbSource ? [Double(vv), Double(yv), Double(uv)]
+                                 : Self.rgb(Double(yv), Double(uv), Double(vv), matrix, range, tenBit: tenBit)
             let expected: [Double] = switch channels {
             case .rgb: want
             case .bgr: want.reversed()
-            case .gray: [range == .limited ? min(max((Double(yv) / (tenBit ? 4 : 1) - 16) * 255 / 219, 0), 255)
-                                           : Double(yv) * (tenBit ? 255 / 1023 : 1)]
+            case .gray: rgbSource ? [0.299 * Double(vv) + 0.587 * Double(yv) + 0.114 * Double(uv)]
+                : [range == .limited ? min(max((Double(yv) / (tenBit ? 4 : 1) - 16) * 255 / 219, 0), 255)
+                                     : Double(yv) * (tenBit ? 255 / 1023 : 1)]
             }
             let close = zip(first, expected).allSatisfy { abs(Double($0) - $1) <= 1.5 }
             #expect(constant && close,
