@@ -125,15 +125,21 @@ public final class IngestRun: @unchecked Sendable {
         // batch (the same for every worker) fixes the size and the camera count.
         var engineConfig = cfg
         var datasetTensor: TensorSpec? = nil
-        if !cfg.mixedShapes, let (first, cameras) = Self.firstTensor(inputs.items, config: cfg, schema: inputs.schema) {
+        var prescanned: GroupPlan? = nil
+        if !cfg.mixedShapes, let (firstPlan, position) = Self.firstPlan(inputs.items, config: cfg, schema: inputs.schema) {
+            let first = firstPlan.tensor
             datasetTensor = first
-            engineConfig.datasetCameras = cameras
+            engineConfig.datasetCameras = firstPlan.cameras.map(\.camera)
+            // The scan that fixed the shape is the plan of this worker's first group when that is
+            // the batch's first group: the engine uses it instead of scanning the group again
+            // (with the shape it fixed, the engine's configuration gives the same plan).
+            if position == 0, items.first?.key == firstPlan.item.key { prescanned = firstPlan }
             let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
             if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
             engineConfig.expectedCameras = first.shape[0]
         }
         let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: sink, progress: progress,
-                                  resume: resume, journal: journal)
+                                  resume: resume, journal: journal, prescanned: prescanned)
         lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
         if stopNow { engine.cancel() }
         try engine.run()
@@ -289,11 +295,11 @@ public final class IngestRun: @unchecked Sendable {
 
     // MARK: - Helpers
 
-    /// The tensor of the first clip group (in the order of the whole batch, so every worker finds
-    /// the same) that scans; nil when none does.
-    static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> (TensorSpec, [String])? {
-        for item in items {
-            if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return (plan.tensor, plan.cameras.map(\.camera)) }
+    /// The plan of the first clip group (in the order of the whole batch, so every worker finds
+    /// the same) that scans, and its position in the batch; nil when none does.
+    static func firstPlan(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> (GroupPlan, Int)? {
+        for (i, item) in items.enumerated() {
+            if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return (plan, i) }
         }
         return nil
     }

@@ -27,6 +27,8 @@ final class IngestEngine: @unchecked Sendable {
     private let resume: IngestJournal.ResumePoint
     private let journal: IngestJournal
     private let lookahead: Int
+    /// The plan of group 0, already scanned (to fix the dataset's shape): not scanned again.
+    private let prescanned: GroupPlan?
 
     private let state = NSCondition()
     private var nextScan = 0
@@ -49,7 +51,8 @@ final class IngestEngine: @unchecked Sendable {
     private var fatal: Error?
 
     init(items: [IngestItem], config: IngestConfiguration, schema: LabelSchema, sink: ShardSink,
-         progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal) {
+         progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal, prescanned: GroupPlan? = nil) {
+        self.prescanned = prescanned
         self.items = items
         self.config = config
         self.schema = schema
@@ -166,7 +169,10 @@ final class IngestEngine: @unchecked Sendable {
         // A group that failed in an earlier run is still scanned and laid out, so that the plan
         // (every later record's place) is the one that run made; its records are dropped.
         let result: Result<GroupPlan, ClipFailure>
-        do { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) } catch {
+        do {
+            if g == 0, let p = prescanned { result = .success(p) }
+            else { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) }
+        } catch {
             result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
         }
         let planned = (try? result.get())?.count ?? 0
