@@ -70,7 +70,13 @@ public final class IngestRun: @unchecked Sendable {
         cancelled = true
         let e = engine
         lock.unlock()
+        // Reaches discovery, header and sidecar parsing, and label alignment as well.
+        configuration.labelOptions.cancellation.cancel()
         e?.cancel()
+    }
+
+    private var interruptedBeforeWork: IngestError {
+        IngestError.interrupted(resumeHint: "complete shards are kept. Run the same command again to resume.")
     }
 
     /// File names of this worker's outputs.
@@ -87,7 +93,7 @@ public final class IngestRun: @unchecked Sendable {
     public func run() throws -> IngestSummary {
         let cfg = configuration
         let start = DispatchTime.now().uptimeNanoseconds
-        let inputs = IngestInputs(config: cfg)
+        let inputs = try IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
         guard !inputs.items.isEmpty || !inputs.failures.isEmpty else {
             throw IngestError.nothingToIngest("no clips found in \(cfg.inputs.joined(separator: ", "))")
@@ -125,6 +131,7 @@ public final class IngestRun: @unchecked Sendable {
         // batch (the same for every worker) fixes the size and the camera count.
         var engineConfig = cfg
         var datasetTensor: TensorSpec? = nil
+        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
         if !cfg.mixedShapes, let first = Self.firstTensor(inputs.items, config: cfg, schema: inputs.schema) {
             datasetTensor = first
             let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
@@ -133,6 +140,7 @@ public final class IngestRun: @unchecked Sendable {
         }
         let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: sink, progress: progress,
                                   resume: resume, journal: journal)
+        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
         lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
         if stopNow { engine.cancel() }
         try engine.run()
@@ -225,6 +233,11 @@ public final class IngestRun: @unchecked Sendable {
             throw IngestError.output(path: out.path, message: "already holds a dataset (\(manifestName)) made by another run; use another --out, or --overwrite to replace it")
         }
         var resume = contents?.point ?? IngestJournal.ResumePoint()
+        // The clips under the kept shards must be the files the journal recorded: a changed clip
+        // refuses the resume, naming the file (docs/ingest.md, "Resume and crash safety").
+        for (g, entry) in resume.groups.sorted(by: { $0.key < $1.key }) where g < items.count {
+            if let files = entry.files { try FileIdentity.check(group: items[g].group, recorded: files, full: false, out: out.path) }
+        }
         // Journaled shards count only while their files are there, whole. A complete run's shards
         // are checked by size (re-running a finished command stays cheap); an unfinished run's
         // also by digest, since it is about to build on them.
@@ -292,6 +305,7 @@ public final class IngestRun: @unchecked Sendable {
     /// the same) that scans; nil when none does.
     static func firstTensor(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> TensorSpec? {
         for item in items {
+            if config.labelOptions.cancellation.isCancelled { return nil }
             if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return plan.tensor }
         }
         return nil
@@ -366,8 +380,8 @@ public final class IngestRun: @unchecked Sendable {
         for item in items { bytes.append(contentsOf: Array((item.key + "\u{0}" + item.group.path + "\n").utf8)) }
         bytes.append(contentsOf: Array(schema.names.joined(separator: ",").utf8))
         // The layout plan's rules (records placed up front, failed groups compacted out; v3: wds
-        // .json members carry json_crc32c).
-        bytes.append(contentsOf: Array("layout-v3".utf8))
+        // .json members carry json_crc32c; v4: group lines record their files' identities).
+        bytes.append(contentsOf: Array("layout-v4".utf8))
         return fnv1a64(bytes)
     }
 

@@ -77,6 +77,9 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
         return problems
     }
 
+    /// The bytes `write` puts in the file: the canonical form, with its `digest`.
+    public func encoded() throws -> Data { try Self.canonical(try sealed()) }
+
     /// Writes `directory/name` (with its `digest`) via a temporary file, fsync and rename.
     public func write(to directory: URL, name: String = "index.json") throws(ShardError) {
         let url = directory.appendingPathComponent(name)

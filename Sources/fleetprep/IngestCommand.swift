@@ -90,6 +90,10 @@ struct IngestCommand: ParsableCommand {
     var maxFrames: Int?
     @Option(parsing: .unconditional, help: "Largest sidecar file in bytes.")
     var maxSidecarBytes: Int?
+    @Option(parsing: .unconditional, help: "Most label columns one clip may bring (default 1024; not applied with --signals).")
+    var maxSignals: Int?
+    @Flag(help: "Follow symlinks whose target lies outside the input they were found under (default: a discover error).")
+    var followSymlinks = false
 
     @Option(help: "This process's share of the batch, I/N (default: from Slurm, Kubernetes or AWS Batch array variables).")
     var worker: String?
@@ -119,6 +123,8 @@ struct IngestCommand: ParsableCommand {
         c.signals = signals.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.format = format; c.digest = digest; c.target = target; c.fill = fill; c.alignment = alignment
         c.maxPixels = maxPixels; c.maxFrames = maxFrames; c.maxSidecarBytes = maxSidecarBytes
+        c.maxSignals = maxSignals
+        c.followSymlinks = followSymlinks ? true : nil
         var merged = c.filled(from: o)
         if merged.inputs == nil || merged.inputs!.isEmpty {
             guard let samples = BundledSamples.directory() else {
