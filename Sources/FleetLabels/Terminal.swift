@@ -32,15 +32,15 @@ public enum Terminal {
     /// A short, escaped excerpt of untrusted content for an error message: at most `limit`
     /// characters (then `…`), control characters escaped. Error messages never carry more of a
     /// file than this, so a sidecar linked to another file cannot copy it into errors.jsonl.
-    public static func excerpt(_ text: Substring, limit: Int = 32) -> String {
+    public static func excerpt(_ text: Substring, limit: Int = 16) -> String {
         let head = text.prefix(limit)
         return escape(String(head)) + (head.endIndex < text.endIndex ? "…" : "")
     }
 
-    public static func excerpt(_ text: String, limit: Int = 32) -> String { excerpt(Substring(text), limit: limit) }
+    public static func excerpt(_ text: String, limit: Int = 16) -> String { excerpt(Substring(text), limit: limit) }
 
     /// The excerpt of raw bytes (invalid UTF-8 shown as U+FFFD).
-    public static func excerpt(_ bytes: some Collection<UInt8>, limit: Int = 32) -> String {
+    public static func excerpt(_ bytes: some Collection<UInt8>, limit: Int = 16) -> String {
         // Decode at most 4 bytes a character more than the limit: the rest is never looked at.
         let head = bytes.prefix(limit * 4 + 4)
         let s = String(decoding: head, as: UTF8.self)

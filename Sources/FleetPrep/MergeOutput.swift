@@ -71,12 +71,14 @@ struct MergeOutput {
             }
             createdDirs = missing.reversed()
         }
+        // Refusals first, before anything (the lock file included) is touched; again under the lock.
+        if createdDirs.isEmpty { _ = try check(items, remove: remove) }
         let stateExisted = fm.fileExists(atPath: state.path)
         let lockFile = state.appendingPathComponent("lock")
-        let lockExisted = fm.fileExists(atPath: lockFile.path)
+        let lockBefore = fm.contents(atPath: lockFile.path)
         let journalBefore = fm.contents(atPath: journal.path)
         func undoSetup() {
-            if !lockExisted { unlink(lockFile.path) }
+            if let lockBefore { try? lockBefore.write(to: lockFile) } else { unlink(lockFile.path) }
             if let journalBefore { try? AtomicFile.write(journalBefore, to: journal) } else { unlink(journal.path) }
             unlink(state.appendingPathComponent("." + Self.journalName + ".tmp").path)
             if !stateExisted { rmdir(state.path) }
@@ -94,8 +96,9 @@ struct MergeOutput {
         }
     }
 
-    private func writeLocked(_ items: [Item], remove: [String]) throws {
-        let fm = FileManager.default
+    /// Throws the first refusal; returns the names an earlier merge wrote and which of `remove`
+    /// are there to remove.
+    private func check(_ items: [Item], remove: [String]) throws -> (owned: Set<String>, removals: [String]) {
         let dir = OutputDirectory(url: url, manifestName: "index.json", errorsName: "errors.jsonl", prefix: "shard", shardExtension: "fps")
         let entries = try dir.entries()
         // Ingest's rule: a directory that holds files but no FleetPrep dataset is someone's data.
@@ -118,6 +121,12 @@ struct MergeOutput {
             throw IngestError.output(path: url.path, message: "holds \(Terminal.escape(first))\(foreign.count > 1 ? " and \(foreign.count - 1) more" : ""), which no earlier merge into this directory wrote (its journal, .fleetprep/\(Self.journalName), does not name it); FleetPrep does not replace files it did not write: move it, or use another --out")
         }
         let removals = remove.filter { owned.contains($0) && Self.exists(url.appendingPathComponent($0).path) }
+        return (owned, removals)
+    }
+
+    private func writeLocked(_ items: [Item], remove: [String]) throws {
+        let fm = FileManager.default
+        let (owned, removals) = try check(items, remove: remove)
 
         // The journal names every file first (with what earlier merges named), then files appear.
         var names = owned.filter { !$0.hasPrefix(".") }
