@@ -272,4 +272,189 @@ import Testing
             if label == "new" { #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("new").path)) }
         }
     }
+
+    // MARK: - 4. signals.csv: linear header, --max-signals, schema, cancellation
+
+    /// A group `parent/name` with the small clip and a signals.csv of `columns` named columns.
+    static func wideGroup(_ parent: URL, _ name: String, columns: Int, prefix: String = "s") throws -> URL {
+        let g = try H.group(parent, name)
+        let names = (0..<columns).map { "\(prefix)\($0)" }.joined(separator: ",")
+        let row = [String](repeating: "1", count: columns).joined(separator: ",")
+        try H.write("t," + names + "\n0," + row + "\n9," + row + "\n", g.appendingPathComponent("signals.csv"))
+        return g
+    }
+
+    @Test func wideHeadersCostLinearTime() throws {
+        let dir = H.temp("r3-wide")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The oracle is the growth: 4× the columns must cost about 4× the time, not 16×.
+        var seconds: [Double] = []
+        for columns in [12_500, 50_000] {
+            let g = try Self.wideGroup(dir, "g\(columns)", columns: columns)
+            let out = dir.appendingPathComponent("out\(columns)")
+            let start = Date()
+            let r = try H.fleetprep(["ingest", g.path, "--out", out.path, "--quiet", "--size", "8x8", "--dtype", "u8", "--stride", "1000",
+                                     "--max-signals", "100000"], timeout: 300)
+            seconds.append(Date().timeIntervalSince(start))
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try DatasetManifest.read(from: out).schema.names.count == columns)
+        }
+        #expect(seconds[1] < 8 * max(seconds[0], 0.25), "12,500 columns: \(seconds[0]) s, 50,000: \(seconds[1]) s (quadratic growth)")
+        #expect(seconds[1] < 60, "50,000 columns took \(seconds[1]) s")
+    }
+
+    @Test func aClipOverTheSignalLimitFailsAloneAndAddsNoColumns() throws {
+        let dir = H.temp("r3-maxsignals")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wide = try Self.wideGroup(dir, "wide", columns: 200_000, prefix: "w")
+        let a = try H.group(dir, "a")
+        try H.write("t,speed,steer\n0,1,2\n9,3,4\n", a.appendingPathComponent("signals.csv"))
+        let b = try H.group(dir, "b")
+        try H.write("t,speed,brake\n0,1,0\n9,3,1\n", b.appendingPathComponent("signals.csv"))
+        // A malformed header (a column twice): that clip fails and adds nothing either.
+        let bad = try H.group(dir, "bad")
+        try H.write("t,gear,gear\n0,1,1\n", bad.appendingPathComponent("signals.csv"))
+        let out = dir.appendingPathComponent("out")
+        let start = Date()
+        let r = try H.fleetprep(["ingest", a.path, wide.path, bad.path, b.path, "--out", out.path, "--quiet", "--size", "8x8", "--dtype", "u8"], timeout: 120)
+        let took = Date().timeIntervalSince(start)
+        #expect(r.status == 1, "\(r.status) \(r.stderr)")
+        #expect(took < 30, "a 3-clip batch with one 200,000-column header took \(took) s")
+        let m = try DatasetManifest.read(from: out)
+        #expect(m.schema.names == ["speed", "steer", "brake"])
+        let errs = H.errors(out)
+        #expect(errs.count == 2, "\(errs)")
+        let wideErr = errs.first { ($0["path"] as? String)?.hasSuffix("wide/signals.csv") == true }
+        #expect((wideErr?["message"] as? String ?? "").contains("200000 signal columns; the limit is 1024"), "\(errs)")
+        #expect(wideErr?["stage"] as? String == "labels")
+        // Every record carries 3 labels, not 200,003.
+        let ds = try ShardDataset(directory: out)
+        #expect(ds.count > 0)
+        for i in 0..<ds.count { #expect(try ds.record(at: i).labels.count == 3) }
+        // --signals names the columns: no limit then.
+        let named = dir.appendingPathComponent("named")
+        let n = try H.fleetprep(["ingest", wide.path, "--out", named.path, "--quiet", "--size", "8x8", "--dtype", "u8", "--stride", "1000",
+                                 "--signals", "w7,w199999"], timeout: 120)
+        #expect(n.status == 0, "\(n.stderr)")
+        #expect(try DatasetManifest.read(from: named).schema.names == ["w7", "w199999"])
+        // The limit is an option, range-checked.
+        let o = try H.fleetprep(["ingest", a.path, "--out", dir.appendingPathComponent("o").path, "--quiet", "--max-signals", "0"])
+        #expect(o.status == 2 && o.stderr.contains("--max-signals"), "\(o.stderr)")
+    }
+
+    @Test func sigtermReachesTheSidecarParserWithinOneSecond() throws {
+        let dir = H.temp("r3-sigterm")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Three groups with 24 MB signals tables: seconds of parsing each.
+        var inputs: [String] = []
+        var table = "t,a,b,c,d,e,f,g,h\n"
+        table.reserveCapacity(25 << 20)
+        for i in 0..<1_200_000 { table += "\(Double(i) * 0.001),1,2,3,4,5,6,7,8\n" }
+        for k in 0..<3 {
+            let g = try H.group(dir, "g\(k)")
+            try H.write(table, g.appendingPathComponent("signals.csv"))
+            inputs.append(g.path)
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestPaths.fleetprepExecutable)
+        p.arguments = ["ingest"] + inputs + ["--out", dir.appendingPathComponent("out").path, "--quiet", "--jobs", "1", "--size", "8x8",
+                                             "--signals", "a", "--max-sidecar-bytes", "100000000"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let done = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in done.signal() }
+        try p.run()
+        usleep(800_000)
+        let sent = Date()
+        kill(p.processIdentifier, SIGTERM)
+        if done.wait(timeout: .now() + 30) == .timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            done.wait()
+        }
+        let took = Date().timeIntervalSince(sent)
+        #expect(p.terminationStatus == 130, "exit \(p.terminationStatus)")
+        #expect(took < 1.0, "SIGTERM took effect after \(took) s")
+    }
+
+    // MARK: - 5. Symlinks stay inside their input
+
+    @Test func symlinksOutsideTheInputAreNotFollowedUnlessAsked() throws {
+        let dir = H.temp("r3-symlinks")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fm = FileManager.default
+        let upload = dir.appendingPathComponent("up/in")
+        try fm.createDirectory(at: upload, withIntermediateDirectories: true)
+        try fm.createDirectory(at: dir.appendingPathComponent("secret"), withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Self.clip2, toPath: dir.appendingPathComponent("secret/private.mp4").path)
+        try fm.copyItem(atPath: Self.clip2, toPath: dir.appendingPathComponent("up/sibling.mp4").path)
+        try fm.copyItem(atPath: Self.clip, toPath: upload.appendingPathComponent("a.mp4").path)
+        let passwd = dir.appendingPathComponent("passwd")
+        try H.write("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n", passwd)
+        try fm.createSymbolicLink(atPath: upload.appendingPathComponent("link").path, withDestinationPath: "../../secret")
+        try fm.createSymbolicLink(atPath: upload.appendingPathComponent("loop").path, withDestinationPath: "..")
+        try fm.createSymbolicLink(atPath: upload.appendingPathComponent("a.signals.csv").path, withDestinationPath: passwd.path)
+        // A link that stays inside is followed as before.
+        try fm.createDirectory(at: upload.appendingPathComponent("real"), withIntermediateDirectories: true)
+        try fm.copyItem(atPath: TestPaths.sample("vfr_160x120.mkv"), toPath: upload.appendingPathComponent("real/v.mkv").path)
+        try fm.createSymbolicLink(atPath: upload.appendingPathComponent("alias").path, withDestinationPath: "real")
+        let out = dir.appendingPathComponent("out")
+        let r = try H.fleetprep(["ingest", upload.path, "--out", out.path, "--size", "16x16"])
+        #expect(r.status == 1, "\(r.status) \(r.stderr)")
+        let keys = try H.keys(out)
+        #expect(Set(keys.map { String($0.dropLast(7)) }) == ["a", "v"], "\(Set(keys))")
+        let errs = H.errors(out)
+        let discover = errs.filter { $0["stage"] as? String == "discover" }.compactMap { $0["path"] as? String }.sorted()
+        #expect(discover == ["a.signals.csv", "link", "loop"].map { upload.appendingPathComponent($0).path }, "\(errs)")
+        let errorsText = try String(contentsOf: out.appendingPathComponent("errors.jsonl"), encoding: .utf8)
+        #expect(!r.stderr.contains("root:x") && !errorsText.contains("root:x"))
+        // --follow-symlinks: the links are followed; the sidecar fails, quoting at most a short
+        // escaped excerpt of the file it leads to.
+        let out2 = dir.appendingPathComponent("out2")
+        let f = try H.fleetprep(["ingest", upload.path, "--out", out2.path, "--size", "16x16", "--follow-symlinks"])
+        #expect(f.status == 1, "\(f.status) \(f.stderr)")
+        let keys2 = Set(try H.keys(out2).map { String($0.dropLast(7)) })
+        #expect(keys2.isSuperset(of: ["private", "sibling", "v"]) && !keys2.contains("a"), "\(keys2)")
+        let text = try String(contentsOf: out2.appendingPathComponent("errors.jsonl"), encoding: .utf8)
+        #expect(!text.contains("/bin/bash") && !f.stderr.contains("/bin/bash") && !text.contains("daemon"), "\(text)")
+    }
+
+    // MARK: - 6. Names
+
+    @Test func namesWithTerminalEscapesArePrintedEscaped() throws {
+        let dir = H.temp("r3-escapes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        // One clip that ingests and one that fails (not media), both with escapes in their names.
+        try FileManager.default.copyItem(atPath: Self.clip, toPath: input.appendingPathComponent("ok\u{1b}]0;owned\u{07}.mp4").path)
+        try H.write("not a video", input.appendingPathComponent("bad\u{1b}[2J\u{1b}[31m.mp4"))
+        let out = dir.appendingPathComponent("out")
+        for args in [["ingest", input.path, "--out", out.path, "--size", "16x16"], ["inspect", out.path], ["verify", out.path]] {
+            let r = try H.fleetprep(args)
+            #expect(r.status != 0 || args[0] != "ingest", "\(args[0]): \(r.status)")
+            for (stream, text) in [("stdout", r.stdout), ("stderr", r.stderr)] {
+                let controls = text.unicodeScalars.filter { $0.value < 0x20 && $0 != "\n" && $0 != "\t" }
+                #expect(controls.isEmpty, "\(args[0]) \(stream) holds control characters: \(controls.map { $0.value })")
+            }
+            if args[0] == "ingest" { #expect(r.stderr.contains("bad\\e[2J"), "\(r.stderr)") }
+        }
+    }
+
+    @Test func aClipNestedTooDeepIsReportedNotSkipped() throws {
+        let dir = H.temp("r3-deep")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var deep = dir.appendingPathComponent("in")
+        for _ in 0..<600 { deep.appendPathComponent("d") }
+        try FileManager.default.createDirectory(at: deep, withIntermediateDirectories: true)
+        // Foundation's copy gives up on paths this long; cp does not.
+        let cp = try TestPaths.run("/bin/cp", [Self.clip, deep.appendingPathComponent("x.mp4").path])
+        #expect(cp.0 == 0, "\(cp.2)")
+        try FileManager.default.copyItem(atPath: Self.clip2, toPath: dir.appendingPathComponent("in/top.mp4").path)
+        let out = dir.appendingPathComponent("out")
+        let r = try H.fleetprep(["ingest", dir.appendingPathComponent("in").path, "--out", out.path, "--quiet", "--size", "16x16"])
+        #expect(r.status == 1, "\(r.status) \(r.stderr)")
+        let errs = H.errors(out)
+        #expect(errs.count == 1 && errs[0]["stage"] as? String == "discover" && ((errs[0]["message"] as? String) ?? "").contains("nested more than"), "\(errs)")
+        #expect(try H.keys(out).allSatisfy { $0.hasPrefix("top") })
+    }
 }
