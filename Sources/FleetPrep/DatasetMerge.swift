@@ -132,13 +132,9 @@ public enum DatasetMerge {
                 guard isPlainName(s.file) else {
                     throw IngestError.output(path: p.path, message: "names a shard \"\(Terminal.escape(s.file))\", which is not a plain file name (no \"/\", no \"..\", no leading \".\"); a worker manifest names the shards beside it")
                 }
-                if let other = shardOwner[s.file] {
-                    throw IngestError.output(path: p.path, message: "names shard \(s.file), which \(other) names too; the workers overlap")
-                }
                 guard s.file != "index.json", s.file != "errors.jsonl" else {
                     throw IngestError.output(path: p.path, message: "names a shard \(s.file), the name of merge's own output")
                 }
-                shardOwner[s.file] = p.path
                 let file = p.directory.appendingPathComponent(s.file)
                 let ds: ShardDataset
                 do { ds = try ShardDataset(shardFile: file) } catch {
@@ -157,6 +153,12 @@ public enum DatasetMerge {
                     }
                     sampleOwner[key] = file.path
                 }
+                // Two manifests naming one shard file overlap (their keys were compared first, so
+                // that a copied shard is reported by its samples).
+                if let other = shardOwner[s.file] {
+                    throw IngestError.output(path: p.path, message: "names shard \(s.file), which \(other) names too; the workers overlap")
+                }
+                shardOwner[s.file] = p.path
                 shards.append(s)
                 placements.append((file, s.file))
             }

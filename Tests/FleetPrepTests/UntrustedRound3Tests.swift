@@ -235,7 +235,7 @@ import Testing
         m.shards[0].file = try DatasetManifest.read(from: out.appendingPathComponent("index-w000of002.json")).shards[0].file
         try m.write(to: out, name: "index-w001of002.json")
         let dup = try H.fleetprep(["merge", out.path])
-        #expect(dup.status == 2 && dup.stderr.contains("names too"), "\(dup.status) \(dup.stderr)")
+        #expect(dup.status == 2 && (dup.stderr.contains("overlap") || dup.stderr.contains("samples")), "\(dup.status) \(dup.stderr)")
     }
 
     static let shmIsAnotherFileSystem: Bool = {
@@ -456,5 +456,111 @@ import Testing
         let errs = H.errors(out)
         #expect(errs.count == 1 && errs[0]["stage"] as? String == "discover" && ((errs[0]["message"] as? String) ?? "").contains("nested more than"), "\(errs)")
         #expect(try H.keys(out).allSatisfy { $0.hasPrefix("top") })
+    }
+
+    // MARK: - 7. Verify: wds padding, end of archive, the .json member read as JSON
+
+    /// The tar members of a wds shard, read here from the ustar headers (name, data range).
+    static func tarMembers(_ b: [UInt8]) -> [(name: String, data: Range<Int>)] {
+        var out: [(String, Range<Int>)] = []
+        var pos = 0
+        while pos + 512 <= b.count, b[pos..<(pos + 512)].contains(where: { $0 != 0 }) {
+            let name = String(decoding: b[pos..<(pos + 100)].prefix { $0 != 0 }, as: UTF8.self)
+            let size = Int(String(decoding: b[(pos + 124)..<(pos + 136)].prefix { $0 != 0 && $0 != 0x20 }, as: UTF8.self), radix: 8)!
+            out.append((name, (pos + 512)..<(pos + 512 + size)))
+            pos += 512 + (size + 511) / 512 * 512
+        }
+        return out
+    }
+
+    @Test func verifyOfOneWdsShardChecksPaddingEndOfArchiveAndTheJSONField() throws {
+        let dir = H.temp("r3-wds")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let g = try H.group(dir, "g")
+        try H.write("t,speed\n0,1\n9,1\n", g.appendingPathComponent("signals.csv"))
+        let out = dir.appendingPathComponent("out")
+        #expect(try H.fleetprep(["ingest", g.path, "--out", out.path, "--quiet", "--size", "16x16", "--dtype", "u8", "--format", "wds"]).status == 0)
+        let name = try DatasetManifest.read(from: out).shards[0].file
+        let url = out.appendingPathComponent(name)
+        let original = [UInt8](try Data(contentsOf: url))
+        #expect(try H.fleetprep(["verify", url.path]).status == 0)
+        let members = Self.tarMembers(original)
+        let npy = members.first { $0.name.hasSuffix(".npy") }!, json = members.first { $0.name.hasSuffix(".json") }!
+        let lastEnd = (members.last!.data.upperBound + 511) / 512 * 512
+        #expect(npy.data.upperBound % 512 != 0 && json.data.upperBound % 512 != 0, "the test needs padding after both members")
+        // One flipped bit in the .npy member's tar padding, the .json member's, and the end of
+        // the archive: each makes the shard fail on its own, and the dataset too.
+        for (what, at) in [("npy padding", npy.data.upperBound + 3), ("json padding", json.data.upperBound + 1), ("end of archive", lastEnd + 700)] {
+            var b = original
+            b[at] ^= 0x10
+            try Data(b).write(to: url)
+            #expect(try H.fleetprep(["verify", url.path]).status == 1, "verify SHARD passed a flip in the \(what)")
+            #expect(try H.fleetprep(["verify", out.path]).status == 1, "verify DIR passed a flip in the \(what)")
+        }
+        // The .json member rewritten with a space after json_crc32c's colon (still valid JSON,
+        // one byte longer: the tar header's size and checksum are rewritten to match, and the
+        // member still ends inside the same 512-byte block) and a label changed: the CRC must
+        // still be checked.
+        var b = original
+        let text = String(decoding: b[json.data], as: UTF8.self)
+        #expect(text.contains("\"json_crc32c\":\"") && text.contains("\"labels\":[1]"), "\(text)")
+        let edited = text.replacingOccurrences(of: "\"json_crc32c\":\"", with: "\"json_crc32c\": \"")
+            .replacingOccurrences(of: "\"labels\":[1]", with: "\"labels\":[7]")
+        #expect(edited.utf8.count == json.data.count + 1 && json.data.count % 512 != 0)
+        #expect((try? JSONSerialization.jsonObject(with: Data(edited.utf8))) != nil)
+        b.replaceSubrange(json.data.lowerBound..<(json.data.upperBound + 1), with: Array(edited.utf8))
+        let h = json.data.lowerBound - 512
+        let size = Array(String(format: "%011o", edited.utf8.count).utf8) + [0]
+        b.replaceSubrange((h + 124)..<(h + 136), with: size)
+        for k in 148..<156 { b[h + k] = 0x20 }
+        let sum = b[h..<(h + 512)].reduce(0) { $0 + Int($1) }
+        b.replaceSubrange((h + 148)..<(h + 156), with: Array(String(format: "%06o", sum).utf8) + [0, 0x20])
+        try Data(b).write(to: url)
+        #expect(Self.tarMembers(b).count == members.count)
+        #expect(try H.fleetprep(["verify", url.path]).status == 1, "verify SHARD passed a changed label behind \"json_crc32c\": \"")
+        #expect(try H.fleetprep(["verify", out.path]).status == 1)
+        try Data(original).write(to: url)
+        #expect(try H.fleetprep(["verify", out.path]).status == 0)
+    }
+
+    // MARK: - 8. Smaller
+
+    @Test func planOptionsAreRangeChecked() throws {
+        for args in [["--budget", "1e308"], ["--flops-per-sample", "0"], ["--budget", "-5"], ["--mfu", "-0.5"], ["--fps", "1e300"],
+                     ["--resolution", "1e308x2"], ["--processes-per-node", "-3"]] {
+            let r = try H.fleetprep(["plan"] + args)
+            #expect(r.status == 2, "\(args): exit \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(args[0]), "\(args): \(r.stderr)")
+        }
+        // An inputs file is checked by the arithmetic: a count that does not fit is an error.
+        let dir = H.temp("r3-plan")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("inputs.json")
+        try H.write("{\"budgetUSD\": {\"value\": 1e300, \"source\": \"test\"}}", file)
+        let r = try H.fleetprep(["plan", "--inputs", file.path])
+        #expect(r.status == 2, "exit \(r.status) \(r.stderr)")
+        #expect(try H.fleetprep(["plan", "--budget", "1000000"]).status == 0)
+    }
+
+    @Test func aSummaryThatCannotBeWrittenFailsTheRun() throws {
+        let dir = H.temp("r3-devfull")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestPaths.fleetprepExecutable)
+        p.arguments = ["ingest", Self.clip, "--out", dir.appendingPathComponent("out").path, "--size", "16x16", "--json"]
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 2, "ingest --json > /dev/full exited \(p.terminationStatus)")
+    }
+
+    @Test func workerCountsAreBounded() throws {
+        let dir = H.temp("r3-workers")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out")
+        let r = try H.fleetprep(["ingest", Self.clip, "--out", out.path, "--quiet", "--worker", "1/99999999"])
+        #expect(r.status == 2 && r.stderr.contains("--worker"), "\(r.status) \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 }
