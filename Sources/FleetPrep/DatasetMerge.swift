@@ -143,6 +143,10 @@ public enum DatasetMerge {
                 guard ds.count == s.samples else {
                     throw IngestError.output(path: file.path, message: "holds \(ds.count) samples; \(p.path) says \(s.samples)")
                 }
+                let size = ((try? fm.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.int64Value
+                guard size == s.bytes else {
+                    throw IngestError.output(path: file.path, message: "is \(size.map(String.init) ?? "?") bytes; \(p.path) says \(s.bytes)")
+                }
                 for i in 0..<ds.count {
                     let key: String
                     do { key = try ds.record(at: i).key } catch {
@@ -152,6 +156,9 @@ public enum DatasetMerge {
                         throw IngestError.output(path: file.path, message: "duplicate sample key \"\(key)\" (also in \(other)); the workers overlap")
                     }
                     sampleOwner[key] = file.path
+                    if (i == 0 && key != s.firstKey) || (i == ds.count - 1 && key != s.lastKey) {
+                        throw IngestError.output(path: file.path, message: "sample \(i) is \"\(Terminal.excerpt(key, limit: 80))\"; \(p.path) lists the shard's keys as \"\(Terminal.excerpt(s.firstKey, limit: 80))\"…\"\(Terminal.excerpt(s.lastKey, limit: 80))\"")
+                    }
                 }
                 // Two manifests naming one shard file overlap (their keys were compared first, so
                 // that a copied shard is reported by its samples).
