@@ -277,9 +277,9 @@ public final class IngestRun: @unchecked Sendable {
         let cfg = configuration
         let out = cfg.outputDirectory
         summary.failures = failures
-        summary.samples = shards.reduce(0) { $0 + $1.samples }
+        summary.samples = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }
         summary.shards = shards.count
-        summary.bytes = shards.reduce(0) { $0 + $1.bytes }
+        summary.bytes = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }
         try writeErrors(failures, to: out)
         summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
         // A worker writes its manifest even with no shards (an empty share, or every clip
@@ -320,9 +320,9 @@ public final class IngestRun: @unchecked Sendable {
         s.clipsFailed = failed.count
         s.clipsOK = s.clipsTotal - s.clipsFailed
         s.failures = discoveryFailures + failed
-        s.samples = shards.reduce(0) { $0 + $1.samples }
+        s.samples = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }
         s.shards = shards.count
-        s.bytes = shards.reduce(0) { $0 + $1.bytes }
+        s.bytes = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }
         s.manifest = configuration.outputDirectory.appendingPathComponent(manifestName).path
         s.errorsFile = s.failures.isEmpty ? nil : configuration.outputDirectory.appendingPathComponent(errorsName).path
         s.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -46,8 +46,9 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
         self.tensor = tensor
         self.transform = transform
         self.sources = sources
-        samples = shards.reduce(0) { $0 + $1.samples }
-        bytes = shards.reduce(0) { $0 + $1.bytes }
+        // Totals of claims (a crafted manifest's counts): saturating, never a trap.
+        samples = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }
+        bytes = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }
     }
 
     /// The canonical JSON of a manifest: what `write` puts on disk.
