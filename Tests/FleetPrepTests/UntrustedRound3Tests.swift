@@ -445,6 +445,32 @@ import Testing
         }
     }
 
+    @Test func aNameThatIsNotUTF8IsReportedByItsBytes() throws {
+        let dir = H.temp("r3-utf8")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.clip2, toPath: input.appendingPathComponent("good.mp4").path)
+        // "clip\xff\xfe.mp4", made with the raw bytes (a String cannot hold them).
+        let bytes = Data(try Data(contentsOf: URL(fileURLWithPath: Self.clip)))
+        let path = Array(input.path.utf8) + Array("/clip".utf8) + [0xFF, 0xFE] + Array(".mp4".utf8) + [0]
+        let fd = path.withUnsafeBufferPointer { p in p.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+        #expect(fd >= 0)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let out = dir.appendingPathComponent("out")
+        let r = try H.fleetprep(["ingest", input.path, "--out", out.path, "--quiet", "--size", "16x16"])
+        #expect(r.status == 1, "\(r.status) \(r.stderr)")
+        let errs = H.errors(out)
+        // Reported as what it is, with its bytes escaped; not a "no such file" from a path that
+        // no longer leads to it.
+        #expect(errs.count == 1 && errs[0]["stage"] as? String == "discover", "\(errs)")
+        #expect((errs.first?["path"] as? String) == input.path + "/clip\\xff\\xfe.mp4", "\(errs)")
+        let message = (errs.first?["message"] as? String) ?? ""
+        #expect(message.contains("not valid UTF-8") && !message.contains("no such file"), "\(errs)")
+        #expect(try H.keys(out).allSatisfy { $0.hasPrefix("good") })
+    }
+
     @Test func aClipNestedTooDeepIsReportedNotSkipped() throws {
         let dir = H.temp("r3-deep")
         defer { try? FileManager.default.removeItem(at: dir) }

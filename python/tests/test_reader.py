@@ -269,3 +269,19 @@ def test_verify_catches_an_edited_index_json(datasets, copy_of, fleetprep_bin):
     problems = fleetprep.open(path).verify()
     assert "index.json's digest does not match its contents" in problems, problems
     assert run(fleetprep_bin, "verify", path)[0] == 1
+
+
+def test_json_crc32c_is_found_by_reading_the_member_as_json():
+    """Issue 25: the field is the top-level key, whatever whitespace surrounds its colon; the same
+    key inside an annotation is not it; a malformed member is an error, never a skipped check."""
+    from fleetprep._shards import json_crc_field
+    m = b'{"annotations":{"json_crc32c":"deadbeef"},"json_crc32c" : "1a2b3c4d","key":"k\\u00e9"}  '
+    a, b = json_crc_field(m)
+    assert m[a:b] == b"1a2b3c4d"
+    assert json_crc_field(b'{"key":"k"}') is None
+    for bad in [b"[1]", b'{"json_crc32c":"1"}', b'{"json_crc32c":"aaaaaaaa","json_crc32c":"aaaaaaaa"}', b'{"json_crc32c":"aaaaaaaa"} {}']:
+        try:
+            json_crc_field(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
