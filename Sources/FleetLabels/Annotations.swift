@@ -47,7 +47,7 @@ public struct Annotations: Sendable, Hashable, Codable {
                 object = try JSONSerialization.jsonObject(with: Data(bytes[r]))
             } catch {
                 let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-                throw LabelError(.invalidJSON, file: file, line: line, "invalid JSON: \(text)")
+                throw LabelError(.invalidJSON, file: file, line: line, "invalid JSON: \(Terminal.excerpt(text, limit: 160))")
             }
             guard let dict = object as? [String: Any] else {
                 throw LabelError(.invalidJSON, file: file, line: line, "each line must be a JSON object")

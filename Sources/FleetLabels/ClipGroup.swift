@@ -119,6 +119,8 @@ public struct ClipGroupDiscovery: Sendable {
         for path in paths {
             do { try discover(path, into: &out, seen: &seen, problems: &problems) } catch let e as LabelError {
                 problems.append(e)
+            } catch is Cancelled {
+                return out
             } catch {
                 problems.append(LabelError(.unreadable, file: path, "\(error)"))
             }
@@ -131,8 +133,9 @@ public struct ClipGroupDiscovery: Sendable {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
                 throw LabelError(.unreadable, file: path, "no such file or directory")
             }
+            let inside = InputContainment(input: path, isDirectory: isDir.boolValue, options: options)
             if isDir.boolValue {
-                try walk(path, into: &out, seen: &seen, problems: &problems)
+                try walk(path, into: &out, seen: &seen, problems: &problems, inside: inside)
             } else {
                 let name = (path as NSString).lastPathComponent
                 guard options.isVideo(name) else {
@@ -142,8 +145,8 @@ public struct ClipGroupDiscovery: Sendable {
                 let key = Self.canonical(path)
                 if seen.insert(key).inserted {
                     let dir = (path as NSString).deletingLastPathComponent
-                    let entries = try listing(dir.isEmpty ? "." : dir)
-                    out.append(try lone(video: path, dir: dir, entries: entries))
+                    let entries = inside.filter(try listing(dir.isEmpty ? "." : dir), in: dir, problems: &problems)
+                    out.append(inside.contain(try lone(video: path, dir: dir, entries: entries), problems: &problems))
                 }
             }
     }
@@ -181,9 +184,11 @@ public struct ClipGroupDiscovery: Sendable {
             .filter { !isDirectory($0) }
     }
 
-    private func walk(_ dir: String, into out: inout [ClipGroup], seen: inout Set<String>, problems: inout [LabelError]) throws {
+    private func walk(_ dir: String, into out: inout [ClipGroup], seen: inout Set<String>, problems: inout [LabelError],
+                      inside: InputContainment) throws {
+        try inside.checkDepth(dir)
         guard seen.insert(Self.canonical(dir)).inserted else { return }
-        let entries = try listing(dir)
+        let entries = inside.filter(try listing(dir), in: dir, problems: &problems)
         var files: [String] = [], subdirs: [String] = []
         for e in entries {
             if isDirectory(join(dir, e)) { subdirs.append(e) } else { files.append(e) }
@@ -225,17 +230,17 @@ public struct ClipGroupDiscovery: Sendable {
             }
             if files.contains("annotations.jsonl") { g.annotations = join(dir, "annotations.jsonl") }
             if files.contains("clip.json") { g.manifest = join(dir, "clip.json") }
-            out.append(g)
+            out.append(inside.contain(g, problems: &problems))
         } else {
             for v in videos where seen.insert(Self.canonical(join(dir, v))).inserted {
                 let g = try lone(video: join(dir, v), dir: dir, entries: entries)
-                out.append(g)
+                out.append(inside.contain(g, problems: &problems))
                 sidecarDirs.insert(stem(v) + ".signals")
             }
         }
         // One unreadable subdirectory is one problem; its siblings are still searched.
         for s in Self.visitingOrder(subdirs) where !sidecarDirs.contains(s) {
-            do { try walk(join(dir, s), into: &out, seen: &seen, problems: &problems) } catch let e as LabelError {
+            do { try walk(join(dir, s), into: &out, seen: &seen, problems: &problems, inside: inside) } catch let e as LabelError {
                 problems.append(e)
             }
         }

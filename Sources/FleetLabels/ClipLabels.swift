@@ -117,15 +117,30 @@ extension ClipGroup {
         }
 
         // Signals.
+        // The limit on label columns (nil when the schema is named: `--signals`).
+        let maxSignals = options.maxSignals
+        if let maxSignals, signalFiles.count > maxSignals {
+            throw LabelError(.tooManySignals, file: signalFiles[0],
+                             "\(signalFiles.count) signal files; the limit is \(maxSignals) label columns (--max-signals, or name the wanted ones with --signals)")
+        }
+        let cancel = options.cancellation
         var signals: [SignalSeries] = []
         if let table = signalsTable {
-            signals = try SignalsCSV.loadTable(path: table, maxBytes: limit)
+            signals = try SignalsCSV.loadTable(path: table, maxBytes: limit, maxSignals: maxSignals, cancellation: cancel)
         }
+        if let maxSignals, signals.count + signalFiles.count > maxSignals {
+            throw LabelError(.tooManySignals, file: signalsTable ?? path,
+                             "\(signals.count) signals.csv columns and \(signalFiles.count) signal files; the limit is \(maxSignals) label columns (--max-signals, or name the wanted ones with --signals)")
+        }
+        var byName: [String: Int] = [:]
+        for (i, s) in signals.enumerated() { byName[s.name] = i }
         for file in signalFiles {
-            let s = try SignalsCSV.loadSingle(path: file, maxBytes: limit)
-            if let other = signals.first(where: { $0.name == s.name }) {
-                throw LabelError(.duplicateSignal, file: file, line: 1, "signal \"\(s.name)\" is also in \(other.file)")
+            try cancel.check()
+            let s = try SignalsCSV.loadSingle(path: file, maxBytes: limit, cancellation: cancel)
+            if let other = byName[s.name] {
+                throw LabelError(.duplicateSignal, file: file, line: 1, "signal \"\(Terminal.excerpt(s.name))\" is also in \(signals[other].file)")
             }
+            byName[s.name] = signals.count
             signals.append(s)
         }
 
@@ -148,9 +163,10 @@ extension ClipGroup {
             eventJSON = String(decoding: compact, as: UTF8.self)
         }
 
+        let categoricalNames = Set(manifest.categorical).union(options.categoricalSignals)
         let schema = options.schema ?? LabelSchema(fields: signals.map { s in
             let unit = manifest.units[s.name] ?? ""
-            let categorical = manifest.categorical.contains(s.name) || options.categoricalSignals.contains(s.name)
+            let categorical = categoricalNames.contains(s.name)
                 || unit.lowercased() == "categorical"
             return LabelField(name: s.name, unit: unit, kind: categorical ? .categorical : .continuous)
         })
@@ -186,8 +202,13 @@ extension ClipSidecars {
         let width = schema.width
         var values = [Float](repeating: 0, count: samples.count * width)
         var mask = [UInt8](repeating: 0, count: samples.count * width)
+        // By name through a dictionary: a wide schema costs linear time, not schema × signals.
+        var byName: [String: Int] = [:]
+        for (i, s) in signals.enumerated() where byName[s.name] == nil { byName[s.name] = i }
         for (k, field) in schema.fields.enumerated() {
-            guard let series = signals.first(where: { $0.name == field.name }) else { continue }  // absent: masked
+            if k & 0xFF == 0 { try options.cancellation.check() }
+            guard let i = byName[field.name] else { continue }  // absent: masked
+            let series = signals[i]
             let (v, m) = SignalAligner.align(series, at: masterTimes, kind: field.kind, maxGap: options.maxGap)
             for (i, s) in samples.enumerated() {
                 values[i * width + k] = Float(v[s.masterIndex])

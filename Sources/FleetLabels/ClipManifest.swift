@@ -47,7 +47,7 @@ public struct ClipManifest: Sendable, Codable, Hashable {
             object = try JSONSerialization.jsonObject(with: Data(bytes))
         } catch {
             let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-            throw LabelError(.invalidJSON, file: file, line: jsonErrorLine(text, bytes), "invalid JSON: \(text)")
+            throw LabelError(.invalidJSON, file: file, line: jsonErrorLine(text, bytes), "invalid JSON: \(Terminal.excerpt(text, limit: 160))")
         }
         guard let dict = object as? [String: Any] else {
             throw LabelError(.invalidJSON, file: file, line: 1, "top level must be a JSON object")
@@ -67,10 +67,10 @@ public struct ClipManifest: Sendable, Codable, Hashable {
                 let line = lineOfString(name, afterKey: "cameras", in: bytes)
                 guard knownCameras.contains(name) else {
                     throw LabelError(.unknownCamera, file: file, line: line,
-                                     "unknown camera \"\(name)\" (known: \(knownCameras.joined(separator: ", ")))")
+                                     "unknown camera \"\(Terminal.excerpt(name))\" (known: \(knownCameras.joined(separator: ", ")))")
                 }
                 guard seen.insert(name).inserted else {
-                    throw LabelError(.duplicateCamera, file: file, line: line, "camera \"\(name)\" listed twice")
+                    throw LabelError(.duplicateCamera, file: file, line: line, "camera \"\(Terminal.excerpt(name))\" listed twice")
                 }
             }
             m.cameras = names
@@ -79,11 +79,11 @@ public struct ClipManifest: Sendable, Codable, Hashable {
             let line = lineOfString(name, afterKey: key, in: bytes)
             if !knownCameras.contains(name) {
                 throw LabelError(.unknownCamera, file: file, line: line,
-                                 "unknown camera \"\(name)\" in \"\(key)\" (known: \(knownCameras.joined(separator: ", ")))")
+                                 "unknown camera \"\(Terminal.excerpt(name))\" in \"\(key)\" (known: \(knownCameras.joined(separator: ", ")))")
             }
             if let cams = m.cameras, !cams.contains(name) {
                 throw LabelError(.unknownCamera, file: file, line: line,
-                                 "camera \"\(name)\" in \"\(key)\" is not in \"cameras\"")
+                                 "camera \"\(Terminal.excerpt(name))\" in \"\(key)\" is not in \"cameras\"")
             }
         }
         if let v = dict["master"] {
@@ -97,7 +97,7 @@ public struct ClipManifest: Sendable, Codable, Hashable {
                 try checkCamera(name, key: "offsets")
                 guard let seconds = jsonNumber(value), seconds.isFinite else {
                     throw LabelError(.badValue, file: file, line: lineOfString(name, afterKey: "offsets", in: bytes),
-                                     "offset of \"\(name)\" must be a number of seconds")
+                                     "offset of \"\(Terminal.excerpt(name))\" must be a number of seconds")
                 }
                 m.offsets[name] = seconds
             }

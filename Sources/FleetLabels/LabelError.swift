@@ -34,6 +34,11 @@ public struct LabelError: Error, Sendable, Hashable, CustomStringConvertible {
         case badFrameTimes
         /// The same signal name appears in two sources (signals.csv and signals/NAME.csv).
         case duplicateSignal
+        /// More label columns than `LabelOptions.maxSignals` (`--max-signals`).
+        case tooManySignals
+        /// A symlink whose target is outside the input root it was found under (without
+        /// `--follow-symlinks`), or a directory nested deeper than discovery searches.
+        case outsideInput
     }
 
     public let kind: Kind

@@ -35,8 +35,24 @@ public struct LabelOptions: Sendable, Hashable, Codable {
     /// A fixed output schema for every clip of the job (so that all records have the same
     /// width). nil = each clip's own schema (its signals in file order).
     public var schema: LabelSchema? = nil
+    /// Most label columns one clip may bring (signals.csv columns plus signal files), nil for no
+    /// limit. A clip over it fails (`tooManySignals`) before its rows are read. Not applied when
+    /// the schema is given (`--signals`).
+    public var maxSignals: Int? = LabelOptions.defaultMaxSignals
+    public static let defaultMaxSignals = 1024
+    /// Follow symlinks whose target lies outside the input root they were found under
+    /// (default: such a link is a `discover` error and is not followed).
+    public var followSymlinks = false
+    /// Set when the run is cancelled: parsing and discovery stop at the next check (not coded,
+    /// not part of equality).
+    public var cancellation = CancellationFlag()
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case maxGap, maxSidecarBytes, cameraNames, videoExtensions, master, syncTolerance, missingCameraPolicy
+        case categoricalSignals, schema, maxSignals, followSymlinks
+    }
 
     func isVideo(_ name: String) -> Bool {
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }

@@ -31,14 +31,19 @@ public struct SignalSeries: Sendable, Hashable, Codable {
 /// skipped; `\r\n` line ends and a UTF-8 BOM are accepted. Any violation is a `LabelError`
 /// naming the file and line.
 public enum SignalsCSV {
-    public static func loadTable(path: String, maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> [SignalSeries] {
-        try parseTable(SidecarIO.read(path, limit: maxBytes), file: path)
+    public static func loadTable(path: String, maxBytes: Int = LabelOptions.defaultMaxSidecarBytes,
+                                 maxSignals: Int? = nil, cancellation: CancellationFlag? = nil) throws -> [SignalSeries] {
+        try parseTable(SidecarIO.read(path, limit: maxBytes), file: path, expectedColumns: nil, maxSignals: maxSignals,
+                       cancellation: cancellation)
     }
 
     public static func loadSingle(path: String, name: String? = nil,
-                                  maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> SignalSeries {
+                                  maxBytes: Int = LabelOptions.defaultMaxSidecarBytes, cancellation: CancellationFlag? = nil) throws -> SignalSeries {
         let stem = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try parseSingle(SidecarIO.read(path, limit: maxBytes), name: stem, file: path)
+        var table = try parseTable(SidecarIO.read(path, limit: maxBytes), file: path, expectedColumns: 2, maxSignals: nil,
+                                   cancellation: cancellation)
+        table[0].name = stem
+        return table[0]
     }
 
     /// The signal names of a table's header (every column after `t`), read without reading the
@@ -47,6 +52,16 @@ public enum SignalsCSV {
         let line = try SidecarIO.firstLine(path, limit: maxBytes)
         return line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).dropFirst()
             .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The signal names of a table's header, checked as `loadTable` checks them (first column
+    /// `t`, names non-empty and unique, at most `maxSignals`), reading only the first line.
+    /// `expectedColumns`: 2 for a one-signal file. Linear in the header's length.
+    public static func header(path: String, maxBytes: Int = LabelOptions.defaultMaxSidecarBytes, expectedColumns: Int? = nil,
+                              maxSignals: Int? = nil, cancellation: CancellationFlag? = nil) throws -> [String] {
+        let line = try SidecarIO.firstLine(path, limit: maxBytes)
+        return try header(line, 0..<line.count, file: path, line: 1, expectedColumns: expectedColumns, maxSignals: maxSignals,
+                          cancellation: cancellation)
     }
 
     public static func parseSingle(_ bytes: [UInt8], name: String, file: String) throws -> SignalSeries {
@@ -59,7 +74,57 @@ public enum SignalsCSV {
         try parseTable(bytes, file: file, expectedColumns: nil)
     }
 
-    static func parseTable(_ bytes: [UInt8], file: String, expectedColumns: Int?) throws -> [SignalSeries] {
+    /// The header line's names after `t`, checked. One pass over the bytes; names are compared
+    /// through a hash set, so 100,000 columns take milliseconds.
+    static func header(_ bytes: [UInt8], _ range: Range<Int>, file: String, line: Int, expectedColumns: Int?,
+                       maxSignals: Int?, cancellation: CancellationFlag?) throws -> [String] {
+        var cells: [Range<Int>] = []
+        var start = range.lowerBound
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if bytes[i] == UInt8(ascii: ",") {
+                cells.append(SidecarIO.trim(bytes, start..<i))
+                start = i + 1
+                if cells.count & 0xFFFF == 0 { try cancellation?.check() }
+            }
+            i += 1
+        }
+        cells.append(SidecarIO.trim(bytes, start..<range.upperBound))
+        let first = cells[0]
+        guard bytes[first].elementsEqual([UInt8(ascii: "t")]) else {
+            throw LabelError(.badHeader, file: file, line: line,
+                             "header must start with \"t\" (time in seconds), found \"\(Terminal.excerpt(bytes[first]))\"")
+        }
+        guard cells.count >= 2 else {
+            throw LabelError(.badHeader, file: file, line: line, "header names no signal column")
+        }
+        if let expectedColumns, cells.count != expectedColumns {
+            throw LabelError(.badHeader, file: file, line: line,
+                             "a one-signal file has header \"t,value\": found \(cells.count) columns")
+        }
+        if let maxSignals, cells.count - 1 > maxSignals {
+            throw LabelError(.tooManySignals, file: file, line: line,
+                             "the header names \(cells.count - 1) signal columns; the limit is \(maxSignals) (--max-signals, or name the wanted ones with --signals)")
+        }
+        var names: [String] = []
+        names.reserveCapacity(cells.count - 1)
+        var seen = Set<String>(minimumCapacity: cells.count)
+        for (k, cell) in cells.enumerated().dropFirst() {
+            guard !cell.isEmpty else {
+                throw LabelError(.badHeader, file: file, line: line, "column \(k + 1) has no name")
+            }
+            let name = SidecarIO.string(bytes, cell)
+            guard seen.insert(name).inserted else {
+                throw LabelError(.badHeader, file: file, line: line, "column \"\(Terminal.excerpt(name))\" appears twice")
+            }
+            names.append(name)
+            if k & 0xFFFF == 0 { try cancellation?.check() }
+        }
+        return names
+    }
+
+    static func parseTable(_ bytes: [UInt8], file: String, expectedColumns: Int?, maxSignals: Int? = nil,
+                           cancellation: CancellationFlag? = nil) throws -> [SignalSeries] {
         var names: [String] = []
         var times: [[Double]] = []
         var values: [[Double]] = []
@@ -70,6 +135,15 @@ public enum SignalsCSV {
         var sawHeader = false
 
         try SidecarIO.forEachLine(bytes) { line, range in
+            if !sawHeader {
+                sawHeader = true
+                names = try header(bytes, range, file: file, line: line, expectedColumns: expectedColumns, maxSignals: maxSignals,
+                                   cancellation: cancellation)
+                times = Array(repeating: [], count: names.count)
+                values = Array(repeating: [], count: names.count)
+                return
+            }
+            if line & 0x3FF == 0 { try cancellation?.check() }
             cells.removeAll(keepingCapacity: true)
             var start = range.lowerBound
             var i = range.lowerBound
@@ -82,34 +156,6 @@ public enum SignalsCSV {
             }
             cells.append(SidecarIO.trim(bytes, start..<range.upperBound))
 
-            if !sawHeader {
-                sawHeader = true
-                let header = cells.map { SidecarIO.string(bytes, $0) }
-                guard header.first == "t" else {
-                    throw LabelError(.badHeader, file: file, line: line,
-                                     "header must start with \"t\" (time in seconds), found \"\(header.first ?? "")\"")
-                }
-                guard header.count >= 2 else {
-                    throw LabelError(.badHeader, file: file, line: line, "header names no signal column")
-                }
-                if let expectedColumns, header.count != expectedColumns {
-                    throw LabelError(.badHeader, file: file, line: line,
-                                     "a one-signal file has header \"t,value\": found \(header.count) columns")
-                }
-                var seen = Set<String>()
-                for (k, name) in header.enumerated().dropFirst() {
-                    guard !name.isEmpty else {
-                        throw LabelError(.badHeader, file: file, line: line, "column \(k + 1) has no name")
-                    }
-                    guard seen.insert(name).inserted else {
-                        throw LabelError(.badHeader, file: file, line: line, "column \"\(name)\" appears twice")
-                    }
-                }
-                names = Array(header.dropFirst())
-                times = Array(repeating: [], count: names.count)
-                values = Array(repeating: [], count: names.count)
-                return
-            }
             // Blank line: skip.
             if cells.count == 1, cells[0].isEmpty { return }
             guard cells.count == names.count + 1 else {
@@ -118,7 +164,7 @@ public enum SignalsCSV {
             }
             guard let t = SidecarIO.double(bytes, cells[0]) else {
                 throw LabelError(.nonNumeric, file: file, line: line,
-                                 "time \"\(SidecarIO.string(bytes, cells[0]))\" is not a finite number")
+                                 "time \"\(Terminal.excerpt(bytes[cells[0]]))\" is not a finite number")
             }
             guard t >= lastTime else {
                 throw LabelError(.timeBackwards, file: file, line: line,
@@ -131,12 +177,12 @@ public enum SignalsCSV {
                 if cell.isEmpty { continue }
                 guard let v = SidecarIO.double(bytes, cell) else {
                     throw LabelError(.nonNumeric, file: file, line: line,
-                                     "\(names[k]) \"\(SidecarIO.string(bytes, cell))\" is not a finite number")
+                                     "\(Terminal.excerpt(names[k])) \"\(Terminal.excerpt(bytes[cell]))\" is not a finite number")
                 }
                 // Labels are stored as float32: a value that would become ±inf is refused.
                 guard abs(v) <= Double(Float.greatestFiniteMagnitude) else {
                     throw LabelError(.nonNumeric, file: file, line: line,
-                                     "\(names[k]) \(SidecarIO.string(bytes, cell)) is outside the float32 range (±3.4e38)")
+                                     "\(Terminal.excerpt(names[k])) \(Terminal.excerpt(bytes[cell])) is outside the float32 range (±3.4e38)")
                 }
                 times[k].append(t)
                 values[k].append(v)

@@ -54,6 +54,14 @@ public struct ThroughputPlan: Sendable, Codable {
 
     /// Computes the plan. The formulas are in docs/planner.md.
     public static func make(_ inp: PlannerInputs) throws -> ThroughputPlan {
+        /// A count from the arithmetic, refused (not trapped on) when it is not a finite number a
+        /// plan can hold: inputs far outside any real system (a budget of 1e308 USD).
+        func whole(_ x: Double, _ what: String) throws -> Int {
+            guard x.isFinite, abs(x) < 9.0e15 else {
+                throw PlannerError("\(what) comes to \(x), out of range: check the budget and the costs and rates given")
+            }
+            return Int(x)
+        }
         var missing: [String] = []
         func n(_ key: String) -> Double {
             if let v = inp.numbers[key]?.value { return v }
@@ -101,9 +109,9 @@ public struct ThroughputPlan: Sendable, Codable {
         var hosts: Int, coresPerHost: Int
         switch inp.system {
         case .h100:
-            units = Int((budget / n("h100.costPerGPUUSD")).rounded(.down))
-            nodes = Int((Double(units) / n("h100.gpusPerNode")).rounded(.up))
-            hostCores = nodes * Int(n("h100.hostCoresPerNode"))
+            units = try whole((budget / n("h100.costPerGPUUSD")).rounded(.down), "accelerators bought")
+            nodes = try whole((Double(units) / n("h100.gpusPerNode")).rounded(.up), "nodes")
+            hostCores = try whole(Double(nodes) * n("h100.hostCoresPerNode").rounded(.down), "host cores")
             peakFLOPS = Double(units) * n("h100.bf16DenseTFLOPS") * 1e12
             linkBytes = Double(units) * n("h100.hostToDeviceGBps") * 1e9
             powerW = Double(units) * n("h100.powerW")
@@ -112,19 +120,19 @@ public struct ThroughputPlan: Sendable, Codable {
             let measuredKey = codecKey == "hevc" ? "h100.nvdecMeasuredFramesPerSecondPerGPU1280x960HEVC" : "h100.nvdecMeasuredFramesPerSecondPerGPU1280x960H264"
             nvdecMeasured = Double(units) * (inp.numbers[measuredKey]?.value ?? .nan) * (1280 * 960) / (w * h)
             hosts = nodes
-            coresPerHost = Int(n("h100.hostCoresPerNode"))
+            coresPerHost = try whole(n("h100.hostCoresPerNode"), "h100.hostCoresPerNode")
         case .dojo:
-            units = Int((budget / n("dojo.costPerTileUSD")).rounded(.down))
+            units = try whole((budget / n("dojo.costPerTileUSD")).rounded(.down), "tiles bought")
             nodes = units
-            hostCores = units * Int(n("dojo.hostCoresPerTile"))
+            hostCores = try whole(Double(units) * n("dojo.hostCoresPerTile").rounded(.down), "host cores")
             hosts = units
-            coresPerHost = Int(n("dojo.hostCoresPerTile"))
+            coresPerHost = try whole(n("dojo.hostCoresPerTile"), "dojo.hostCoresPerTile")
             peakFLOPS = Double(units) * n("dojo.tileBF16PFLOPS") * 1e15
             linkBytes = Double(units) * n("dojo.hostToTileGBps") * 1e9
             powerW = Double(units) * n("dojo.tilePowerKW") * 1e3
             nvdec = 0
             if inp.numbers["dojo.costPerTileUSD"]?.source.hasPrefix("placeholder") == true {
-                notes.append("No official Dojo price exists: the cost per tile ($\(Int(n("dojo.costPerTileUSD")))) is a placeholder; set --dojo-tile-cost.")
+                notes.append("No official Dojo price exists: the cost per tile ($\(String(format: "%.0f", n("dojo.costPerTileUSD")))) is a placeholder; set --dojo-tile-cost.")
             }
             notes.append(String(format: "%.2f ExaPODs (%d tiles of %.0f per ExaPOD).", Double(units) / (n("dojo.tilesPerExaPOD")), units, n("dojo.tilesPerExaPOD")))
         }
@@ -174,10 +182,10 @@ public struct ThroughputPlan: Sendable, Codable {
         }
         let binding = limits.min { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue < $1.key.rawValue) }!
         let ingest = binding.value
-        let prepCores = Int(n("preprocessingNodeCores"))
+        let prepCores = try whole(n("preprocessingNodeCores"), "preprocessingNodeCores")
         let perPrepNode = perHost(prepCores)
         let coresNeeded = computeFrames / (perPrepNode / Double(prepCores))
-        let extraNodes = max(0, Int(((computeFrames - cpuFrames) / perPrepNode).rounded(.up)))
+        let extraNodes = max(0, try whole(((computeFrames - cpuFrames) / perPrepNode).rounded(.up), "extra preprocessing nodes"))
         let tensorBytesPerSecond = ingest * tensorBytesPerFrame
         let videoFrames = ingest / sampled          // frames of video covered
         let carSecondsPerDay = videoFrames * 86400 / (fps * cams)

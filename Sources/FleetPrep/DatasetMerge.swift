@@ -1,4 +1,5 @@
 import FleetShards
+import FleetLabels
 import Foundation
 
 /// Joins the manifests that `--worker I/N` runs wrote (`index-wIIIofNNN.json`, in one shared
@@ -123,8 +124,17 @@ public enum DatasetMerge {
         var sampleOwner: [String: String] = [:]
         var placements: [(URL, String)] = []
         var shards: [ShardInfo] = []
+        var shardOwner: [String: String] = [:]
         for p in parts {
             for s in p.manifest.shards {
+                // A manifest names its shards by plain file names in its own directory: a name
+                // with a "/" or "..", or a hidden one, could lead merge anywhere.
+                guard isPlainName(s.file) else {
+                    throw IngestError.output(path: p.path, message: "names a shard \"\(Terminal.escape(s.file))\", which is not a plain file name (no \"/\", no \"..\", no leading \".\"); a worker manifest names the shards beside it")
+                }
+                guard s.file != "index.json", s.file != "errors.jsonl" else {
+                    throw IngestError.output(path: p.path, message: "names a shard \(s.file), the name of merge's own output")
+                }
                 let file = p.directory.appendingPathComponent(s.file)
                 let ds: ShardDataset
                 do { ds = try ShardDataset(shardFile: file) } catch {
@@ -132,6 +142,10 @@ public enum DatasetMerge {
                 }
                 guard ds.count == s.samples else {
                     throw IngestError.output(path: file.path, message: "holds \(ds.count) samples; \(p.path) says \(s.samples)")
+                }
+                let size = ((try? fm.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.int64Value
+                guard size == s.bytes else {
+                    throw IngestError.output(path: file.path, message: "is \(size.map(String.init) ?? "?") bytes; \(p.path) says \(s.bytes)")
                 }
                 for i in 0..<ds.count {
                     let key: String
@@ -142,7 +156,16 @@ public enum DatasetMerge {
                         throw IngestError.output(path: file.path, message: "duplicate sample key \"\(key)\" (also in \(other)); the workers overlap")
                     }
                     sampleOwner[key] = file.path
+                    if (i == 0 && key != s.firstKey) || (i == ds.count - 1 && key != s.lastKey) {
+                        throw IngestError.output(path: file.path, message: "sample \(i) is \"\(Terminal.excerpt(key, limit: 80))\"; \(p.path) lists the shard's keys as \"\(Terminal.excerpt(s.firstKey, limit: 80))\"…\"\(Terminal.excerpt(s.lastKey, limit: 80))\"")
+                    }
                 }
+                // Two manifests naming one shard file overlap (their keys were compared first, so
+                // that a copied shard is reported by its samples).
+                if let other = shardOwner[s.file] {
+                    throw IngestError.output(path: p.path, message: "names shard \(s.file), which \(other) names too; the workers overlap")
+                }
+                shardOwner[s.file] = p.path
                 shards.append(s)
                 placements.append((file, s.file))
             }
@@ -167,34 +190,23 @@ public enum DatasetMerge {
             }
             merged.shapes = order.map { ShapeCount(shape: $0, samples: counts[$0]!) }
         }
-        try fm.createDirectory(at: out, withIntermediateDirectories: true)
-        // A dataset directory holds its shards under plain names (verify and the readers insist):
-        // shards of other directories are hard-linked into `out` (copied across file systems).
-        // Worker shard names are unique (shard-wIIIofNNN-…), so they cannot collide.
-        for (file, name) in placements { try place(file, into: out, as: name) }
-        let errorsURL = out.appendingPathComponent("errors.jsonl")
-        if errorLines.isEmpty { try? fm.removeItem(at: errorsURL) } else { try AtomicFile.write(errorLines, to: errorsURL) }
-        do { try merged.write(to: out) } catch { throw IngestError.output(path: out.path, message: "\(error)") }
+        // Everything is staged, then renamed into place; a refusal or a failure leaves `out` as it
+        // was (`MergeOutput`). A dataset directory holds its shards under plain names (verify and
+        // the readers insist): shards of other directories are hard-linked into `out` (copied
+        // across file systems).
+        var items = placements.map { MergeOutput.Item(name: $0.1, content: .link($0.0)) }
+        var remove: [String] = []
+        if errorLines.isEmpty { remove.append("errors.jsonl") } else { items.append(.init(name: "errors.jsonl", content: .bytes(errorLines))) }
+        items.append(.init(name: "index.json", content: .bytes(try merged.encoded())))
+        try MergeOutput(url: out).write(items, remove: remove)
         return Result(manifest: merged, workers: parts.count, workerCount: count, missing: missing,
                       errors: errorLines.split(separator: UInt8(ascii: "\n")).count)
     }
 
-    /// `out/name` becomes `file` (a hard link, else a copy), atomically; nothing to do when it
-    /// already is that file.
-    static func place(_ file: URL, into out: URL, as name: String) throws {
-        let dst = out.appendingPathComponent(name)
-        var a = stat(), b = stat()
-        if stat(file.path, &a) == 0, stat(dst.path, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino { return }
-        let tmp = out.appendingPathComponent("." + name + ".merge.tmp")
-        unlink(tmp.path)
-        if link(file.path, tmp.path) != 0 {
-            do { try FileManager.default.copyItem(at: file, to: tmp) } catch {
-                throw IngestError.output(path: dst.path, message: "cannot link or copy \(file.path) here: \(error.localizedDescription)")
-            }
-        }
-        guard rename(tmp.path, dst.path) == 0 else {
-            throw IngestError.output(path: dst.path, message: "rename failed: \(String(cString: strerror(errno)))")
-        }
+    /// A plain file name: not empty, no "/", no NUL, not hidden (so neither "." nor ".."), at most
+    /// 255 bytes.
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 255 && !name.hasPrefix(".") && !name.utf8.contains(UInt8(ascii: "/")) && !name.utf8.contains(0)
     }
 
     /// "index-w002of008.json" → 2/8; nil for any other name.

@@ -64,8 +64,8 @@ public struct DiscoveryResult: Sendable {
 /// Lists what ingest would do with `config`'s inputs, calling `each` as every group is looked at
 /// (for a report that streams). Honours the worker split.
 public enum GroupDiscoveryReport {
-    public static func run(_ config: IngestConfiguration, each: (DiscoveredGroup) -> Void = { _ in }) -> DiscoveryResult {
-        let inputs = IngestInputs(config: config)
+    public static func run(_ config: IngestConfiguration, each: (DiscoveredGroup) -> Void = { _ in }) throws -> DiscoveryResult {
+        let inputs = try IngestInputs(config: config)
         var out: [DiscoveredGroup] = []
         for item in config.worker.share(of: inputs.items) {
             let g = describe(item, config: config, schema: inputs.schema)

@@ -70,7 +70,13 @@ public final class IngestRun: @unchecked Sendable {
         cancelled = true
         let e = engine
         lock.unlock()
+        // Reaches discovery, header and sidecar parsing, and label alignment as well.
+        configuration.labelOptions.cancellation.cancel()
         e?.cancel()
+    }
+
+    private var interruptedBeforeWork: IngestError {
+        IngestError.interrupted(resumeHint: "complete shards are kept. Run the same command again to resume.")
     }
 
     /// File names of this worker's outputs.
@@ -87,7 +93,7 @@ public final class IngestRun: @unchecked Sendable {
     public func run() throws -> IngestSummary {
         let cfg = configuration
         let start = DispatchTime.now().uptimeNanoseconds
-        let inputs = IngestInputs(config: cfg)
+        let inputs = try IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
         guard !inputs.items.isEmpty || !inputs.failures.isEmpty else {
             throw IngestError.nothingToIngest("no clips found in \(cfg.inputs.joined(separator: ", "))")
@@ -126,6 +132,7 @@ public final class IngestRun: @unchecked Sendable {
         var engineConfig = cfg
         var datasetTensor: TensorSpec? = nil
         var prescanned: GroupPlan? = nil
+        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
         if !cfg.mixedShapes, let (firstPlan, position) = Self.firstPlan(inputs.items, config: cfg, schema: inputs.schema) {
             let first = firstPlan.tensor
             datasetTensor = first
@@ -140,6 +147,7 @@ public final class IngestRun: @unchecked Sendable {
         }
         let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: sink, progress: progress,
                                   resume: resume, journal: journal, prescanned: prescanned)
+        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
         lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
         if stopNow { engine.cancel() }
         try engine.run()
@@ -232,6 +240,11 @@ public final class IngestRun: @unchecked Sendable {
             throw IngestError.output(path: out.path, message: "already holds a dataset (\(manifestName)) made by another run; use another --out, or --overwrite to replace it")
         }
         var resume = contents?.point ?? IngestJournal.ResumePoint()
+        // The clips under the kept shards must be the files the journal recorded: a changed clip
+        // refuses the resume, naming the file (docs/ingest.md, "Resume and crash safety").
+        for (g, entry) in resume.groups.sorted(by: { $0.key < $1.key }) where g < items.count {
+            if let files = entry.files { try FileIdentity.check(group: items[g].group, recorded: files, full: false, out: out.path) }
+        }
         // Journaled shards count only while their files are there, whole. A complete run's shards
         // are checked by size (re-running a finished command stays cheap); an unfinished run's
         // also by digest, since it is about to build on them.
@@ -271,9 +284,9 @@ public final class IngestRun: @unchecked Sendable {
         let cfg = configuration
         let out = cfg.outputDirectory
         summary.failures = failures
-        summary.samples = shards.reduce(0) { $0 + $1.samples }
+        summary.samples = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }
         summary.shards = shards.count
-        summary.bytes = shards.reduce(0) { $0 + $1.bytes }
+        summary.bytes = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }
         try writeErrors(failures, to: out)
         summary.errorsFile = failures.isEmpty ? nil : out.appendingPathComponent(errorsName).path
         // A worker writes its manifest even with no shards (an empty share, or every clip
@@ -299,6 +312,7 @@ public final class IngestRun: @unchecked Sendable {
     /// the same) that scans, and its position in the batch; nil when none does.
     static func firstPlan(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> (GroupPlan, Int)? {
         for (i, item) in items.enumerated() {
+            if config.labelOptions.cancellation.isCancelled { return nil }
             if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return (plan, i) }
         }
         return nil
@@ -313,9 +327,9 @@ public final class IngestRun: @unchecked Sendable {
         s.clipsFailed = failed.count
         s.clipsOK = s.clipsTotal - s.clipsFailed
         s.failures = discoveryFailures + failed
-        s.samples = shards.reduce(0) { $0 + $1.samples }
+        s.samples = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }
         s.shards = shards.count
-        s.bytes = shards.reduce(0) { $0 + $1.bytes }
+        s.bytes = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }
         s.manifest = configuration.outputDirectory.appendingPathComponent(manifestName).path
         s.errorsFile = s.failures.isEmpty ? nil : configuration.outputDirectory.appendingPathComponent(errorsName).path
         s.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -374,8 +388,8 @@ public final class IngestRun: @unchecked Sendable {
         for item in items { bytes.append(contentsOf: Array((item.key + "\u{0}" + item.group.path + "\n").utf8)) }
         bytes.append(contentsOf: Array(schema.names.joined(separator: ",").utf8))
         // The layout plan's rules (records placed up front, failed groups compacted out; v3: wds
-        // .json members carry json_crc32c).
-        bytes.append(contentsOf: Array("layout-v3".utf8))
+        // .json members carry json_crc32c; v4: group lines record their files' identities).
+        bytes.append(contentsOf: Array("layout-v4".utf8))
         return fnv1a64(bytes)
     }
 

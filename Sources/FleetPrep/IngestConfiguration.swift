@@ -156,6 +156,10 @@ public struct IngestConfiguration: Sendable {
                 throw IngestError.badOption("--signals", "list each signal once")
             }
         }
+        // --signals names the columns: the limit on what a clip brings is then not needed.
+        let maxSignals = try positive(o.maxSignals, "--max-signals", max: Limits.maxSignals)
+        l.maxSignals = o.signals == nil ? maxSignals : nil
+        l.followSymlinks = o.followSymlinks ?? false
         labelOptions = l
 
         // Shards.
@@ -198,6 +202,7 @@ public struct IngestConfiguration: Sendable {
         /// Source pictures: 32768 × 32768.
         public static let maxPixels = 1 << 30
         public static let maxFrames = 100_000_000
+        public static let maxSignals = 1_000_000
     }
 
     /// The shard budget in bytes.

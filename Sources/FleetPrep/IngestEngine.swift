@@ -49,6 +49,8 @@ final class IngestEngine: @unchecked Sendable {
     private(set) var unitCount = 0
     private var cancelled = false
     private var fatal: Error?
+    /// Per group scanned and not yet journaled: its files as the scan found them.
+    private var identities: [Int: [FileIdentity]] = [:]
 
     init(items: [IngestItem], config: IngestConfiguration, schema: LabelSchema, sink: ShardSink,
          progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal, prescanned: GroupPlan? = nil) {
@@ -175,11 +177,25 @@ final class IngestEngine: @unchecked Sendable {
         } catch {
             result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
         }
+        // A scan cut short by cancellation is no outcome: nothing of it is journaled.
+        if isCancelled {
+            state.lock(); scansRunning -= 1; active -= 1; state.broadcast(); state.unlock()
+            return
+        }
+        // The group's files, read whole once more (from the page cache the scan filled): a resume
+        // compares them with what this run used (`FileIdentity`).
+        let files = FileIdentity.of(group: items[g].group)
+        if let recorded = resume.groups[g]?.files, recorded != files {
+            do { try FileIdentity.check(group: items[g].group, recorded: recorded, full: true, out: config.outputDirectory.path) } catch {
+                fail(error)
+            }
+        }
         let planned = (try? result.get())?.count ?? 0
         progress.update { $0.groupsScanned += 1; $0.samplesPlanned += planned }
         state.lock()
         scansRunning -= 1
         scanned[g] = result
+        identities[g] = files
         var laidOut: [(Int, Result<GroupLayout, ClipFailure>)] = []
         var ready: [Int] = []
         do {
@@ -299,13 +315,16 @@ final class IngestEngine: @unchecked Sendable {
 
     /// A group is finished: journal it, drop its records if it failed, complete its shards.
     private func groupDone(_ g: Int, layout: GroupLayout?, outcome: Outcome) throws {
+        state.lock()
+        let files = identities.removeValue(forKey: g)
+        state.unlock()
         switch outcome {
         case .ok:
-            try journal.append(.init(kind: "group", group: g, status: "ok", samples: layout?.plan.count))
+            try journal.append(.init(kind: "group", group: g, status: "ok", samples: layout?.plan.count, files: files))
             progress.update { $0.clipsDone += 1 }
         case .failed(let f):
             if resume.groups[g]?.status != "failed" {
-                try journal.append(.init(kind: "group", group: g, status: "failed", samples: 0, failure: f))
+                try journal.append(.init(kind: "group", group: g, status: "failed", samples: 0, failure: f, files: files))
             }
             progress.update { $0.clipsFailed += 1 }
         case .skipped:

@@ -10,11 +10,15 @@ struct IngestInputs {
     var failures: [ClipFailure] = []
     var schema = LabelSchema(fields: [])
 
-    init(config: IngestConfiguration) {
+    /// Throws `IngestError.interrupted` when the run is cancelled while the inputs are searched
+    /// or their headers read.
+    init(config: IngestConfiguration) throws {
         let discovery = ClipGroupDiscovery(options: config.labelOptions)
+        let cancellation = config.labelOptions.cancellation
         var seen = Set<String>()
         var groups: [ClipGroup] = []
         for input in config.inputs {
+            if cancellation.isCancelled { throw Self.interrupted }
             do {
                 guard FileManager.default.fileExists(atPath: input) else {
                     throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory", samplesKept: 0)
@@ -53,8 +57,11 @@ struct IngestInputs {
             while !used.insert(key).inserted { key = base + "_" + String(n); n += 1 }
             items.append(IngestItem(key: key, group: g))
         }
-        schema = Self.schema(for: groups, config: config)
+        if cancellation.isCancelled { throw Self.interrupted }
+        do { schema = try Self.schema(for: groups, config: config) } catch is Cancelled { throw Self.interrupted }
     }
+
+    static let interrupted = IngestError.interrupted(resumeHint: "nothing was written yet. Run the same command again to start.")
 
     /// A key safe in shard indexes, tar member names and file names: `[A-Za-z0-9_-]`, at most
     /// 80 characters. Anything else becomes `_`, so no clip name can make a path.
@@ -67,32 +74,65 @@ struct IngestInputs {
         return out.isEmpty ? "clip" : out
     }
 
-    /// `--signals` in that order, or else every signal named in any group's signal files (by
-    /// first appearance), with units and kinds from the groups' clip.json.
-    static func schema(for groups: [ClipGroup], config: IngestConfiguration) -> LabelSchema {
+    /// `--signals` in that order, or else every signal named in the signal files of the groups
+    /// whose labels can load (by first appearance), with units and kinds from the groups' clip.json.
+    ///
+    /// Only clips whose sidecars pass the checks their load makes on headers add columns: a
+    /// clip.json that does not load, a header that is malformed, names a column twice or more
+    /// than `--max-signals` columns, or a signal both in signals.csv and in a signal file fails
+    /// that clip (stage labels) and adds nothing. The schema is fixed before any clip is decoded
+    /// (every worker computes the same one from the whole batch), so a clip that fails later, at
+    /// decode, has its columns in the schema (masked in every record).
+    static func schema(for groups: [ClipGroup], config: IngestConfiguration) throws -> LabelSchema {
+        let options = config.labelOptions
         var names: [String] = []
         var known = Set<String>()
         var units: [String: String] = [:]
-        var categorical = Set(config.labelOptions.categoricalSignals)
+        var categorical = Set(options.categoricalSignals)
+        let wanted = config.effective.signals
         for g in groups {
-            if let m = g.manifest,
-               let man = try? ClipManifest.load(path: m, knownCameras: config.labelOptions.cameraNames,
-                                                maxBytes: config.labelOptions.maxSidecarBytes) {
+            try options.cancellation.check()
+            var man: ClipManifest? = nil
+            if let m = g.manifest {
+                guard let loaded = try? ClipManifest.load(path: m, knownCameras: options.cameraNames, maxBytes: options.maxSidecarBytes) else { continue }
+                man = loaded
+            }
+            // With --signals the columns are named: the groups' headers are not read at all.
+            if wanted == nil {
+                var columns: [String] = []
+                do {
+                    if let table = g.signalsTable {
+                        columns = try SignalsCSV.header(path: table, maxBytes: options.maxSidecarBytes, maxSignals: options.maxSignals,
+                                                        cancellation: options.cancellation)
+                    }
+                    if let max = options.maxSignals, columns.count + g.signalFiles.count + g.signalArrays.count > max { continue }
+                    var inGroup = Set(columns)
+                    var ok = true
+                    for file in g.signalFiles {
+                        _ = try SignalsCSV.header(path: file, maxBytes: options.maxSidecarBytes, expectedColumns: 2,
+                                                  cancellation: options.cancellation)
+                        let n = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+                        if !inGroup.insert(n).inserted { ok = false; break }
+                        columns.append(n)
+                    }
+                    for a in g.signalArrays where ok {
+                        if !inGroup.insert(a.name).inserted { ok = false }
+                        columns.append(a.name)
+                    }
+                    guard ok else { continue }
+                } catch let c as Cancelled {
+                    throw c
+                } catch {
+                    continue   // the clip fails when loaded, naming the file and line
+                }
+                for n in columns where known.insert(n).inserted { names.append(n) }
+            }
+            if let man {
                 for (k, v) in man.units where units[k] == nil { units[k] = v }
                 categorical.formUnion(man.categorical)
             }
-            // A header that cannot be read leaves the schema alone; the clip fails when loaded.
-            if let table = g.signalsTable,
-               let columns = try? SignalsCSV.columns(path: table, maxBytes: config.labelOptions.maxSidecarBytes) {
-                for n in columns where !n.isEmpty && known.insert(n).inserted { names.append(n) }
-            }
-            for file in g.signalFiles {
-                let n = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-                if known.insert(n).inserted { names.append(n) }
-            }
-            for a in g.signalArrays where known.insert(a.name).inserted { names.append(a.name) }
         }
-        if let wanted = config.effective.signals { names = wanted }
+        if let wanted { names = wanted }
         return LabelSchema(fields: names.map { n in
             let unit = units[n] ?? ""
             let cat = categorical.contains(n) || unit.lowercased() == "categorical"

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// One JSON object per line, each flushed to disk (fsync) before the run goes on:
 /// - `begin`: the configuration fingerprint and the number of clip groups of this worker;
-/// - `group`: a clip group whose units have all run (ok, or failed with the error);
+/// - `group`: a clip group whose units have all run (ok, or failed with the error), with the
+///   size, modification time and CRC-32C of each of its files as the scan read them;
 /// - `open`: a shard file about to be created (`file`), written before its temporary file exists,
 ///   so that every file the run creates is named by the journal before it is on disk;
 /// - `shard`: a shard that is complete and renamed into place (`shard` is absent when every
@@ -31,6 +32,9 @@ struct IngestJournal {
         var shardIndex: Int?
         /// `open`: the shard file's name.
         var file: String?
+        /// `group`: what the group's files were when this run scanned them (`FileIdentity`), so
+        /// that a resume notices a clip whose contents changed under its kept shards.
+        var files: [FileIdentity]?
     }
 
     /// Everything a journal file holds, whatever configuration made it.

@@ -95,6 +95,10 @@ public struct IngestOptions: Codable, Sendable, Equatable {
     public var maxFrames: Int?
     /// Largest sidecar file (signals, annotations, clip.json), bytes.
     public var maxSidecarBytes: Int?
+    /// Most label columns one clip may bring (not applied with `signals`).
+    public var maxSignals: Int?
+    /// Follow symlinks that lead outside the input root they were found under.
+    public var followSymlinks: Bool?
 
     public init() {}
 
@@ -122,6 +126,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.maxPixels = 8192 * 8192
         o.maxFrames = 1_000_000
         o.maxSidecarBytes = 64 << 20
+        o.maxSignals = 1024
         return o
     }
 
@@ -162,6 +167,8 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         o.maxPixels = maxPixels ?? base.maxPixels
         o.maxFrames = maxFrames ?? base.maxFrames
         o.maxSidecarBytes = maxSidecarBytes ?? base.maxSidecarBytes
+        o.maxSignals = maxSignals ?? base.maxSignals
+        o.followSymlinks = followSymlinks ?? base.followSymlinks
         return o
     }
 
@@ -192,7 +199,7 @@ public struct IngestOptions: Codable, Sendable, Equatable {
         case stride, fps, jobs, decoderThreads, inflight, lenient, mixedShapes
         case cameras, master, syncTolerance, missingCamera, maxGap, signals
         case format, digest, target, fill, alignment
-        case maxPixels, maxFrames, maxSidecarBytes
+        case maxPixels, maxFrames, maxSidecarBytes, maxSignals, followSymlinks
 
         static var allKeys: [String] { allCases.map(\.rawValue) }
     }

@@ -108,7 +108,7 @@ final class OutputLock: @unchecked Sendable {
             fd = -1
             let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
             if why == EWOULDBLOCK {
-                throw IngestError.output(path: directory, message: "is in use by another fleetprep ingest (pid \(holder)); wait for it to finish, or use another --out")
+                throw IngestError.output(path: directory, message: "is in use by another fleetprep ingest or merge (pid \(holder)); wait for it to finish, or use another --out")
             }
             throw IngestError.output(path: directory, message: "cannot lock \(file.path): \(String(cString: strerror(why)))")
         }

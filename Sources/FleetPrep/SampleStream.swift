@@ -152,7 +152,7 @@ final class StreamChannel: @unchecked Sendable {
 
     func produce(_ cfg: IngestConfiguration) throws {
         failures.reset()
-        let inputs = IngestInputs(config: cfg)
+        let inputs = try IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
         failures.append(inputs.failures)
         let pool = RecordBufferPool()

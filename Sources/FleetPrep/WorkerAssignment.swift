@@ -14,8 +14,14 @@ public struct WorkerAssignment: Sendable, Hashable, Codable, CustomStringConvert
     /// The whole batch in one process.
     public static let single = WorkerAssignment(uncheckedIndex: 0, count: 1)
 
+    /// Most workers one batch may be split over (a Kubernetes Indexed Job allows 100,000
+    /// completions; a larger count is a typo, and would name 100,000s of empty manifests).
+    public static let maxCount = 100_000
+
     public init(index: Int, count: Int) throws {
-        guard count >= 1 else { throw IngestError.badOption("--worker", "the worker count must be at least 1, got \(count)") }
+        guard count >= 1, count <= Self.maxCount else {
+            throw IngestError.badOption("--worker", "the worker count must be from 1 to \(Self.maxCount), got \(count)")
+        }
         guard index >= 0 && index < count else {
             throw IngestError.badOption("--worker", "the worker index must be in 0..<\(count), got \(index)")
         }

@@ -46,8 +46,9 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
         self.tensor = tensor
         self.transform = transform
         self.sources = sources
-        samples = shards.reduce(0) { $0 + $1.samples }
-        bytes = shards.reduce(0) { $0 + $1.bytes }
+        // Totals of claims (a crafted manifest's counts): saturating, never a trap.
+        samples = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }
+        bytes = shards.reduce(0) { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }
     }
 
     /// The canonical JSON of a manifest: what `write` puts on disk.
@@ -76,6 +77,9 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
         if let d = m.digest, (try? m.sealed().digest) != d { problems.append("index.json's digest does not match its contents") }
         return problems
     }
+
+    /// The bytes `write` puts in the file: the canonical form, with its `digest`.
+    public func encoded() throws -> Data { try Self.canonical(try sealed()) }
 
     /// Writes `directory/name` (with its `digest`) via a temporary file, fsync and rename.
     public func write(to directory: URL, name: String = "index.json") throws(ShardError) {

@@ -28,10 +28,10 @@ public enum DatasetVerifier {
             report.problems.append("index.json: not a FleetPrep manifest: \(error)")
             return report
         }
-        if manifest.samples != manifest.shards.reduce(0, { $0 + $1.samples }) {
+        if manifest.samples != manifest.shards.reduce(0, { let (v, o) = $0.addingReportingOverflow($1.samples); return o ? .max : v }) {
             report.problems.append("index.json: samples \(manifest.samples) is not the sum over its shards")
         }
-        if manifest.bytes != manifest.shards.reduce(0, { $0 + $1.bytes }) {
+        if manifest.bytes != manifest.shards.reduce(0, { let (v, o) = $0.addingReportingOverflow($1.bytes); return o ? .max : v }) {
             report.problems.append("index.json: bytes \(manifest.bytes) is not the sum over its shards")
         }
         var files = Set<String>()

@@ -83,10 +83,22 @@ public enum ShardDigest {
             }
         } else {
             let reader = try WebDatasetShardReader(file: m)
+            // Inside the segments, the tar padding after each member and the end-of-archive
+            // blocks must be zero too: a shard verified on its own has no digest to catch a flip
+            // there.
+            var zeros: [Range<Int>] = []
             for s in reader.samples {
                 ranges.append((s.npy.lowerBound - WebDatasetShard.block)..<(s.json.lowerBound + WebDatasetShard.padded(s.json.count)))
+                zeros.append(s.npy.upperBound..<(s.npy.lowerBound + WebDatasetShard.padded(s.npy.count)))
+                zeros.append(s.json.upperBound..<(s.json.lowerBound + WebDatasetShard.padded(s.json.count)))
             }
             ranges.append((ranges.last?.upperBound ?? 0)..<b.count)
+            zeros.append(ranges.last!)
+            for z in zeros where z.upperBound <= b.count {
+                if let bad = b[z].firstIndex(where: { $0 != 0 }) {
+                    throw ShardError(.checksumMismatch, file: file.path, "non-zero tar padding or end-of-archive byte at offset \(bad)")
+                }
+            }
         }
         var digests: [UInt8] = []
         var end = 0

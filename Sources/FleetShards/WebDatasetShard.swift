@@ -80,16 +80,28 @@ enum WebDatasetShard {
     static let jsonCRCField = Array("\"json_crc32c\":\"".utf8)
     static let jsonCRCPlaceholder = "00000000"
 
-    /// Where the 8 hex digits of the `json_crc32c` field lie in a .json member, if it has one.
-    static func jsonCRCRange(_ json: UnsafeRawBufferPointer) -> Range<Int>? {
-        let f = jsonCRCField
-        guard json.count >= f.count + 8 else { return nil }
-        var i = 0
-        while i + f.count + 8 <= json.count {
-            if json[i] == f[0], (0..<f.count).allSatisfy({ json[i + $0] == f[$0] }) { return (i + f.count)..<(i + f.count + 8) }
-            i += 1
+    /// Where the 8 hex digits of the top-level `json_crc32c` field lie in a .json member, if it has
+    /// one. The member is read as JSON (`TopLevelJSON`), not searched for a byte pattern: the key
+    /// may be written with spaces around its colon, and the same key inside a nested value (an
+    /// annotation) is not the field. nil when the member has no such top-level key.
+    /// Throws when the member is not a JSON object, names the key twice, or its value is not 8
+    /// hex digits.
+    static func jsonCRCField(_ json: UnsafeRawBufferPointer) throws(ShardError) -> Range<Int>? {
+        guard let fields = TopLevelJSON.stringValues(json, key: "json_crc32c") else {
+            throw ShardError(.notAShard, file: nil, "the .json member is not a JSON object")
         }
-        return nil
+        guard let r = fields.first else { return nil }
+        guard fields.count == 1 else { throw ShardError(.notAShard, file: nil, "the .json member names json_crc32c \(fields.count) times") }
+        guard r.count == 8, json[r].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || ($0 >= 0x41 && $0 <= 0x46) }) else {
+            throw ShardError(.checksumMismatch, file: nil, "the .json member's json_crc32c is not 8 hex digits")
+        }
+        return r
+    }
+
+    /// `jsonCRCField`, or nil for a member that is not JSON or whose field is malformed (writers
+    /// only: they made the member).
+    static func jsonCRCRange(_ json: UnsafeRawBufferPointer) -> Range<Int>? {
+        (try? jsonCRCField(json)) ?? nil
     }
 
     /// The CRC-32C that `json_crc32c` holds: of the whole member, padding included, with the
@@ -264,7 +276,11 @@ struct WebDatasetShardReader {
         var crc: UInt32? = nil
         if case .number(let n)? = meta["npy_crc32c"] { crc = UInt32(exactly: n) }
         let json = UnsafeRawBufferPointer(rebasing: b[s.json])
-        if let field = WebDatasetShard.jsonCRCRange(json) {
+        let crcField: Range<Int>?
+        do { crcField = try WebDatasetShard.jsonCRCField(json) } catch {
+            throw ShardError(error.kind, file: file.path, record: s.key, error.message)
+        }
+        if let field = crcField {
             let stored = UInt32(String(decoding: json[field], as: UTF8.self), radix: 16)
             guard stored == WebDatasetShard.jsonCRC(json, field: field) else {
                 throw ShardError(.checksumMismatch, file: file.path, record: s.key, "the .json member's CRC-32C does not match (labels, mask or metadata damaged)")

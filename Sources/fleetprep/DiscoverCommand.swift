@@ -56,7 +56,7 @@ struct DiscoverCommand: ParsableCommand {
         }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let result = GroupDiscoveryReport.run(config) { g in
+        let result = try GroupDiscoveryReport.run(config) { g in
             if json {
                 if let data = try? enc.encode(g) { print(String(decoding: data, as: UTF8.self)) }
             } else {

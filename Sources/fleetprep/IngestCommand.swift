@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetLabels
 import FleetPrep
 import Foundation
 
@@ -96,6 +97,10 @@ struct IngestCommand: ParsableCommand {
     var maxFrames: Int?
     @Option(parsing: .unconditional, help: "Largest sidecar file in bytes.")
     var maxSidecarBytes: Int?
+    @Option(parsing: .unconditional, help: "Most label columns one clip may bring (default 1024; not applied with --signals).")
+    var maxSignals: Int?
+    @Flag(help: "Follow symlinks whose target lies outside the input they were found under (default: a discover error).")
+    var followSymlinks = false
 
     @Option(help: "This process's share of the batch, I/N (default: from Slurm, Kubernetes or AWS Batch array variables).")
     var worker: String?
@@ -127,6 +132,8 @@ struct IngestCommand: ParsableCommand {
         c.signals = signals.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.format = format; c.digest = digest; c.target = target; c.fill = fill; c.alignment = alignment
         c.maxPixels = maxPixels; c.maxFrames = maxFrames; c.maxSidecarBytes = maxSidecarBytes
+        c.maxSignals = maxSignals
+        c.followSymlinks = followSymlinks ? true : nil
         var merged = c.filled(from: o)
         if (merged.inputs == nil || merged.inputs!.isEmpty) && merged.manifest == nil {
             guard let samples = BundledSamples.directory() else {
@@ -146,7 +153,7 @@ struct IngestCommand: ParsableCommand {
             else { assignment = try WorkerAssignment.fromEnvironment(ProcessInfo.processInfo.environment, workerCount: workers) ?? .single }
             config = try IngestConfiguration(options: try options(), worker: assignment)
         } catch let e as IngestError {
-            FileHandle.standardError.write(Data("fleetprep ingest: \(e)\n".utf8))
+            Out.error("fleetprep ingest: \(e)")
             throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
         }
 
@@ -164,25 +171,34 @@ struct IngestCommand: ParsableCommand {
             summary = try run.run()
         } catch let e as IngestError {
             progress.finish()
-            FileHandle.standardError.write(Data("fleetprep ingest: \(e)\n".utf8))
+            Out.error("fleetprep ingest: \(e)")
             if case .interrupted = e { throw ExitCode(IngestExitStatus.interrupted.rawValue) }
             throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
         } catch {
             // Any other failure of the run as a whole (the journal or a shard cannot be written)
             // is status 2, never 1 ("dataset written, some clips failed").
             progress.finish()
-            FileHandle.standardError.write(Data("fleetprep ingest: \(error)\n".utf8))
+            Out.error("fleetprep ingest: \(error)")
             throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
         }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             print(String(decoding: try enc.encode(summary), as: UTF8.self))
+            // The summary is the output a caller reads: one that did not reach stdout (a full disk,
+            // /dev/full, a closed pipe) is a failure of the run, not a success.
+            guard Out.flushed() else {
+                Out.error("fleetprep ingest: cannot write the summary to stdout: \(String(cString: strerror(errno)))")
+                throw ExitCode(IngestExitStatus.nothingUsable.rawValue)
+            }
         } else {
             for f in summary.failures {
-                FileHandle.standardError.write(Data("failed: \(f.description)\n".utf8))
+                Out.error("failed: \(f.description)")
             }
-            if !quiet { print(Self.describe(summary)) }
+            if !quiet {
+                Out.lines(Self.describe(summary).components(separatedBy: "\n"))
+                guard Out.flushed() else { throw ExitCode(IngestExitStatus.nothingUsable.rawValue) }
+            }
         }
         if summary.exitStatus != .ok { throw ExitCode(summary.exitStatus.rawValue) }
     }
@@ -199,8 +215,8 @@ struct IngestCommand: ParsableCommand {
         }
         lines.append(String(format: "samples: %d in %d shard(s), %.1f MB", s.samples, s.shards, Double(s.bytes) / 1e6))
         lines.append(String(format: "frames decoded: %d in %.2f s (%.1f frames/s, %d work units)", s.framesDecoded, s.wallSeconds, s.framesPerSecond, s.workUnits))
-        if let m = s.manifest { lines.append("manifest: \(m)") }
-        if let e = s.errorsFile { lines.append("errors: \(e)") }
+        if let m = s.manifest { lines.append("manifest: \(Terminal.escape(m))") }
+        if let e = s.errorsFile { lines.append("errors: \(Terminal.escape(e))") }
         return lines.joined(separator: "\n")
     }
 }

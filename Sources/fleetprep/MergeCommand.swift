@@ -26,9 +26,9 @@ struct MergeCommand: ParsableCommand {
             if !r.missing.isEmpty {
                 FileHandle.standardError.write(Data("fleetprep merge: warning: --allow-partial: workers \(r.missing.map { "\($0)/\(r.workerCount)" }.joined(separator: ", ")) missing; their clips are not in the dataset\n".utf8))
             }
-            print("merged \(r.workers) of \(r.workerCount) worker manifest(s): \(r.manifest.samples) samples in \(r.manifest.shards.count) shards\(r.errors > 0 ? ", \(r.errors) failed clip(s) in errors.jsonl" : "")")
+            Out.line("merged \(r.workers) of \(r.workerCount) worker manifest(s): \(r.manifest.samples) samples in \(r.manifest.shards.count) shards\(r.errors > 0 ? ", \(r.errors) failed clip(s) in errors.jsonl" : "")")
         } catch let e as IngestError {
-            FileHandle.standardError.write(Data("fleetprep merge: \(e)\n".utf8))
+            Out.error("fleetprep merge: \(e)")
             throw ExitCode(2)
         }
     }

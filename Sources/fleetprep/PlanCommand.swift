@@ -11,26 +11,26 @@ struct PlanCommand: ParsableCommand {
     )
 
     @Option(help: "h100 or dojo.") var system: String = "h100"
-    @Option(help: "Budget in US dollars.") var budget: Double?
+    @Option(parsing: .unconditional, help: "Budget in US dollars.") var budget: Double?
     @Option(help: "Model preset: resnet50 or bev.") var model: String = "resnet50"
-    @Option(help: "Training FLOPs per sample (overrides the preset).") var flopsPerSample: Double?
-    @Option(help: "Frames per sample (overrides the preset).") var framesPerSample: Double?
-    @Option(help: "Model FLOPs utilization, 0–1.") var mfu: Double?
+    @Option(parsing: .unconditional, help: "Training FLOPs per sample (overrides the preset).") var flopsPerSample: Double?
+    @Option(parsing: .unconditional, help: "Frames per sample (overrides the preset).") var framesPerSample: Double?
+    @Option(parsing: .unconditional, help: "Model FLOPs utilization, 0–1.") var mfu: Double?
     @Option(help: "Preprocessing source: cpu, nvdec or both.") var preprocess: String = "cpu"
-    @Option(help: "Dojo cost per training tile in USD (no official price exists).") var dojoTileCost: Double?
-    @Option(help: "Cameras per car.") var cameras: Double?
-    @Option(help: "Camera frame rate.") var fps: Double?
+    @Option(parsing: .unconditional, help: "Dojo cost per training tile in USD (no official price exists).") var dojoTileCost: Double?
+    @Option(parsing: .unconditional, help: "Cameras per car.") var cameras: Double?
+    @Option(parsing: .unconditional, help: "Camera frame rate.") var fps: Double?
     @Option(help: "Camera resolution WxH.") var resolution: String?
     @Option(help: "Codec: h264 or hevc.") var codec: String?
-    @Option(help: "Clip length in seconds.") var clipSeconds: Double?
+    @Option(parsing: .unconditional, help: "Clip length in seconds.") var clipSeconds: Double?
     @Option(help: "Output tensor size WxH.") var outputSize: String?
-    @Option(help: "Bytes per output element (2 for f16/bf16).") var outputBytes: Double?
-    @Option(help: "Share of frames kept (1/stride).") var sampled: Double?
-    @Option(help: "Storage read bandwidth, GB/s.") var storageGbps: Double?
-    @Option(help: "Shard size in bytes (memory target × fill).") var shardBytes: Double?
+    @Option(parsing: .unconditional, help: "Bytes per output element (2 for f16/bf16).") var outputBytes: Double?
+    @Option(parsing: .unconditional, help: "Share of frames kept (1/stride).") var sampled: Double?
+    @Option(parsing: .unconditional, help: "Storage read bandwidth, GB/s.") var storageGbps: Double?
+    @Option(parsing: .unconditional, help: "Shard size in bytes (memory target × fill).") var shardBytes: Double?
     @Option(help: "Engine speed: a `fleetprep bench --json` result. Its scaling curve (frames/s at --jobs 1, 2, 4, …) projects a host by a fitted Amdahl model.") var bench: String?
     @Option(help: "Scaling curve to project from: many-clips, long-clip or camera-groups (default: camera-groups).") var curve: String?
-    @Option(help: "Ingest processes per host when projecting from a scaling curve (each with --jobs cores/processes).") var processesPerNode: Int = 1
+    @Option(parsing: .unconditional, help: "Ingest processes per host when projecting from a scaling curve (each with --jobs cores/processes).") var processesPerNode: Int = 1
     @Flag(help: "Run a short ingest here at --jobs 1 and 2 and compare measured with projected frames/s (measures a curve first when --bench is not given).") var validate = false
     @Option(help: "With --validate: scratch directory for the generated clips and output (default /dev/shm).") var scratch: String?
     @Option(help: "Inputs file (an edited copy of --print-defaults).") var inputs: String?
@@ -56,7 +56,7 @@ struct PlanCommand: ParsableCommand {
                 if report.scaling?.isEmpty == false { inp.scaling = try ScalingModel.from(report: report, workload: curve) }
                 else if curve != nil { throw PlannerError("--curve: \(bench) has no scaling curve") }
             }
-            guard processesPerNode >= 1 else { throw PlannerError("--processes-per-node must be at least 1") }
+            try checkRanges()
             inp.processesPerNode = processesPerNode
             if validate {
                 try PlanValidation(scratch: scratch, workload: curve ?? inp.scaling?.workload ?? "camera-groups").run(model: inp.scaling)
@@ -87,7 +87,9 @@ struct PlanCommand: ParsableCommand {
                                              ("--output-size", outputSize, "workload.outputWidth", "workload.outputHeight")] {
                 guard let value else { continue }
                 let p = value.lowercased().split(separator: "x").compactMap { Double($0) }
-                guard p.count == 2, p[0] > 0, p[1] > 0 else { throw PlannerError("\(opt): expected WxH") }
+                guard p.count == 2, p.allSatisfy({ $0 >= 1 && $0 <= 16384 && $0 == $0.rounded() }) else {
+                    throw PlannerError("\(opt): expected WxH, each side 1 to 16384 pixels, got \"\(value)\"")
+                }
                 inp.set(wKey, p[0]); inp.set(hKey, p[1])
             }
             let plan = try ThroughputPlan.make(inp)
@@ -104,6 +106,37 @@ struct PlanCommand: ParsableCommand {
             throw ExitCode(2)
         }
     }
+}
+
+extension PlanCommand {
+    /// The range of every number option (docs/planner.md), checked before any arithmetic, as
+    /// ingest checks its options: a value outside it is exit 2 naming the option, never a trap.
+    var ranges: [(String, Double?, ClosedRange<Double>)] {
+        [("--budget", budget, 1...1e13),
+         ("--flops-per-sample", flopsPerSample, 1...1e21),
+         ("--frames-per-sample", framesPerSample, 1...1e4),
+         ("--mfu", mfu, 0.001...1),
+         ("--dojo-tile-cost", dojoTileCost, 1...1e9),
+         ("--cameras", cameras, 1...64),
+         ("--fps", fps, 0.1...1000),
+         ("--clip-seconds", clipSeconds, 0.1...86_400),
+         ("--output-bytes", outputBytes, 1...8),
+         ("--sampled", sampled, 1e-6...1),
+         ("--storage-gbps", storageGbps, 0.001...1e6),
+         ("--shard-bytes", shardBytes, 4096...1e13)]
+    }
+
+    func checkRanges() throws {
+        for (name, value, range) in ranges {
+            guard let v = value else { continue }
+            guard v.isFinite, range.contains(v) else {
+                throw PlannerError("\(name) must be from \(Self.show(range.lowerBound)) to \(Self.show(range.upperBound)), got \(v)")
+            }
+        }
+        guard (1...1024).contains(processesPerNode) else { throw PlannerError("--processes-per-node must be from 1 to 1024, got \(processesPerNode)") }
+    }
+
+    static func show(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e6 ? String(Int(v)) : "\(v)" }
 }
 
 /// `fleetprep plan --validate`: the scaling model's projection at --jobs 1 and 2 against a

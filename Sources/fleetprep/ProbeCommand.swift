@@ -62,10 +62,10 @@ struct ProbeCommand: ParsableCommand {
             if json {
                 print(String(decoding: try encoder.encode(row), as: UTF8.self))
             } else if let info = row.info, row.error == nil {
-                print(ProbeTable.row(info, frames: row.frames))
+                Out.line(ProbeTable.row(info, frames: row.frames))
             } else if let e = row.error {
-                if let info = row.info { print(ProbeTable.row(info, frames: nil)) }
-                FileHandle.standardError.write(Data("fleetprep: \(path): \(e.kind): \(e.message)\n".utf8))
+                if let info = row.info { Out.line(ProbeTable.row(info, frames: nil)) }
+                Out.error("fleetprep: \(path): \(e.kind): \(e.message)")
             }
         }
         if failed > 0 { throw ExitCode(1) }

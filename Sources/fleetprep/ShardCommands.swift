@@ -63,12 +63,12 @@ struct InspectCommand: ParsableCommand {
         let url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            FileHandle.standardError.write(Data("fleetprep inspect: \(path): no such file or directory\n".utf8))
+            Out.error("fleetprep inspect: \(path): no such file or directory")
             throw ExitCode(2)
         }
         let report: Report
         do { report = try makeReport(url: url, isDirectory: isDir.boolValue) } catch {
-            FileHandle.standardError.write(Data("fleetprep inspect: \(error)\n".utf8))
+            Out.error("fleetprep inspect: \(error)")
             throw ExitCode(2)
         }
         if json {
@@ -77,17 +77,17 @@ struct InspectCommand: ParsableCommand {
             print(String(decoding: try enc.encode(report), as: UTF8.self))
             return
         }
-        print("\(report.path): \(report.format ?? "?") dataset, \(report.samples) samples in \(report.shards.count) shard(s)")
-        if let t = report.target, let b = report.budgetBytes { print("memory target: \(t), shard budget \(b) bytes") }
-        if let t = report.tensor, report.shapes.count <= 1 { print("tensor: \(t.name) \(t.dtype.rawValue) \(t.shape) \(t.layout)") }
+        Out.line("\(report.path): \(report.format ?? "?") dataset, \(report.samples) samples in \(report.shards.count) shard(s)")
+        if let t = report.target, let b = report.budgetBytes { Out.line("memory target: \(t), shard budget \(b) bytes") }
+        if let t = report.tensor, report.shapes.count <= 1 { Out.line("tensor: \(t.name) \(t.dtype.rawValue) \(t.shape) \(t.layout)") }
         if report.shapes.count > 1 {
-            print("tensor shapes (\(report.shapes.count); batches cannot stack across them):")
-            for s in report.shapes { print("  \(s.dtype) \(s.shape) \(s.layout): \(s.count) samples") }
+            Out.line("tensor shapes (\(report.shapes.count); batches cannot stack across them):")
+            for s in report.shapes { Out.line("  \(s.dtype) \(s.shape) \(s.layout): \(s.count) samples") }
         }
-        if let s = report.schema { print("labels: " + zip(s.names, s.units).map { $0.1.isEmpty ? $0.0 : "\($0.0) [\($0.1)]" }.joined(separator: ", ")) }
+        if let s = report.schema { Out.line("labels: " + zip(s.names, s.units).map { $0.1.isEmpty ? $0.0 : "\($0.0) [\($0.1)]" }.joined(separator: ", ")) }
         print("SHARD\tSAMPLES\tBYTES\tFILL")
         for s in report.shards {
-            print("\(s.file)\t\(s.samples)\t\(s.bytes)\t\(s.fill.map { String(format: "%.1f%%", $0 * 100) } ?? "-")")
+            Out.line("\(s.file)\t\(s.samples)\t\(s.bytes)\t\(s.fill.map { String(format: "%.1f%%", $0 * 100) } ?? "-")")
         }
     }
 }
@@ -107,7 +107,7 @@ struct VerifyCommand: ParsableCommand {
         let url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            FileHandle.standardError.write(Data("fleetprep verify: \(path): no such file or directory\n".utf8))
+            Out.error("fleetprep verify: \(path): no such file or directory")
             throw ExitCode(2)
         }
         let report = isDir.boolValue ? DatasetVerifier.verify(directory: url) : DatasetVerifier.verify(shard: url)
@@ -115,7 +115,7 @@ struct VerifyCommand: ParsableCommand {
         if problems.isEmpty {
             print("ok: \(count) samples verified")
         } else {
-            for p in problems { print("BAD \(p)") }
+            for p in problems { Out.line("BAD \(p)") }
             throw ExitCode(1)
         }
     }
@@ -151,7 +151,7 @@ struct DumpCommand: ParsableCommand {
         let url = URL(fileURLWithPath: path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            FileHandle.standardError.write(Data("fleetprep dump: \(path): no such file or directory\n".utf8))
+            Out.error("fleetprep dump: \(path): no such file or directory")
             throw ExitCode(2)
         }
         let enc = JSONEncoder()
@@ -170,7 +170,7 @@ struct DumpCommand: ParsableCommand {
                 print(String(decoding: try enc.encode(line), as: UTF8.self))
             }
         } catch let error as ShardError {
-            FileHandle.standardError.write(Data("fleetprep dump: \(error)\n".utf8))
+            Out.error("fleetprep dump: \(error)")
             throw ExitCode(2)
         }
     }

@@ -399,7 +399,9 @@ import Testing
         let huge = try Self.group(dir, "huge")
         try Self.write("t,signal_number_0\n0,1e39\n9,1\n", huge.appendingPathComponent("signals.csv"))
         let out = dir.appendingPathComponent("out")
-        let r = try Self.fleetprep(["ingest", wide.path, huge.path, "--out", out.path, "--quiet", "--size", "8x8", "--dtype", "u8"])
+        // Over the default limit of 1,024 label columns (issue 25): raised for this test.
+        let r = try Self.fleetprep(["ingest", wide.path, huge.path, "--out", out.path, "--quiet", "--size", "8x8", "--dtype", "u8",
+                                    "--max-signals", "20000"])
         #expect(r.status == 1, "\(r.stderr)")
         let m = try DatasetManifest.read(from: out)
         #expect(m.schema.names.count == 20_000)

@@ -238,8 +238,59 @@ class NativeShard(_MappedShard):
         return [(0, 64)] + [r.crc_span for r in self.records] + [self.index_span]
 
 
-JSON_CRC_FIELD = b'"json_crc32c":"'
 NPY_HEADER = re.compile(r"\{'descr': '([|<>][a-z][0-9]+)', 'fortran_order': (False|True), 'shape': \(([0-9, ]*)\), *\} *\n?\Z")
+
+_WS = __import__("re").compile(r"[ \t\n\r]*")
+_JSON = json.JSONDecoder()
+
+
+def json_crc_field(member):
+    """The byte range of the 8 hex digits of the .json member's top-level "json_crc32c" value,
+    or None when the member has no such key. The member is read as JSON (docs/shard-format.md):
+    spaces around the colon are allowed, the same key inside a nested value (an annotation) is
+    not the field, and no byte pattern is searched for. Raises ValueError when the member is not
+    one JSON object, names the key twice, or its value is not 8 hex digits."""
+    s = bytes(member).decode("utf-8")
+    i = _WS.match(s, 0).end()
+    if s[i:i + 1] != "{":
+        raise ValueError("the .json member is not a JSON object")
+    i = _WS.match(s, i + 1).end()
+    found = []
+    if s[i:i + 1] == "}":
+        i += 1
+    else:
+        while True:
+            if s[i:i + 1] != '"':
+                raise ValueError("the .json member is not a JSON object")
+            _, end = json.decoder.scanstring(s, i + 1)
+            raw_key = s[i + 1:end - 1]
+            i = _WS.match(s, end).end()
+            if s[i:i + 1] != ":":
+                raise ValueError("the .json member is not a JSON object")
+            i = _WS.match(s, i + 1).end()
+            start = i
+            value, i = _JSON.raw_decode(s, i)
+            if raw_key == "json_crc32c":
+                found.append((start, i, value))
+            i = _WS.match(s, i).end()
+            if s[i:i + 1] == ",":
+                i = _WS.match(s, i + 1).end()
+                continue
+            if s[i:i + 1] == "}":
+                i += 1
+                break
+            raise ValueError("the .json member is not a JSON object")
+    if s[_WS.match(s, i).end():]:
+        raise ValueError("the .json member holds more than one JSON value")
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ValueError(f"the .json member names json_crc32c {len(found)} times")
+    start, end, value = found[0]
+    if not isinstance(value, str) or len(value) != 8 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise ValueError("the .json member's json_crc32c is not 8 hex digits")
+    a = len(s[:start + 1].encode("utf-8"))
+    return a, a + 8
 
 
 def _octal(p: str, field: bytes) -> int:
@@ -374,9 +425,13 @@ class WdsShard(_MappedShard):
     def check_record(self, r: Record, name: str, problems: List[str], computed: Optional[Dict]) -> None:
         super().check_record(r, name, problems, computed)
         member = bytes(self.mm[r.meta[0]:r.meta[1]])
-        at = member.find(JSON_CRC_FIELD)
-        if at >= 0:  # json_crc32c: CRC-32C of the member (padding included), its 8 digits read as 0
-            a = at + len(JSON_CRC_FIELD)
+        try:
+            field = json_crc_field(member)
+        except ValueError as e:
+            problems.append(f"{name}: record {r.key}: {e}")
+            return
+        if field is not None:  # json_crc32c: CRC-32C of the member (padding included), its 8 digits read as 0
+            a = field[0]
             want = member[a:a + 8]
             if not re.fullmatch(rb"[0-9a-f]{8}", want) or \
                     crc32c(member[:a] + b"00000000" + member[a + 8:]) != int(want, 16):

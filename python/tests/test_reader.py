@@ -318,3 +318,19 @@ def test_public_names_have_docstrings_and_type_hints():
                 hints = typing.get_type_hints(f)
                 assert "return" in hints or f.__name__ == "__init__", f"{mod.__name__}.{name}: {f.__name__} has no return hint"
     assert "A001" not in (inspect.getdoc(fleetprep.open) or "")  # help() shows docs, not source comments
+
+
+def test_json_crc32c_is_found_by_reading_the_member_as_json():
+    """Issue 25: the field is the top-level key, whatever whitespace surrounds its colon; the same
+    key inside an annotation is not it; a malformed member is an error, never a skipped check."""
+    from fleetprep._shards import json_crc_field
+    m = b'{"annotations":{"json_crc32c":"deadbeef"},"json_crc32c" : "1a2b3c4d","key":"k\\u00e9"}  '
+    a, b = json_crc_field(m)
+    assert m[a:b] == b"1a2b3c4d"
+    assert json_crc_field(b'{"key":"k"}') is None
+    for bad in [b"[1]", b'{"json_crc32c":"1"}', b'{"json_crc32c":"aaaaaaaa","json_crc32c":"aaaaaaaa"}', b'{"json_crc32c":"aaaaaaaa"} {}']:
+        try:
+            json_crc_field(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
