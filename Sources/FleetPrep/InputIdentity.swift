@@ -50,9 +50,11 @@ struct FileIdentity: Codable, Equatable, Sendable {
 
     /// Every file of a group that a run reads: its videos and sidecars, in a fixed order.
     static func files(of group: ClipGroup) -> [String] {
-        var files = group.videos.map(\.path)
-        files += [group.signalsTable, group.annotations, group.manifest].compactMap { $0 }
+        var files = group.videos.flatMap(\.files)
+        files += group.videos.compactMap(\.frameTimes)
+        files += [group.signalsTable, group.annotations, group.manifest, group.event].compactMap { $0 }
         files += group.signalFiles
+        files += group.signalArrays.flatMap { [$0.times, $0.values] }
         return files
     }
 
