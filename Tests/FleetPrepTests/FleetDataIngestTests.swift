@@ -192,7 +192,8 @@ import FleetTestSupport
         let fm = FileManager.default
         let tesla = root.appendingPathComponent("tesla")
         try fm.createDirectory(at: tesla, withIntermediateDirectories: true)
-        try fm.createSymbolicLink(atPath: tesla.appendingPathComponent("2026-11-30_10-04-00-front.mp4").path, withDestinationPath: Self.dashcam!)
+        // A copy in the temporary tree (a symlink out of the input root is not followed by default).
+        try fm.copyItem(atPath: Self.dashcam!, toPath: tesla.appendingPathComponent("2026-11-30_10-04-00-front.mp4").path)
         let raw = root.appendingPathComponent("raw/dash.h264")
         try fm.createDirectory(at: raw.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Self.sh(Self.ffmpeg!, ["-v", "error", "-i", Self.dashcam!, "-map", "0:1", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", raw.path])
