@@ -127,24 +127,8 @@ public final class IngestRun: @unchecked Sendable {
         } catch {
             throw IngestError.output(path: cfg.outputDirectory.path, message: "\(error)")
         }
-        // One tensor shape per dataset unless --mixed-shapes: the first clip group of the whole
-        // batch (the same for every worker) fixes the size and the camera count.
-        var engineConfig = cfg
-        var datasetTensor: TensorSpec? = nil
-        var prescanned: GroupPlan? = nil
         if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
-        if !cfg.mixedShapes, let (firstPlan, position) = Self.firstPlan(inputs.items, config: cfg, schema: inputs.schema) {
-            let first = firstPlan.tensor
-            datasetTensor = first
-            engineConfig.datasetCameras = firstPlan.cameras.map(\.camera)
-            // The scan that fixed the shape is the plan of this worker's first group when that is
-            // the batch's first group: the engine uses it instead of scanning the group again
-            // (with the shape it fixed, the engine's configuration gives the same plan).
-            if position == 0, items.first?.key == firstPlan.item.key { prescanned = firstPlan }
-            let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
-            if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
-            engineConfig.expectedCameras = first.shape[0]
-        }
+        let (engineConfig, datasetTensor, prescanned) = Self.shapeRule(cfg, inputs: inputs, items: items)
         let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: sink, progress: progress,
                                   resume: resume, journal: journal, prescanned: prescanned)
         if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
@@ -307,6 +291,26 @@ public final class IngestRun: @unchecked Sendable {
     }
 
     // MARK: - Helpers
+
+    /// One tensor shape per dataset unless --mixed-shapes: the first clip group of the whole batch
+    /// (the same for every worker) fixes the size and the cameras. Returns the engine's
+    /// configuration, the dataset's tensor, and the first group's plan when it is this worker's
+    /// first group (the engine uses it instead of scanning that group again: with the shape it
+    /// fixed, the engine's configuration gives the same plan). Ingest and `SampleStream` share it.
+    static func shapeRule(_ cfg: IngestConfiguration, inputs: IngestInputs, items: [IngestItem])
+        -> (IngestConfiguration, TensorSpec?, GroupPlan?) {
+        guard !cfg.mixedShapes, let (firstPlan, position) = firstPlan(inputs.items, config: cfg, schema: inputs.schema) else {
+            return (cfg, nil, nil)
+        }
+        var engineConfig = cfg
+        let first = firstPlan.tensor
+        engineConfig.datasetCameras = firstPlan.cameras.map(\.camera)
+        let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
+        if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
+        engineConfig.expectedCameras = first.shape[0]
+        let reuse = position == 0 && items.first?.key == firstPlan.item.key
+        return (engineConfig, first, reuse ? firstPlan : nil)
+    }
 
     /// The plan of the first clip group (in the order of the whole batch, so every worker finds
     /// the same) that scans, and its position in the batch; nil when none does.

@@ -21,11 +21,12 @@ final class IngestEngine: @unchecked Sendable {
     private let items: [IngestItem]
     private let config: IngestConfiguration
     private let schema: LabelSchema
-    private let sink: ShardSink
+    private let sink: any EngineOutput
     private let producer: SampleProducer
     private let progress: ProgressReporter
     private let resume: IngestJournal.ResumePoint
-    private let journal: IngestJournal
+    /// nil for an online stream: nothing is journaled, no file identities are taken.
+    private let journal: IngestJournal?
     private let lookahead: Int
     /// The plan of group 0, already scanned (to fix the dataset's shape): not scanned again.
     private let prescanned: GroupPlan?
@@ -52,8 +53,8 @@ final class IngestEngine: @unchecked Sendable {
     /// Per group scanned and not yet journaled: its files as the scan found them.
     private var identities: [Int: [FileIdentity]] = [:]
 
-    init(items: [IngestItem], config: IngestConfiguration, schema: LabelSchema, sink: ShardSink,
-         progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal, prescanned: GroupPlan? = nil) {
+    init(items: [IngestItem], config: IngestConfiguration, schema: LabelSchema, sink: any EngineOutput,
+         progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal?, prescanned: GroupPlan? = nil) {
         self.prescanned = prescanned
         self.items = items
         self.config = config
@@ -62,8 +63,10 @@ final class IngestEngine: @unchecked Sendable {
         self.progress = progress
         self.resume = resume
         self.journal = journal
-        producer = SampleProducer(config: config, pool: RecordBufferPool(), gate: InflightGate(limit: config.inflightBytes),
-                                  recycles: true)
+        // An output that keeps samples (a stream) bounds its own memory: a gate here could hold
+        // the bytes the oldest group needs while later groups wait for it.
+        producer = SampleProducer(config: config, pool: sink.pool, gate: InflightGate(limit: sink.keepsSamples ? .max : config.inflightBytes),
+                                  recycles: !sink.keepsSamples)
         lookahead = max(4, 2 * config.jobs)
     }
 
@@ -184,7 +187,7 @@ final class IngestEngine: @unchecked Sendable {
         }
         // The group's files, read whole once more (from the page cache the scan filled): a resume
         // compares them with what this run used (`FileIdentity`).
-        let files = FileIdentity.of(group: items[g].group)
+        let files = journal == nil ? [] : FileIdentity.of(group: items[g].group)
         if let recorded = resume.groups[g]?.files, recorded != files {
             do { try FileIdentity.check(group: items[g].group, recorded: recorded, full: true, out: config.outputDirectory.path) } catch {
                 fail(error)
@@ -278,10 +281,7 @@ final class IngestEngine: @unchecked Sendable {
             // A unit after one that failed has nothing to add: the group's records all go.
             if !supersededByFailure(plan.number, range) {
                 try producer.run(plan, range: range, threads: threads) { p in
-                    if sink.needs(layout, p.position) {
-                        let record = plan.record(p.position, tensorBytes: UnsafeRawBufferPointer(p.buffer.bytes), tensorCRC32C: p.tensorCRC32C)
-                        try sink.write(layout, p.position, record)
-                    }
+                    if sink.needs(layout, p.position) { try sink.write(layout, p) }
                     progress.update { $0.framesDecoded += p.framesDecoded; $0.samplesWritten += 1 }
                     return !isCancelled && !supersededByFailure(plan.number, range)
                 }
@@ -320,11 +320,11 @@ final class IngestEngine: @unchecked Sendable {
         state.unlock()
         switch outcome {
         case .ok:
-            try journal.append(.init(kind: "group", group: g, status: "ok", samples: layout?.plan.count, files: files))
+            try journal?.append(.init(kind: "group", group: g, status: "ok", samples: layout?.plan.count, files: files))
             progress.update { $0.clipsDone += 1 }
         case .failed(let f):
             if resume.groups[g]?.status != "failed" {
-                try journal.append(.init(kind: "group", group: g, status: "failed", samples: 0, failure: f, files: files))
+                try journal?.append(.init(kind: "group", group: g, status: "failed", samples: 0, failure: f, files: files))
             }
             progress.update { $0.clipsFailed += 1 }
         case .skipped:
@@ -332,7 +332,7 @@ final class IngestEngine: @unchecked Sendable {
         }
         var failed = false
         if case .failed = outcome { failed = true }
-        let ready = layout.map { sink.groupFinished($0, failed: failed) } ?? []
+        let ready = sink.groupFinished(g, layout: layout, failed: failed)
         state.lock()
         outcomes[g] = outcome
         active -= 1

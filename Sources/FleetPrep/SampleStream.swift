@@ -59,9 +59,13 @@ public final class StreamSample: @unchecked Sendable {
 /// }
 /// ```
 ///
-/// Samples come in the same order as in shards; at most `buffered` are waiting for the consumer
-/// (the pipeline's threads wait for it). Each iterator runs the pipeline once. Clips that fail
-/// are skipped and listed in `failures` afterwards.
+/// The stream runs the ingest engine itself (`IngestEngine` with a stream output instead of the
+/// shard sink): the same discovery, one-shape rule, plans, work units and failed-clip rule, so its
+/// samples are exactly those `ingest` would write, in shard order. A clip group's samples reach the
+/// consumer once the whole group has been decoded and can no longer fail; a group that fails
+/// delivers none, as in shards. At most `buffered` samples wait for the consumer; decoded samples
+/// of later groups wait within `--inflight` bytes (plus the group being delivered). Each iterator
+/// runs the engine once. Clips that fail are listed in `failures` afterwards.
 ///
 /// Leaving the loop early (`break`, a thrown error, a cancelled task) ends the run: the iterator's
 /// `AsyncThrowingStream` calls its `onTermination`, which cancels the pipeline; its threads stop at
@@ -118,14 +122,15 @@ final class FailureLog: @unchecked Sendable {
     func append(_ f: [ClipFailure]) { lock.lock(); items += f; lock.unlock() }
 }
 
-/// Backpressure between the pipeline's thread and the stream's consumer: at most `capacity`
-/// samples yielded and not yet taken. The pipeline's thread holds this and the continuation, never
-/// the iterator, so a consumer that goes away releases the stream and `terminate()` runs.
+/// Backpressure between the engine and the stream's consumer: at most `capacity` samples yielded
+/// and not yet taken. The engine's threads hold this and the continuation, never the iterator, so
+/// a consumer that goes away releases the stream and `terminate()` runs.
 final class StreamChannel: @unchecked Sendable {
     private let lock = NSCondition()
     private var waiting = 0
     private var terminated = false
-    private var run: OrderedPipeline<StreamSample>?
+    private var engine: IngestEngine?
+    private var output: StreamOutput?
     private let capacity: Int
     private let continuation: AsyncThrowingStream<StreamSample, Error>.Continuation
     private let failures: FailureLog
@@ -136,49 +141,52 @@ final class StreamChannel: @unchecked Sendable {
         self.failures = failures
     }
 
-    /// The consumer went away (or the stream finished): stop the pipeline.
+    /// The consumer went away (or the stream finished): stop the engine.
     func terminate() {
         lock.lock()
         terminated = true
-        let r = run
+        let (e, o) = (engine, output)
         lock.broadcast()
         lock.unlock()
-        r?.cancel()
+        e?.cancel()
+        o?.stop()
     }
 
     func consumed() {
         lock.lock(); waiting -= 1; lock.broadcast(); lock.unlock()
     }
 
+    /// Runs the ingest engine over `cfg`'s inputs with the stream as its output: the same
+    /// discovery, shape rule, plans, work units and failed-group rule as `ingest`.
     func produce(_ cfg: IngestConfiguration) throws {
         failures.reset()
         let inputs = try IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
         failures.append(inputs.failures)
-        let pool = RecordBufferPool()
-        // Memory is bounded by the ordered queues below (the consumer's pace), not by a gate.
-        let producer = SampleProducer(config: cfg, pool: pool, gate: InflightGate(limit: .max), recycles: false)
-        let pipe = OrderedPipeline<StreamSample>(count: items.count, jobs: cfg.jobs, window: cfg.jobs + 1, queueCapacity: 100_000,
-                                                 queueBytes: cfg.inflightBytes / (cfg.jobs + 1), weight: { $0.tensor.byteCount })
+        let (engineConfig, _, prescanned) = IngestRun.shapeRule(cfg, inputs: inputs, items: items)
+        let output = StreamOutput(budget: cfg.inflightBytes) { [self] in send($0) }
+        let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: output,
+                                  progress: ProgressReporter(style: .quiet), resume: .init(), journal: nil, prescanned: prescanned)
+        output.onConsumerGone = { engine.cancel() }
         lock.lock()
         let stop = terminated
-        run = pipe
+        (self.engine, self.output) = (engine, output)
         lock.unlock()
         if stop { return }
-        try pipe.run(produce: { i, emit in
-            let plan = try GroupPlan.scan(items[i], number: i, config: cfg, schema: inputs.schema)
-            try producer.run(plan, range: 0..<plan.count) { emit(StreamSample($0, plan: plan, pool: pool)) }
-        }, consume: { i, event in
-            switch event {
-            case .output(let s): return send(s)
-            case .failed(let e):
-                failures.append([ClipFailure.from(e, clip: items[i].key, groupPath: items[i].group.path, samplesKept: 0)])
-                return true
-            case .finished: return true
-            }
+        defer { lock.lock(); (self.engine, self.output) = (nil, nil); lock.unlock() }
+        do {
+            try engine.run()
+        } catch IngestError.interrupted {
+            if isTerminated { return }   // the consumer left: the stream just ends
+            throw IngestError.interrupted(resumeHint: "the stream was stopped")
+        }
+        failures.append(engine.outcomes.keys.sorted().compactMap { g in
+            if case .failed(let f)? = engine.outcomes[g] { return f }
+            return nil
         })
-        lock.lock(); run = nil; lock.unlock()
     }
+
+    private var isTerminated: Bool { lock.lock(); defer { lock.unlock() }; return terminated }
 
     /// Waits while `capacity` samples are waiting for the consumer; false once it went away.
     private func send(_ s: StreamSample) -> Bool {

@@ -24,7 +24,10 @@ final class GroupLayout: Sendable {
 ///
 /// A shard waits for whole groups, not just for its own records, so that a group that fails in
 /// any of its units leaves no sample anywhere: the dataset depends only on the inputs and options.
-final class ShardSink: @unchecked Sendable {
+final class ShardSink: EngineOutput, @unchecked Sendable {
+    let pool = RecordBufferPool()
+    var keepsSamples: Bool { false }
+
     struct Shard {
         var slots = 0
         var pendingGroups = 0
@@ -141,10 +144,18 @@ final class ShardSink: @unchecked Sendable {
         try file?.write(record, at: p)
     }
 
-    /// Records that `layout`'s group is finished (its records dropped when `failed`). Returns the
+    /// Writes the record of prepared sample `sample` of `layout` in place.
+    func write(_ layout: GroupLayout, _ sample: PreparedSample) throws {
+        let record = layout.plan.record(sample.position, tensorBytes: UnsafeRawBufferPointer(sample.buffer.bytes),
+                                        tensorCRC32C: sample.tensorCRC32C)
+        try write(layout, sample.position, record)
+    }
+
+    /// Records that group `number` is finished (its records dropped when `failed`). Returns the
     /// shards now complete.
-    func groupFinished(_ layout: GroupLayout, failed: Bool) -> [Int] {
-        lock.withLock {
+    func groupFinished(_ number: Int, layout: GroupLayout?, failed: Bool) -> [Int] {
+        guard let layout else { return [] }
+        return lock.withLock {
             if !failed, !layout.placements.isEmpty {
                 let shape = layout.plan.tensor.shape
                 let seen = shapeCounts[shape]
