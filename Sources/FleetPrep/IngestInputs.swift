@@ -17,37 +17,35 @@ struct IngestInputs {
         let cancellation = config.labelOptions.cancellation
         var seen = Set<String>()
         var groups: [ClipGroup] = []
-        for input in config.inputs {
-            if cancellation.isCancelled { throw Self.interrupted }
+        /// Adds what one source (an input path, the manifest) found: its groups (each once), and
+        /// one discover error per directory or manifest line that could not be used; a source that
+        /// cannot be read at all is one error. The other sources go on.
+        func add(_ source: String, _ find: () throws -> (groups: [ClipGroup], problems: [LabelError])) {
             do {
-                guard FileManager.default.fileExists(atPath: input) else {
-                    throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory", samplesKept: 0)
-                }
-                var problems: [LabelError] = []
-                for g in discovery.discover([input], problems: &problems) where seen.insert(g.path).inserted { groups.append(g) }
-                // Each input or directory that cannot be searched is one error; the rest goes on.
+                let (found, problems) = try find()
+                for g in found where seen.insert(g.path).inserted { groups.append(g) }
                 for p in problems {
                     failures.append(ClipFailure(clip: "", path: p.file, stage: .discover, message: p.description, samplesKept: 0))
                 }
             } catch {
-                var f = ClipFailure.from(error, clip: "", groupPath: input, samplesKept: 0)
+                var f = ClipFailure.from(error, clip: "", groupPath: source, samplesKept: 0)
                 f.stage = .discover
                 failures.append(f)
             }
         }
-        if let manifest = config.manifest {
-            do {
-                let (found, problems) = try GroupManifest.load(path: manifest, options: config.labelOptions)
-                for g in found where seen.insert(g.path).inserted { groups.append(g) }
-                // A bad line is one error; the other lines still make groups.
-                for p in problems {
-                    failures.append(ClipFailure(clip: "", path: p.file, stage: .discover, message: p.description, samplesKept: 0))
+        for input in config.inputs {
+            if cancellation.isCancelled { throw Self.interrupted }
+            add(input) {
+                guard FileManager.default.fileExists(atPath: input) else {
+                    throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory", samplesKept: 0)
                 }
-            } catch {
-                var f = ClipFailure.from(error, clip: "", groupPath: manifest, samplesKept: 0)
-                f.stage = .discover
-                failures.append(f)
+                var problems: [LabelError] = []
+                let found = discovery.discover([input], problems: &problems)
+                return (found, problems)
             }
+        }
+        if let manifest = config.manifest {
+            add(manifest) { try GroupManifest.load(path: manifest, options: config.labelOptions) }
         }
         var used = Set<String>()
         for g in groups {

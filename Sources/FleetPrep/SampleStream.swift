@@ -167,7 +167,7 @@ final class StreamChannel: @unchecked Sendable {
         let output = StreamOutput(budget: cfg.inflightBytes) { [self] in send($0) }
         let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: output,
                                   progress: ProgressReporter(style: .quiet), resume: .init(), journal: nil, prescanned: prescanned)
-        output.onConsumerGone = { engine.cancel() }
+        output.onConsumerGone = { [weak engine] in engine?.cancel() }   // the engine holds the output
         lock.lock()
         let stop = terminated
         (self.engine, self.output) = (engine, output)
