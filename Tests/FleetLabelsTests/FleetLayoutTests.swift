@@ -151,4 +151,42 @@ struct FleetLayoutTests {
         #expect(problems[0].description.contains("unknown key \"colour\""))
         #expect(problems[2].description.contains("earlier line"))
     }
+
+    /// Seeded mutations of the new input kinds — numpy arrays, frame-times logs, manifest lines,
+    /// TeslaCam names: a `LabelError` (or a per-line problem) is fine, a crash or another error is not.
+    @Test func fuzzedNumpyLogsManifestsAndNamesFailCleanly() throws {
+        var rng = SplitMix(state: 2025)
+        let good = Self.npy(descr: "<f8", shape: "(4,)", data: [1.0, 2.0, 3.0, 4.0].flatMap { Self.le($0.bitPattern) })
+        var parsed = 0
+        for _ in 0..<1500 {
+            var b = good
+            switch rng.next() % 3 {
+            case 0: for _ in 0..<(1 + Int(rng.next() % 4)) { b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: b = Array(b.prefix(Int(rng.next() % UInt64(b.count))))
+            default: b.insert(contentsOf: Array("(99999999999999999999,)".utf8), at: 30 + Int(rng.next() % 20))
+            }
+            do {
+                let a = try NumpyArray.parse(b, file: "fuzz.npy")
+                #expect(a.values.count == a.shape[0])
+                parsed += 1
+            } catch is LabelError {}
+        }
+        #expect(parsed > 0 && parsed < 1500)
+        let d = TempDir()
+        let lines = ["{\"id\": \"a\", \"cameras\": {\"main\": \"x.mp4\"}, \"offsets\": {\"main\": 0.5}}",
+                     "{\"id\": \"b\", \"cameras\": {\"main\": \"y.mp4\", \"rear\": \"z.mp4\"}, \"frame_times\": {\"rear\": \"t.csv\"}}"]
+        for round in 0..<500 {
+            var text = Array(lines.joined(separator: "\n").utf8)
+            for _ in 0..<(1 + Int(rng.next() % 3)) { text[Int(rng.next() % UInt64(text.count))] = UInt8(truncatingIfNeeded: rng.next() % 128) }
+            let m = d.write("m\(round % 4).jsonl", String(decoding: text, as: UTF8.self))
+            let (groups, problems) = try GroupManifest.load(path: m, options: LabelOptions())
+            #expect(groups.count + problems.count >= 1)
+            let csv = d.write("t\(round % 4).csv", String(decoding: text, as: UTF8.self))
+            do { _ = try FrameTimesLog.load(path: csv) } catch is LabelError {}
+            var name = Array("2026-11-30_10-04-00-front.mp4".utf8)
+            name[Int(rng.next() % UInt64(name.count))] = UInt8(truncatingIfNeeded: rng.next() % 128)
+            if let p = TeslaCam.parse(String(decoding: name, as: UTF8.self)) { #expect(p.start.isFinite) }
+        }
+    }
 }
+
