@@ -34,11 +34,54 @@ TARGET static inline __m256i load2x128(const void *hi, const void *lo) {
 // their Int32 sums in four registers across all taps. Lane order after the in-lane unpacks:
 // a = samples 0-3 | 16-19, b = 4-7 | 20-23, c = 8-11 | 24-27, d = 12-15 | 28-31, which the
 // in-lane packs and two cross-lane permutes put back in order.
+//
+// Weights that are multiples of 128 (k = w / 128) with 8-bit samples and down = 7 give
+// (128 * sum(k * s) + 64) >> 7 = sum(k * s): with every k in 0...127 and k0 + k1 <= 128 per pair,
+// pmaddubsw (u8 samples times s8 weights, pair sums at most 128 * 255) is exact, and so are the
+// Int16 sums (at most 128 * 255 in all); that halves the unpacks and does 16 samples per multiply.
+TARGET static size_t vertical_u8_k8(const uint8_t *const *r0, const uint8_t *const *r1, const __m256i *k, int pairs,
+                                    size_t count, int16_t *dst) {
+    size_t i = 0;
+    for (;;) {
+        if (i + 32 > count) i = count - 32;   // last block overlaps the one before
+        __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+        for (int p = 0; p < pairs; p++) {
+            __m256i x = load256(r0[p] + i), y = load256(r1[p] + i);
+            lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_unpacklo_epi8(x, y), k[p]));   // 0-7 | 16-23
+            hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_unpackhi_epi8(x, y), k[p]));   // 8-15 | 24-31
+        }
+        store256(dst + i, _mm256_permute2x128_si256(lo, hi, 0x20));
+        store256(dst + i + 16, _mm256_permute2x128_si256(lo, hi, 0x31));
+        i += 32;
+        if (i >= count) break;
+    }
+    return count;
+}
+
 TARGET size_t fleet_vertical_u8(const uint8_t *const *rows, const int32_t *weights, int taps, size_t count, int down,
                                 int16_t *dst) {
     enum { maxPairs = 32 };
     if (count < 32 || taps < 1 || taps > 2 * maxPairs) return 0;
     const int pairs = (taps + 1) / 2;
+    int bytes = down == 7;   // pmaddubsw path possible?
+    int32_t total = 0;
+    for (int p = 0; p < pairs && bytes; p++) {
+        int32_t w0 = weights[2 * p], w1 = 2 * p + 1 < taps ? weights[2 * p + 1] : 0;
+        bytes = w0 % 128 == 0 && w1 % 128 == 0 && w0 >= 0 && w1 >= 0 && w0 / 128 <= 127 && w1 / 128 <= 127;
+        total += w0 / 128 + w1 / 128;
+    }
+    bytes = bytes && total <= 128;
+    if (bytes) {
+        __m256i k[maxPairs];
+        const uint8_t *r0[maxPairs], *r1[maxPairs];
+        for (int p = 0; p < pairs; p++) {
+            int32_t k0 = weights[2 * p] / 128, k1 = 2 * p + 1 < taps ? weights[2 * p + 1] / 128 : 0;
+            k[p] = _mm256_set1_epi16((int16_t)((k1 << 8) | k0));
+            r0[p] = rows[2 * p];
+            r1[p] = rows[2 * p + 1 < taps ? 2 * p + 1 : taps - 1];
+        }
+        return vertical_u8_k8(r0, r1, k, pairs, count, dst);
+    }
     __m256i k[maxPairs];
     const uint8_t *r0[maxPairs], *r1[maxPairs];
     for (int p = 0; p < pairs; p++) {
@@ -75,20 +118,21 @@ TARGET size_t fleet_vertical_u8(const uint8_t *const *rows, const int32_t *weigh
 }
 
 // Horizontal: outputs j + o (low lane) and j + 4 + o (high lane) in one register, pmaddwd over
-// their 8 * chunks taps, then the 4x4 transpose-add in each lane gives j..j+3 | j+4..j+7.
-TARGET size_t fleet_horizontal_i16(const int16_t *src, const int32_t *pos, const int16_t *weights, int chunks,
+// their 8 * chunks taps (weights already paired that way, one load), then the 4x4 transpose-add
+// in each lane gives j..j+3 | j+4..j+7.
+TARGET size_t fleet_horizontal_i16(const int16_t *src, const int32_t *pos, const int16_t *paired, int chunks,
                                    size_t count, int16_t *dst) {
     const __m256i round = _mm256_set1_epi32(1 << 14);
-    const size_t stride = 8 * (size_t)chunks;
     size_t j = 0;
+    const int16_t *w = paired;
     for (; j + 8 <= count; j += 8) {
         __m256i r[4];
         for (int o = 0; o < 4; o++) {
             const int16_t *s0 = src + pos[j + o], *s1 = src + pos[j + o + 4];
-            const int16_t *w0 = weights + (j + o) * stride, *w1 = weights + (j + o + 4) * stride;
-            __m256i acc = _mm256_madd_epi16(load2x128(s1, s0), load2x128(w1, w0));
-            for (int c = 1; c < chunks; c++)
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(load2x128(s1 + 8 * c, s0 + 8 * c), load2x128(w1 + 8 * c, w0 + 8 * c)));
+            __m256i acc = _mm256_madd_epi16(load2x128(s1, s0), load256(w));
+            w += 16;
+            for (int c = 1; c < chunks; c++, w += 16)
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(load2x128(s1 + 8 * c, s0 + 8 * c), load256(w)));
             r[o] = acc;
         }
         __m256i s01 = _mm256_add_epi32(_mm256_unpacklo_epi32(r[0], r[1]), _mm256_unpackhi_epi32(r[0], r[1]));

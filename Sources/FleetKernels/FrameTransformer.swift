@@ -364,7 +364,22 @@ public final class FrameTransformer {
         @inline(__always) func rowBase(_ r: Int32) -> UnsafeRawPointer {
             base + (wy + Int(r)) * stride + (wide ? 2 * wx : wx * step + offset)
         }
-        if taps == 1 {
+        if taps == 1 && h.isIdentity && !portableOnly {
+            // Both passes at once: ((s << up) + 1) >> 1, which is s << 6 for 8-bit samples (no
+            // wrap), the sample in 1/64 levels.
+            let p = rowBase(idx[0])
+            if wide {
+                let s = p.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<w { dst[i] = ((Int16(truncatingIfNeeded: s[i]) &<< up) &+ 1) &>> 1 }
+            } else if step == 1 {
+                let s = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w { dst[i] = Int16(s[i]) &<< 6 }
+            } else {
+                let s = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w { dst[i] = Int16(s[2 * i]) &<< 6 }
+            }
+            return
+        } else if taps == 1 {
             let p = rowBase(idx[0])
             if wide {
                 let s = p.assumingMemoryBound(to: UInt16.self)
@@ -471,7 +486,7 @@ public final class FrameTransformer {
         #if arch(x86_64) && canImport(_Builtin_intrinsics)
         if !portableOnly, h.decimate2 == nil, h.upsample2 == nil, let g = h.generic {
             // Any other ratio: SSE2 dot products over each output's contiguous taps.
-            if avx2Rows { j = fleet_horizontal_i16(src, g.pos, g.weights, Int32(g.chunks), n, dst) }
+            if avx2Rows, let pw = h.pairedWeights { j = fleet_horizontal_i16(src, g.pos, pw, Int32(g.chunks), n, dst) }
             j = SSE2Rows.horizontal(src: src, pos: g.pos, weights: g.weights, chunks: g.chunks, from: j, count: n, dst: dst)
         }
         #endif
@@ -747,6 +762,9 @@ private final class Taps {
     let generic: (pos: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Int16>, chunks: Int)?
     /// One past the last input sample `generic` reads (0 without it): the row must be that long.
     let paddedEnd: Int
+    /// `generic`'s weights of the first `n / 8 * 8` outputs in the order of CTensorStore's AVX2
+    /// `fleet_horizontal_i16` (outputs j and j + 4 side by side).
+    let pairedWeights: UnsafeMutablePointer<Int16>?
 
     init(_ t: FilterTaps) {
         count = t.count
@@ -837,6 +855,24 @@ private final class Taps {
         }
         generic = gen
         paddedEnd = end
+        if let g = gen {
+            let span = 8 * g.chunks, blocks = n / 8
+            let p = UnsafeMutablePointer<Int16>.allocate(capacity: max(1, blocks * 8 * span))
+            var q = 0
+            for b in 0..<blocks {
+                for o in 0..<4 {
+                    for c in 0..<g.chunks {
+                        for (j, lane) in [(8 * b + o, 0), (8 * b + o + 4, 8)] {
+                            for e in 0..<8 { p[q + lane + e] = g.weights[j * span + 8 * c + e] }
+                        }
+                        q += 16
+                    }
+                }
+            }
+            pairedWeights = p
+        } else {
+            pairedWeights = nil
+        }
     }
 
     deinit {
@@ -845,6 +881,7 @@ private final class Taps {
         weight16?.deallocate()
         generic?.pos.deallocate()
         generic?.weights.deallocate()
+        pairedWeights?.deallocate()
     }
 }
 

@@ -21,7 +21,9 @@ size_t fleet_vertical_u8(const uint8_t *const *rows, const int32_t *weights, int
 
 /// Horizontal filter: dst[j] = (1 << 14 + sum over c < 8 * chunks of weights[j * 8 * chunks + c]
 /// * src[pos[j] + c]) >> 15 for j < count, 8 outputs at a time (returns the multiple of 8 done).
-size_t fleet_horizontal_i16(const int16_t *src, const int32_t *pos, const int16_t *weights, int chunks,
+/// `paired` holds those weights in the order the kernel loads them: for each block of outputs
+/// 8b...8b+7, for o in 0..<4, for each chunk c: 8 weights of output 8b+o, then 8 of 8b+o+4.
+size_t fleet_horizontal_i16(const int16_t *src, const int32_t *pos, const int16_t *paired, int chunks,
                             size_t count, int16_t *dst);
 
 /// 2:1 decimation with Q15 weights q[0..<4] (unused ones 0): dst[k] = sum over t < taps of
