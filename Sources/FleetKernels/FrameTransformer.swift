@@ -70,9 +70,19 @@ public final class FrameTransformer {
     let affineStore: [(a: Float, b: Float)?]
     /// Whether this CPU runs CTensorStore's AVX2/F16C/FMA stores.
     static let vectorStoreAvailable = fleet_tensor_store_available() != 0
+    /// Whether this CPU runs CTensorStore's AVX2 row kernels (`fleet_resample_rows.h`).
+    static let rowKernelsAvailable = fleet_rows_avx2_available() != 0
     /// Tests set this to run the portable loops instead of the SSE2 row kernels and the AVX2
-    /// stores (same bytes).
-    var portableOnly = false
+    /// stores and row kernels (same bytes).
+    var portableOnly = false {
+        didSet { avx2Rows = !portableOnly && !sse2Only && Self.rowKernelsAvailable }
+    }
+    /// Tests set this to run the SSE2 row kernels where the AVX2 ones would run (same bytes).
+    var sse2Only = false {
+        didSet { avx2Rows = !portableOnly && !sse2Only && Self.rowKernelsAvailable }
+    }
+    /// Use the AVX2 row kernels (then the SSE2 rows, then the portable loops, finish each row).
+    private var avx2Rows = FrameTransformer.rowKernelsAvailable
 
     /// Validates `config` against the source and precomputes everything; throws `.invalidCrop`,
     /// `.invalidSize` or `.invalidOption`.
@@ -296,7 +306,7 @@ public final class FrameTransformer {
         var luma = (base: image.plane0, stride: image.stride0, window: lumaWindow)
         if let d = lumaDecimation {
             let w = lumaWindow
-            d.run(plane: 0, image.plane0 + w.y * image.stride0 + w.x * bps, stride: image.stride0, step: 1, portable: portableOnly)
+            d.run(plane: 0, image.plane0 + w.y * image.stride0 + w.x * bps, stride: image.stride0, step: 1, portable: portableOnly, avx2: avx2Rows)
             luma = (d.output(0), d.stride, (0, 0, d.width, d.height))
         }
         var chroma: (u: UnsafeRawPointer, v: UnsafeRawPointer, stride: Int, window: (x: Int, y: Int, w: Int, h: Int))? = nil
@@ -304,11 +314,11 @@ public final class FrameTransformer {
             let w = chromaWindow
             if sourceFormat == .nv12 {
                 let o = p1 + w.y * image.stride1 + 2 * w.x
-                d.run(plane: 0, o, stride: image.stride1, step: 2, portable: portableOnly)
-                d.run(plane: 1, o + 1, stride: image.stride1, step: 2, portable: portableOnly)
+                d.run(plane: 0, o, stride: image.stride1, step: 2, portable: portableOnly, avx2: avx2Rows)
+                d.run(plane: 1, o + 1, stride: image.stride1, step: 2, portable: portableOnly, avx2: avx2Rows)
             } else if let p2 = image.plane2 {
-                d.run(plane: 0, p1 + w.y * image.stride1 + w.x * bps, stride: image.stride1, step: 1, portable: portableOnly)
-                d.run(plane: 1, p2 + w.y * image.stride2 + w.x * bps, stride: image.stride2, step: 1, portable: portableOnly)
+                d.run(plane: 0, p1 + w.y * image.stride1 + w.x * bps, stride: image.stride1, step: 1, portable: portableOnly, avx2: avx2Rows)
+                d.run(plane: 1, p2 + w.y * image.stride2 + w.x * bps, stride: image.stride2, step: 1, portable: portableOnly, avx2: avx2Rows)
             }
             chroma = (d.output(0), d.output(1), d.stride, (0, 0, d.width, d.height))
         }
@@ -354,7 +364,22 @@ public final class FrameTransformer {
         @inline(__always) func rowBase(_ r: Int32) -> UnsafeRawPointer {
             base + (wy + Int(r)) * stride + (wide ? 2 * wx : wx * step + offset)
         }
-        if taps == 1 {
+        if taps == 1 && h.isIdentity && !portableOnly {
+            // Both passes at once: ((s << up) + 1) >> 1, which is s << 6 for 8-bit samples (no
+            // wrap), the sample in 1/64 levels.
+            let p = rowBase(idx[0])
+            if wide {
+                let s = p.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<w { dst[i] = ((Int16(truncatingIfNeeded: s[i]) &<< up) &+ 1) &>> 1 }
+            } else if step == 1 {
+                let s = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w { dst[i] = Int16(s[i]) &<< 6 }
+            } else {
+                let s = p.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w { dst[i] = Int16(s[2 * i]) &<< 6 }
+            }
+            return
+        } else if taps == 1 {
             let p = rowBase(idx[0])
             if wide {
                 let s = p.assumingMemoryBound(to: UInt16.self)
@@ -366,6 +391,12 @@ public final class FrameTransformer {
                 let s = p.assumingMemoryBound(to: UInt8.self)
                 for i in 0..<w { vDst[i] = Int16(s[2 * i]) &<< 7 }
             }
+        } else if avx2Rows, !wide, step == 1, w >= 32, taps <= 64 {
+            // 8-bit samples, any taps: AVX2 `pmaddwd` over tap pairs (the whole row; exactly the
+            // Int32 sums below, which the Int16 path equals when it applies).
+            for t in 0..<taps { rowPointers[t] = rowBase(idx[t]) }
+            _ = fleet_vertical_u8(UnsafeRawPointer(rowPointers).assumingMemoryBound(to: UnsafePointer<UInt8>?.self),
+                                  wt, Int32(taps), w, down, vDst)
         } else if !wide, step == 1, let w16 = v.weight16.map({ $0 + row * taps }), taps <= 4 {
             // 8-bit samples with weights that are multiples of 1/128: exact in Int16.
             let s0 = rowBase(idx[0]).assumingMemoryBound(to: UInt8.self)
@@ -455,7 +486,8 @@ public final class FrameTransformer {
         #if arch(x86_64) && canImport(_Builtin_intrinsics)
         if !portableOnly, h.decimate2 == nil, h.upsample2 == nil, let g = h.generic {
             // Any other ratio: SSE2 dot products over each output's contiguous taps.
-            j = SSE2Rows.horizontal(src: src, pos: g.pos, weights: g.weights, chunks: g.chunks, count: n, dst: dst)
+            if avx2Rows, let pw = h.pairedWeights { j = fleet_horizontal_i16(src, g.pos, pw, Int32(g.chunks), n, dst) }
+            j = SSE2Rows.horizontal(src: src, pos: g.pos, weights: g.weights, chunks: g.chunks, from: j, count: n, dst: dst)
         }
         #endif
         if let d = h.decimate2 {
@@ -471,6 +503,11 @@ public final class FrameTransformer {
             let s0 = src + o
             #if arch(x86_64) && canImport(_Builtin_intrinsics)
             if !portableOnly {
+                if avx2Rows {
+                    lo = withUnsafeBytes(of: q) { qp in
+                        fleet_decimate2_q15(Int32(ht), s0, w - o, qp.baseAddress!.assumingMemoryBound(to: Int16.self), lo, hi, dst)
+                    }
+                }
                 j = SSE2Rows.decimate2(taps: ht, src: s0, readable: w - o, q: q, range: lo..<hi, dst: dst)
                 lo = j
             }
@@ -545,8 +582,10 @@ public final class FrameTransformer {
         let b = bgr ? rgbRows : rgbRows + 2 * rc
         #if arch(x86_64) && canImport(_Builtin_intrinsics)
         if !portableOnly {
-            // Runs to rowCap (a multiple of 8): the rows hold that many elements.
-            SSE2Rows.colour(count: n, y: yr, u: ur, v: vr, r: r, g: g, b: b,
+            // AVX2 16 pixels at a time, then SSE2 runs to rowCap (a multiple of 8): the rows hold
+            // that many elements.
+            let i0 = avx2Rows ? fleet_colour_yuv(n, yr, ur, vr, r, g, b, cy, yo, crv, cgu, cgv, cbu) : 0
+            SSE2Rows.colour(from: i0, count: n, y: yr, u: ur, v: vr, r: r, g: g, b: b,
                             cy: cy, yOffset: yo, crv: crv, cgu: cgu, cgv: cgv, cbu: cbu)
             return
         }
@@ -632,7 +671,8 @@ public final class FrameTransformer {
             let r = rgbRows, g = rgbRows + rowCap, b = rgbRows + 2 * rowCap
             switch dtype {
             case .u8:
-                for i in 0..<n {
+                let i0 = avx2Rows ? fleet_interleave3_u8(r, g, b, n, dst.assumingMemoryBound(to: UInt8.self)) : 0
+                for i in i0..<n {
                     dst.storeBytes(of: r[i], toByteOffset: 3 * i, as: UInt8.self)
                     dst.storeBytes(of: g[i], toByteOffset: 3 * i + 1, as: UInt8.self)
                     dst.storeBytes(of: b[i], toByteOffset: 3 * i + 2, as: UInt8.self)
@@ -722,6 +762,9 @@ private final class Taps {
     let generic: (pos: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Int16>, chunks: Int)?
     /// One past the last input sample `generic` reads (0 without it): the row must be that long.
     let paddedEnd: Int
+    /// `generic`'s weights of the first `n / 8 * 8` outputs in the order of CTensorStore's AVX2
+    /// `fleet_horizontal_i16` (outputs j and j + 4 side by side).
+    let pairedWeights: UnsafeMutablePointer<Int16>?
 
     init(_ t: FilterTaps) {
         count = t.count
@@ -812,6 +855,24 @@ private final class Taps {
         }
         generic = gen
         paddedEnd = end
+        if let g = gen {
+            let span = 8 * g.chunks, blocks = n / 8
+            let p = UnsafeMutablePointer<Int16>.allocate(capacity: max(1, blocks * 8 * span))
+            var q = 0
+            for b in 0..<blocks {
+                for o in 0..<4 {
+                    for c in 0..<g.chunks {
+                        for (j, lane) in [(8 * b + o, 0), (8 * b + o + 4, 8)] {
+                            for e in 0..<8 { p[q + lane + e] = g.weights[j * span + 8 * c + e] }
+                        }
+                        q += 16
+                    }
+                }
+            }
+            pairedWeights = p
+        } else {
+            pairedWeights = nil
+        }
     }
 
     deinit {
@@ -820,6 +881,7 @@ private final class Taps {
         weight16?.deallocate()
         generic?.pos.deallocate()
         generic?.weights.deallocate()
+        pairedWeights?.deallocate()
     }
 }
 
@@ -861,13 +923,13 @@ private final class PreDecimation {
 
     /// Decimates the window at `src` (its first sample; `step` bytes between 8-bit samples) into
     /// plane `plane`'s scratch levels.
-    func run(plane: Int, _ src: UnsafeRawPointer, stride: Int, step: Int, portable: Bool) {
+    func run(plane: Int, _ src: UnsafeRawPointer, stride: Int, step: Int, portable: Bool, avx2: Bool) {
         let bps = wide ? 2 : 1
         var from = src, fromStride = stride, fromStep = step
         for l in 1...levels {
             let to = buffers[plane][l - 1]
             Self.box2(from, stride: fromStride, step: fromStep, w: sizes[l - 1].w, h: sizes[l - 1].h, wide: wide,
-                      into: to, dstStride: sizes[l].w * bps, portable: portable)
+                      into: to, dstStride: sizes[l].w * bps, portable: portable, avx2: avx2)
             from = UnsafeRawPointer(to)
             fromStride = sizes[l].w * bps
             fromStep = 1
@@ -875,9 +937,10 @@ private final class PreDecimation {
     }
 
     /// One 2:1 level: `dst[r][k]` = (a[2k] + a[2k+1] + b[2k] + b[2k+1] + 2) >> 2 with rows
-    /// a = 2r, b = 2r + 1 (both clamped to the window). SSE2 for 8-bit samples with `step` 1.
+    /// a = 2r, b = 2r + 1 (both clamped to the window). AVX2 (where available), then SSE2, for
+    /// 8-bit samples with `step` 1.
     static func box2(_ src: UnsafeRawPointer, stride: Int, step: Int, w: Int, h: Int, wide: Bool,
-                     into dst: UnsafeMutableRawPointer, dstStride: Int, portable: Bool) {
+                     into dst: UnsafeMutableRawPointer, dstStride: Int, portable: Bool, avx2: Bool) {
         let pairs = w / 2, dh = (h + 1) / 2
         for r in 0..<dh {
             let a = src + 2 * r * stride, b = src + min(2 * r + 1, h - 1) * stride
@@ -898,7 +961,10 @@ private final class PreDecimation {
                 }
                 var k = 0
                 #if arch(x86_64) && canImport(_Builtin_intrinsics)
-                if !portable && step == 1 { k = SSE2Rows.decimateBox2(a8, b8, readable: w, count: pairs, dst: d8) }
+                if !portable && step == 1 {
+                    if avx2 { k = fleet_box2_u8(a8, b8, w, pairs, d8) }
+                    k = SSE2Rows.decimateBox2(a8, b8, readable: w, from: k, count: pairs, dst: d8)
+                }
                 #endif
                 while k < pairs { d8[k] = UInt8(truncatingIfNeeded: (px(2 * k, 2 * k + 1) &+ 2) &>> 2); k += 1 }
                 if w & 1 == 1 { d8[pairs] = UInt8(truncatingIfNeeded: (px(w - 1, w - 1) &+ 2) &>> 2) }

@@ -27,14 +27,15 @@ enum SSE2Rows {
         return _mm_packus_epi16(s, s)
     }
 
-    /// YUV rows (1/64 levels) -> three 8-bit rows, for `count` rounded up to 8 pixels: the rows
-    /// must have that many readable/writable elements (FrameTransformer's rows hold `rowCap`).
-    static func colour(count n: Int, y yr: UnsafePointer<Int16>, u ur: UnsafePointer<Int16>, v vr: UnsafePointer<Int16>,
+    /// YUV rows (1/64 levels) -> three 8-bit rows from pixel `start`, for `count` rounded up to 8
+    /// pixels: the rows must have that many readable/writable elements (FrameTransformer's rows
+    /// hold `rowCap`).
+    static func colour(from start: Int = 0, count n: Int, y yr: UnsafePointer<Int16>, u ur: UnsafePointer<Int16>, v vr: UnsafePointer<Int16>,
                        r: UnsafeMutablePointer<UInt8>, g: UnsafeMutablePointer<UInt8>, b: UnsafeMutablePointer<UInt8>,
                        cy: Int16, yOffset: Int16, crv: Int16, cgu: Int16, cgv: Int16, cbu: Int16) {
         let kY = splat(cy), kYo = splat(yOffset), kCrv = splat(crv), kCgu = splat(cgu), kCgv = splat(cgv), kCbu = splat(cbu)
         let mid = splat(128 * 64), four = splat(4), five = splat(5)
-        var i = 0
+        var i = start
         while i < n {
             let l = _mm_mulhi_epi16(_mm_sub_epi16(load(yr + i), kYo), kY)
             let u = _mm_sub_epi16(load(ur + i), mid), v = _mm_sub_epi16(load(vr + i), mid)
@@ -166,7 +167,7 @@ enum SSE2Rows {
     /// what lies past the real taps). Exact for the same reasons as `vertical` (the result is at
     /// most 16368).
     static func horizontal(src: UnsafePointer<Int16>, pos: UnsafePointer<Int32>, weights: UnsafePointer<Int16>,
-                           chunks: Int, count: Int, dst: UnsafeMutablePointer<Int16>) -> Int {
+                           chunks: Int, from start: Int = 0, count: Int, dst: UnsafeMutablePointer<Int16>) -> Int {
         let round = _mm_set1_epi32(1 << 14)
         let stride = 8 * chunks
         @inline(__always) func dot(_ j: Int) -> __m128i {
@@ -176,7 +177,7 @@ enum SSE2Rows {
             while c < chunks { a = _mm_add_epi32(a, _mm_madd_epi16(load(s + 8 * c), load(w + 8 * c))); c += 1 }
             return a
         }
-        var j = 0
+        var j = start
         while j + 4 <= count {
             let r0 = dot(j), r1 = dot(j + 1), r2 = dot(j + 2), r3 = dot(j + 3)
             let s01 = _mm_add_epi32(_mm_unpacklo_epi32(r0, r1), _mm_unpackhi_epi32(r0, r1))
@@ -193,7 +194,7 @@ enum SSE2Rows {
     /// 2x2 box decimation of an 8-bit plane: `dst[k] = (a[2k] + a[2k+1] + b[2k] + b[2k+1] + 2) >> 2`
     /// for k in 0..<`count`, 16 outputs at a time while the 32 bytes each block reads from rows `a`
     /// and `b` stay below `readable`; returns where it stopped.
-    static func decimateBox2(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, readable: Int, count: Int,
+    static func decimateBox2(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, readable: Int, from start: Int = 0, count: Int,
                              dst: UnsafeMutablePointer<UInt8>) -> Int {
         let lowBytes = _mm_set1_epi16(0x00FF), two = _mm_set1_epi16(2)
         @inline(__always) func loadRaw(_ p: UnsafePointer<UInt8>) -> __m128i {
@@ -201,7 +202,7 @@ enum SSE2Rows {
         }
         // Pair sums of 16 bytes as 8 UInt16 lanes (at most 510).
         @inline(__always) func pairs(_ x: __m128i) -> __m128i { _mm_add_epi16(_mm_and_si128(x, lowBytes), _mm_srli_epi16(x, 8)) }
-        var k = 0
+        var k = start
         while k + 16 <= count && 2 * k + 32 <= readable {
             let lo = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(pairs(loadRaw(a + 2 * k)), pairs(loadRaw(b + 2 * k))), two), 2)
             let hi = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(pairs(loadRaw(a + 2 * k + 16)), pairs(loadRaw(b + 2 * k + 16))), two), 2)
