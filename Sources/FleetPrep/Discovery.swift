@@ -67,8 +67,27 @@ public enum GroupDiscoveryReport {
     public static func run(_ config: IngestConfiguration, each: (DiscoveredGroup) -> Void = { _ in }) throws -> DiscoveryResult {
         let inputs = try IngestInputs(config: config)
         var out: [DiscoveredGroup] = []
+        // Ingest's one-shape rule (unless --mixed-shapes or --cameras): the batch's first usable
+        // group fixes the cameras; a group with more gives those, one lacking any fails.
+        var datasetCameras: [String]? = nil
+        if !config.mixedShapes, config.cameras == nil {
+            for item in inputs.items {
+                let g = describe(item, config: config, schema: inputs.schema)
+                if g.error == nil { datasetCameras = g.cameras.map(\.camera); break }
+            }
+        }
         for item in config.worker.share(of: inputs.items) {
-            let g = describe(item, config: config, schema: inputs.schema)
+            var g = describe(item, config: config, schema: inputs.schema)
+            if let d = datasetCameras, g.error == nil {
+                let names = g.cameras.map(\.camera)
+                if names.count > d.count, d.allSatisfy(names.contains) {
+                    g.cameras = d.compactMap { c in g.cameras.first { $0.camera == c } }
+                } else if names.count != d.count {
+                    g.error = ClipFailure(clip: item.key, path: item.group.path, stage: .sync,
+                                          message: "has \(names.count) camera(s) (\(names.joined(separator: ","))) where the dataset's first clip group has \(d.count); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes",
+                                          samplesKept: 0)
+                }
+            }
             each(g)
             out.append(g)
         }

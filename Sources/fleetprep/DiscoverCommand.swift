@@ -26,6 +26,8 @@ struct DiscoverCommand: ParsableCommand {
     var master: String?
     @Option(parsing: .unconditional, help: "Camera sync tolerance in seconds.")
     var syncTolerance: Double?
+    @Flag(help: "As ingest's --mixed-shapes: groups with other camera counts are not reported as failing.")
+    var mixedShapes = false
     @Option(help: "JSON config file, as for ingest.")
     var config: String?
     @Flag(help: "One JSON object per group per line on stdout.")
@@ -40,6 +42,7 @@ struct DiscoverCommand: ParsableCommand {
         o.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? o.cameras
         o.master = master ?? o.master
         o.syncTolerance = syncTolerance ?? o.syncTolerance
+        if mixedShapes { o.mixedShapes = true }
         guard !(o.inputs ?? []).isEmpty || o.manifest != nil else {
             FileHandle.standardError.write(Data("fleetprep discover: give INPUT paths or --manifest\n".utf8))
             throw ExitCode(IngestExitStatus.nothingUsable.rawValue)

@@ -166,7 +166,13 @@ import FleetTestSupport
         #expect(p >= 40, "PSNR \(p)")
 
         // discover: both events, TeslaCam names mapped, frame counts as ffprobe counts them, the gap shown.
-        let d = try TestPaths.fleetprep(["discover", "--json", root.path])
+        // (By default discover shows what ingest takes: ev2's 4 cameras of the dataset; with
+        // --mixed-shapes every camera found.)
+        let plain = try TestPaths.fleetprep(["discover", "--json", root.path])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let taken = plain.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect((taken[1]["cameras"] as! [[String: Any]]).map { $0["camera"] as! String } == ["main", "left_repeater", "right_repeater", "rear"])
+        let d = try TestPaths.fleetprep(["discover", "--json", "--mixed-shapes", root.path])
         #expect(d.status == 0, "\(d.stderr)")
         let groups = d.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(groups.map { $0["layout"] as! String } == ["teslacam", "teslacam"])
@@ -276,5 +282,20 @@ import FleetTestSupport
         let d = try TestPaths.fleetprep(["discover", root.appendingPathComponent("in").path])
         #expect(d.status == 1 || d.status == 2, "\(d.stdout)")
         #expect(d.stdout.contains("would fail"), "\(d.stdout)")
+    }
+
+    /// discover applies ingest's one-shape rule: it reports the group ingest would fail for its
+    /// camera count, and its exit status is ingest's.
+    @Test func discoverPredictsTheShapeRule() throws {
+        let inputs = [TestPaths.sample("event_0001"), TestPaths.sample("h264_1280x960.mp4")]
+        let d = try TestPaths.fleetprep(["discover", "--json"] + inputs)
+        let out = IngestCLITests.tempDir("discover-shape")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try TestPaths.fleetprep(["ingest"] + inputs + ["--out", out.path, "--size", "32x24", "--dtype", "u8", "--quiet"])
+        #expect(d.status == r.status && r.status == 1, "discover \(d.status), ingest \(r.status): \(r.stderr)")
+        let groups = d.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(groups.map { $0["error"] == nil } == [true, false])
+        let m = try TestPaths.fleetprep(["discover", "--mixed-shapes"] + inputs)
+        #expect(m.status == 0, "\(m.stdout)")
     }
 }
