@@ -1,4 +1,5 @@
 #include "fleet_tensor_store.h"
+#include "fleet_resample_rows.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -11,13 +12,8 @@ int fleet_tensor_store_available(void) {
     int fma = (c & bit_FMA) != 0, f16c = (c & bit_F16C) != 0, osxsave = (c & bit_OSXSAVE) != 0;
     int avx = (c & bit_AVX) != 0;
     if (!(fma && f16c && osxsave && avx)) return 0;
-    // The OS must save the YMM registers (XCR0 bits 1 and 2).
-    unsigned lo, hi;
-    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 6) != 6) return 0;
-    if (__get_cpuid_max(0, 0) < 7) return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (b & bit_AVX2) != 0;
+    // AVX2, with the OS saving the YMM registers: the row kernels' check (resample_rows.c).
+    return fleet_rows_avx2_available();
 }
 
 #define TARGET __attribute__((target("avx2,f16c,fma")))

@@ -575,11 +575,7 @@ public final class FrameTransformer {
             for i in 0..<n { g[i] = byte(mulhi(yr[i] &- yo, cy) &+ 4) }
             return
         }
-        let bgr = config.channels == .bgr
-        let rc = rowCap
-        let r = bgr ? rgbRows + 2 * rc : rgbRows
-        let g = rgbRows + rc
-        let b = bgr ? rgbRows : rgbRows + 2 * rc
+        let (r, g, b) = colourRows
         #if arch(x86_64) && canImport(_Builtin_intrinsics)
         if !portableOnly {
             // AVX2 16 pixels at a time, then SSE2 runs to rowCap (a multiple of 8): the rows hold
@@ -599,6 +595,12 @@ public final class FrameTransformer {
         }
     }
 
+    /// The output rows of red, green and blue (`--channels bgr` swaps red and blue).
+    private var colourRows: (r: UnsafeMutablePointer<UInt8>, g: UnsafeMutablePointer<UInt8>, b: UnsafeMutablePointer<UInt8>) {
+        let bgr = config.channels == .bgr
+        return (bgr ? rgbRows + 2 * rowCap : rgbRows, rgbRows + rowCap, bgr ? rgbRows : rgbRows + 2 * rowCap)
+    }
+
     /// RGB sources (`gbrp`, planes G, B, R in 1/64 levels): no matrix, each colour rounded to
     /// 8 bits (exact without a resize); gray output is BT.601 luma `0.299 R + 0.587 G + 0.114 B`
     /// at full range (16-bit weights summing to 65536).
@@ -614,11 +616,7 @@ public final class FrameTransformer {
             }
             return
         }
-        let bgr = config.channels == .bgr
-        let rc = rowCap
-        let r = bgr ? rgbRows + 2 * rc : rgbRows
-        let g = rgbRows + rc
-        let b = bgr ? rgbRows : rgbRows + 2 * rc
+        let (r, g, b) = colourRows
         for i in 0..<n {
             r[i] = byte((Int32(rr[i]) &+ 32) &>> 6)
             g[i] = byte((Int32(gr[i]) &+ 32) &>> 6)
