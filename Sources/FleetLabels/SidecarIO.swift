@@ -108,6 +108,25 @@ enum SidecarIO {
         }
     }
 
+    /// Replaces `cells` with the trimmed `,`-separated cells of `bytes[range]`; `each` is called
+    /// with the count after every cell but the last (a cancellation check for very wide lines).
+    @inline(__always)
+    static func splitCells(_ bytes: [UInt8], _ range: Range<Int>, into cells: inout [Range<Int>],
+                           each: (Int) throws -> Void = { _ in }) rethrows {
+        cells.removeAll(keepingCapacity: true)
+        var start = range.lowerBound
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if bytes[i] == UInt8(ascii: ",") {
+                cells.append(trim(bytes, start..<i))
+                start = i + 1
+                try each(cells.count)
+            }
+            i += 1
+        }
+        cells.append(trim(bytes, start..<range.upperBound))
+    }
+
     /// The range with ASCII spaces and tabs removed from both ends.
     @inline(__always)
     static func trim(_ bytes: [UInt8], _ r: Range<Int>) -> Range<Int> {

@@ -79,17 +79,7 @@ public enum SignalsCSV {
     static func header(_ bytes: [UInt8], _ range: Range<Int>, file: String, line: Int, expectedColumns: Int?,
                        maxSignals: Int?, cancellation: CancellationFlag?) throws -> [String] {
         var cells: [Range<Int>] = []
-        var start = range.lowerBound
-        var i = range.lowerBound
-        while i < range.upperBound {
-            if bytes[i] == UInt8(ascii: ",") {
-                cells.append(SidecarIO.trim(bytes, start..<i))
-                start = i + 1
-                if cells.count & 0xFFFF == 0 { try cancellation?.check() }
-            }
-            i += 1
-        }
-        cells.append(SidecarIO.trim(bytes, start..<range.upperBound))
+        try SidecarIO.splitCells(bytes, range, into: &cells) { if $0 & 0xFFFF == 0 { try cancellation?.check() } }
         let first = cells[0]
         guard bytes[first].elementsEqual([UInt8(ascii: "t")]) else {
             throw LabelError(.badHeader, file: file, line: line,
@@ -144,17 +134,7 @@ public enum SignalsCSV {
                 return
             }
             if line & 0x3FF == 0 { try cancellation?.check() }
-            cells.removeAll(keepingCapacity: true)
-            var start = range.lowerBound
-            var i = range.lowerBound
-            while i < range.upperBound {
-                if bytes[i] == UInt8(ascii: ",") {
-                    cells.append(SidecarIO.trim(bytes, start..<i))
-                    start = i + 1
-                }
-                i += 1
-            }
-            cells.append(SidecarIO.trim(bytes, start..<range.upperBound))
+            try SidecarIO.splitCells(bytes, range, into: &cells)
 
             // Blank line: skip.
             if cells.count == 1, cells[0].isEmpty { return }
