@@ -100,15 +100,18 @@ final class IngestEngine: @unchecked Sendable {
         }
     }
 
-    private enum Task { case scan(Int), unit(GroupLayout, Range<Int>, threads: Int) }
-    /// Workers running a task now.
+    private enum Task { case scan(Int), unit(GroupLayout, Range<Int>, cores: Int) }
+    /// Workers running a task now, and of those the ones running a unit.
     private var running = 0
+    private var unitsRunning = 0
 
     private func work() {
         while let task = nextTask() {
             switch task {
             case .scan(let g): scan(g)
-            case .unit(let layout, let range, let threads): runUnit(layout, range, threads: threads)
+            case .unit(let layout, let range, let cores):
+                runUnit(layout, range, cores: cores)
+                state.lock(); unitsRunning -= 1; state.unlock()
             }
             state.lock(); running -= 1; state.unlock()
         }
@@ -122,9 +125,10 @@ final class IngestEngine: @unchecked Sendable {
                 units[unitHead] = nil
                 unitHead += 1
                 if unitHead > 256 { units.removeFirst(unitHead); unitHead = 0 }
-                let threads = decoderThreads()
+                let cores = unitCores()
                 running += 1
-                return .unit(u.layout, u.range, threads: threads)
+                unitsRunning += 1
+                return .unit(u.layout, u.range, cores: cores)
             }
             if nextScan < items.count && active < lookahead {
                 let g = nextScan
@@ -139,16 +143,14 @@ final class IngestEngine: @unchecked Sendable {
         }
     }
 
-    /// FFmpeg threads for a unit starting now (call with `state` locked): `--decoder-threads`,
-    /// plus the cores no other task is using or waiting for. A unit that cannot be split (one
-    /// key frame, an elementary stream) at the end of a batch then decodes on every idle core
-    /// instead of one. `--decoder-threads 0` (FFmpeg's choice) is left alone.
-    private func decoderThreads() -> Int {
-        let base = config.decoderThreads
-        guard base > 0 else { return 0 }
+    /// The cores for a unit starting now (call with `state` locked): its own, plus the ones no
+    /// other unit is using and no queued task is waiting for (a scan in progress ends within
+    /// milliseconds, so its worker counts as free). A unit that cannot be split (one key frame,
+    /// an elementary stream) at the end of a batch then decodes on every idle core instead of
+    /// one; `UnitThreads` says how (camera lanes, or FFmpeg frame threads).
+    private func unitCores() -> Int {
         let queued = (units.count - unitHead) + (nextScan < items.count && active < lookahead ? items.count - nextScan : 0)
-        let idle = config.jobs - 1 - running - queued
-        return max(base, idle + 1)
+        return max(1, config.jobs - unitsRunning - queued)
     }
 
     private func fail(_ error: Error) {
@@ -274,13 +276,13 @@ final class IngestEngine: @unchecked Sendable {
         return (jobs + groupsLeft - 1) / max(1, groupsLeft)
     }
 
-    private func runUnit(_ layout: GroupLayout, _ range: Range<Int>, threads: Int) {
+    private func runUnit(_ layout: GroupLayout, _ range: Range<Int>, cores: Int) {
         let plan = layout.plan
         var failure: ClipFailure? = nil
         do {
             // A unit after one that failed has nothing to add: the group's records all go.
             if !supersededByFailure(plan.number, range) {
-                try producer.run(plan, range: range, threads: threads) { p in
+                try producer.run(plan, range: range, cores: cores) { p in
                     if sink.needs(layout, p.position) { try sink.write(layout, p) }
                     progress.update { $0.framesDecoded += p.framesDecoded; $0.samplesWritten += 1 }
                     return !isCancelled && !supersededByFailure(plan.number, range)

@@ -144,14 +144,16 @@ struct SampleProducer {
     /// written it); false: `emit` keeps it (a `StreamSample` gives it back when released).
     let recycles: Bool
 
-    /// Runs the unit; returns the frames decoded. `emit` returns false to stop (cancellation).
+    /// Runs the unit on `cores` cores (see `UnitThreads`); returns the frames decoded. `emit`
+    /// returns false to stop (cancellation).
     @discardableResult
-    /// `threads`: FFmpeg threads per decoder (nil: `--decoder-threads`).
-    func run(_ plan: GroupPlan, range: Range<Int>, threads: Int? = nil, emit: (PreparedSample) throws -> Bool) throws -> Int {
+    func run(_ plan: GroupPlan, range: Range<Int>, cores: Int = 1, emit: (PreparedSample) throws -> Bool) throws -> Int {
         guard !range.isEmpty else { return 0 }
+        let split = UnitThreads(cameras: plan.cameras.count, cores: cores, base: config.decoderThreads)
         let streams = try plan.cameras.indices.map {
-            try CameraStream(plan: plan, camera: $0, range: range, config: config, threads: threads ?? config.decoderThreads)
+            try CameraStream(plan: plan, camera: $0, range: range, config: config, threads: split.decoderThreads)
         }
+        if split.lanes > 1 { return try runLanes(plan, range: range, streams: streams, lanes: split.lanes, emit: emit) }
         let per = plan.cameraBytes
         let total = per * plan.cameras.count
         var decodedBefore = 0
@@ -173,15 +175,53 @@ struct SampleProducer {
                 }
             }
             let decoded = streams.reduce(0) { $0 + $1.framesDecoded }
-            let prepared = PreparedSample(position: k, buffer: buffer,
-                                          tensorCRC32C: CRC32C.checksum(UnsafeRawBufferPointer(buffer.bytes)),
-                                          framesDecoded: decoded - decodedBefore)
-            decodedBefore = decoded
             emitted = true
-            guard try emit(prepared) else { return decoded }
+            guard try emit(prepared(k, buffer, framesDecoded: decoded - decodedBefore)) else { return decoded }
+            decodedBefore = decoded
         }
         for s in streams { try s.finish() }
         return streams.reduce(0) { $0 + $1.framesDecoded }
+    }
+
+    /// The unit's cameras on `lanes` threads (`CameraLanes`): buffers are published up to
+    /// `window` samples ahead of the one being emitted, as far as `--inflight` allows without
+    /// waiting (the unit never waits for bytes its own samples hold).
+    private func runLanes(_ plan: GroupPlan, range: Range<Int>, streams: [CameraStream], lanes: Int,
+                          window: Int = 4, emit: (PreparedSample) throws -> Bool) throws -> Int {
+        let total = plan.cameraBytes * plan.cameras.count
+        let work = CameraLanes(streams: streams, lanes: lanes, plan: plan, range: range)
+        var published = range.lowerBound
+        var stopped = false
+        func stop() {
+            guard !stopped else { return }
+            stopped = true
+            for b in work.stop() { gate.release(total); pool.give(b) }
+        }
+        defer { stop() }
+        var frames = 0
+        for k in range {
+            while published < min(k + window, range.upperBound) {
+                if published == k { gate.acquire(total) } else if !gate.tryAcquire(total) { break }
+                work.publish(published, pool.take(bytes: total))
+                published += 1
+            }
+            let (buffer, decoded) = try work.fill(k)
+            frames += decoded
+            defer {
+                gate.release(total)
+                if recycles { pool.give(buffer) }
+            }
+            guard try emit(prepared(k, buffer, framesDecoded: decoded)) else { return frames }
+        }
+        stop()
+        for s in streams { try s.finish() }
+        return streams.reduce(0) { $0 + $1.framesDecoded }
+    }
+
+    /// Sample `k` with its tensor's CRC-32C, computed while its bytes are in this thread's cache.
+    private func prepared(_ k: Int, _ buffer: RecordBuffer, framesDecoded: Int) -> PreparedSample {
+        PreparedSample(position: k, buffer: buffer, tensorCRC32C: CRC32C.checksum(UnsafeRawBufferPointer(buffer.bytes)),
+                       framesDecoded: framesDecoded)
     }
 }
 
@@ -200,6 +240,15 @@ final class InflightGate: @unchecked Sendable {
         while used > 0 && used + n > limit { condition.wait() }
         used += n
         condition.unlock()
+    }
+
+    /// Takes `n` bytes if they fit now; never waits.
+    func tryAcquire(_ n: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard used == 0 || used + n <= limit else { return false }
+        used += n
+        return true
     }
 
     func release(_ n: Int) {

@@ -102,6 +102,60 @@ struct ParallelIngestTests {
         #expect(try DatasetManifest.read(from: crashed).shards == DatasetManifest.read(from: three).shards)
     }
 
+    /// A 4-camera group whose clips have one key frame each is one work unit; with `--jobs 2` its
+    /// cameras decode on two lanes (`CameraLanes`). The bytes equal `--jobs 1`'s (one thread,
+    /// camera by camera), and a camera that fails part-way on the second lane fails the group
+    /// as it does on one thread: same error, no sample kept.
+    @Test func cameraLanesGiveTheSequentialBytes() throws {
+        let dir = IngestCLITests.tempDir("lanes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let event = dir.appendingPathComponent("ev")
+        try FileManager.default.createDirectory(at: event, withIntermediateDirectories: true)
+        for (camera, src) in [("main", "testsrc2"), ("narrow", "testsrc"), ("left_repeater", "smptebars"), ("rear", "rgbtestsrc")] {
+            try Self.ffmpeg(["-f", "lavfi", "-i", "\(src)=s=160x120:r=20:d=3", "-vf", "noise=alls=10:allf=t", "-c:v", "libx264",
+                             "-g", "1000", "-bf", "2", "-pix_fmt", "yuv420p", event.appendingPathComponent("\(camera).mp4").path])
+        }
+        let common = ["--size", "64x48", "--dtype", "f16", "--target", "400KiB", "--quiet", "--json"]
+        var shards: [[String: Data]] = []
+        for jobs in [1, 2] {
+            let out = dir.appendingPathComponent("out-\(jobs)")
+            let r = try TestPaths.fleetprep(["ingest", event.path, "--out", out.path, "--jobs", "\(jobs)"] + common)
+            #expect(r.status == 0, "\(r.stderr)")
+            let s = try Self.summary(r.stdout)
+            #expect(s["workUnits"] as? Int == 1, "one key frame per camera: one unit; \(s)")
+            #expect(s["samples"] as? Int == 60)
+            shards.append(try IngestCLITests.shardFiles(out))
+        }
+        #expect(shards[0].count > 2)
+        #expect(shards[1] == shards[0], "--jobs 2 (camera lanes) differs from --jobs 1")
+
+        // Damage `narrow` (camera 1: lane 1 of 2) two thirds in; an intact copy of the event
+        // ingests beside it.
+        let intact = dir.appendingPathComponent("intact")
+        try FileManager.default.copyItem(at: event, to: intact)
+        let bad = event.appendingPathComponent("narrow.mp4")
+        var data = try Data(contentsOf: bad)
+        let at = data.count * 2 / 3
+        for i in at..<(at + 300) { data[i] = 0xFF }
+        try data.write(to: bad)
+        var errors: [String] = []
+        for jobs in [1, 2] {
+            let out = dir.appendingPathComponent("bad-\(jobs)")
+            // Alone (its unit gets both cores: lanes), then beside the intact copy.
+            let alone = try TestPaths.fleetprep(["ingest", event.path, "--out", out.path + "-alone", "--jobs", "\(jobs)"] + common)
+            #expect(alone.status == 2, "every clip failed: \(alone.stderr)")
+            let r = try TestPaths.fleetprep(["ingest", event.path, intact.path, "--out", out.path, "--jobs", "\(jobs)"] + common)
+            #expect(r.status == 1, "the damaged group fails, the intact one ingests: \(r.stderr)")
+            let s = try Self.summary(r.stdout)
+            #expect(s["samples"] as? Int == 60, "only the intact group's samples are kept: \(s)")
+            let e = try String(contentsOf: out.appendingPathComponent("errors.jsonl"), encoding: .utf8)
+            #expect(try String(contentsOf: URL(fileURLWithPath: out.path + "-alone/errors.jsonl"), encoding: .utf8) == e)
+            #expect(e.contains("narrow.mp4") && e.contains("\"stage\":\"decode\""), "\(e)")
+            errors.append(e)
+        }
+        #expect(errors[0] == errors[1], "lanes report the failure one thread reports")
+    }
+
     /// Both digest kinds in both formats verify, and name their scheme in index.json; `--dtype u8`
     /// alone means raw values (`--normalize none`), not an error.
     @Test func digestKindsAndFormatsVerify() throws {

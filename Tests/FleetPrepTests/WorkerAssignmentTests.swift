@@ -36,3 +36,19 @@ import Testing
         #expect(throws: IngestError.self) { try WorkerAssignment.fromEnvironment(["JOB_COMPLETION_INDEX": "2"], workerCount: nil) }
     }
 }
+
+/// How a work unit spends its cores (`UnitThreads`), hand-computed from the rule in its doc.
+@Suite struct UnitThreadsTests {
+    @Test func rule() {
+        // One core, or FFmpeg's own choice: one lane, the flag's threads.
+        #expect(UnitThreads(cameras: 8, cores: 1, base: 1) == UnitThreads(lanes: 1, decoderThreads: 1))
+        #expect(UnitThreads(cameras: 8, cores: 4, base: 0) == UnitThreads(lanes: 1, decoderThreads: 0))
+        // Several cameras: a lane per core (at most one per camera), the rest as frame threads.
+        #expect(UnitThreads(cameras: 8, cores: 2, base: 1) == UnitThreads(lanes: 2, decoderThreads: 1))
+        #expect(UnitThreads(cameras: 2, cores: 6, base: 1) == UnitThreads(lanes: 2, decoderThreads: 3))
+        #expect(UnitThreads(cameras: 3, cores: 16, base: 2) == UnitThreads(lanes: 3, decoderThreads: 5))
+        // One camera: one frame thread more than its cores; a larger --decoder-threads wins.
+        #expect(UnitThreads(cameras: 1, cores: 2, base: 1) == UnitThreads(lanes: 1, decoderThreads: 3))
+        #expect(UnitThreads(cameras: 1, cores: 2, base: 8) == UnitThreads(lanes: 1, decoderThreads: 8))
+    }
+}
