@@ -305,7 +305,7 @@ public final class IngestRun: @unchecked Sendable {
         var engineConfig = cfg
         let first = firstPlan.tensor
         engineConfig.datasetCameras = firstPlan.cameras.map(\.camera)
-        let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
+        let hw = first.layout == .chw ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
         if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
         engineConfig.expectedCameras = first.shape[0]
         let reuse = position == 0 && items.first?.key == firstPlan.item.key
