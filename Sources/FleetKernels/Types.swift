@@ -175,13 +175,7 @@ public enum ResizeFilter: String, Sendable, Codable {
     case area
 }
 
-/// Memory layout of the output tensor.
-public enum TensorLayout: String, Sendable, Codable {
-    /// Planar: [channels, height, width].
-    case chw
-    /// Interleaved: [height, width, channels].
-    case hwc
-}
+// `TensorLayout` (the output tensor's memory layout) is in FleetVocabulary.
 
 /// Output channels.
 public enum ChannelOrder: String, Sendable, Codable {

@@ -20,8 +20,8 @@ public enum CapacityChart {
             var i = inputs
             i.set("budgetUSD", b, source: "chart")
             let p = try ThroughputPlan.make(i)
-            for (k, v) in p.limits { if let c = ThroughputPlan.Constraint(rawValue: k) { series[c, default: []].append((b, v)) } }
-            if p.limits[ThroughputPlan.Constraint.nvdec.rawValue] != nil, p.nvdecMeasuredFramesPerSecond > 0 {
+            for (c, v) in p.limits.all { series[c, default: []].append((b, v)) }
+            if p.limits.nvdec != nil, p.nvdecMeasuredFramesPerSecond > 0 {
                 nvdecLow.append((b, p.nvdecMeasuredFramesPerSecond))
             }
             achievable.append((b, p.ingestFramesPerSecond))

@@ -39,7 +39,7 @@ public struct ThroughputPlan: Sendable, Codable {
     public var storageLimitedFramesPerSecond: Double
     public var linkLimitedFramesPerSecond: Double
     /// Frames/s each constraint allows.
-    public var limits: [String: Double]
+    public var limits: Limits
     public var binding: Constraint
     public var ingestFramesPerSecond: Double
     public var coresNeededForCompute: Double
@@ -172,16 +172,16 @@ public struct ThroughputPlan: Sendable, Codable {
         let storageFrames = n("storageReadGBps") * 1e9 / compressedBytesPerFrame
         let linkFrames = linkBytes / tensorBytesPerFrame
 
-        var limits: [Constraint: Double] = [.compute: computeFrames, .storageRead: storageFrames, .hostToDevice: linkFrames]
+        var limits = Limits(compute: computeFrames, storageRead: storageFrames, hostToDevice: linkFrames)
         switch inp.preprocessing {
-        case .cpu: limits[.cpuPreprocessing] = cpuFrames
+        case .cpu: limits.cpuPreprocessing = cpuFrames
         case .nvdec:
             guard inp.system == .h100 else { throw PlannerError("NVDEC preprocessing needs --system h100") }
-            limits[.nvdec] = nvdec
-        case .both: limits[.cpuPreprocessing] = cpuFrames + nvdec
+            limits.nvdec = nvdec
+        case .both: limits.cpuPreprocessing = cpuFrames + nvdec
         }
-        let binding = limits.min { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue < $1.key.rawValue) }!
-        let ingest = binding.value
+        let binding = limits.binding
+        let ingest = binding.framesPerSecond
         let prepCores = try whole(n("preprocessingNodeCores"), "preprocessingNodeCores")
         let perPrepNode = perHost(prepCores)
         let coresNeeded = computeFrames / (perPrepNode / Double(prepCores))
@@ -197,7 +197,7 @@ public struct ThroughputPlan: Sendable, Codable {
             computeFramesPerSecond: computeFrames, cpuPreprocessFramesPerSecond: cpuFrames, cpuProjection: cpuProjection,
             nvdecFramesPerSecond: nvdec, nvdecMeasuredFramesPerSecond: nvdecMeasured,
             storageLimitedFramesPerSecond: storageFrames, linkLimitedFramesPerSecond: linkFrames,
-            limits: Dictionary(uniqueKeysWithValues: limits.map { ($0.key.rawValue, $0.value) }), binding: binding.key,
+            limits: limits, binding: binding.constraint,
             ingestFramesPerSecond: ingest, coresNeededForCompute: coresNeeded, extraPreprocessingNodes: extraNodes,
             storageReadBytesPerSecond: videoFrames * compressedBytesPerFrame, tensorBytesPerSecond: tensorBytesPerSecond,
             shardsPerHour: tensorBytesPerSecond * 3600 / (n("shardTargetBytes")),
@@ -248,4 +248,51 @@ public func money(_ v: Double, dollars: Bool = true) -> String {
     var t = String(format: digits, x)
     if t.contains(".") { while t.hasSuffix("0") { t.removeLast() }; if t.hasSuffix(".") { t.removeLast() } }
     return sign + t + unit
+}
+
+extension ThroughputPlan {
+    /// Frames/s each constraint allows. `cpuPreprocessing` and `nvdec` are there only for the
+    /// preprocessing the plan uses (`nvdec` with `--preprocess nvdec`; CPUs and NVDEC together
+    /// are `cpuPreprocessing` with `--preprocess both`). JSON: an object keyed by
+    /// `Constraint.rawValue`, absent constraints left out.
+    public struct Limits: Sendable, Codable, Equatable {
+        public var compute: Double
+        public var cpuPreprocessing: Double?
+        public var nvdec: Double?
+        public var storageRead: Double
+        public var hostToDevice: Double
+
+        public init(compute: Double, cpuPreprocessing: Double? = nil, nvdec: Double? = nil, storageRead: Double, hostToDevice: Double) {
+            self.compute = compute
+            self.cpuPreprocessing = cpuPreprocessing
+            self.nvdec = nvdec
+            self.storageRead = storageRead
+            self.hostToDevice = hostToDevice
+        }
+
+        /// The frames/s `constraint` allows; nil when the plan does not use it.
+        public subscript(_ constraint: Constraint) -> Double? {
+            switch constraint {
+            case .compute: compute
+            case .cpuPreprocessing: cpuPreprocessing
+            case .nvdec: nvdec
+            case .storageRead: storageRead
+            case .hostToDevice: hostToDevice
+            }
+        }
+
+        /// The constraints the plan uses, with their frames/s, in `Constraint.allCases` order.
+        public var all: [(constraint: Constraint, framesPerSecond: Double)] {
+            Constraint.allCases.compactMap { c in self[c].map { (c, $0) } }
+        }
+
+        /// The tightest constraint (ties: the smaller raw value, as before the typed limits).
+        public var binding: (constraint: Constraint, framesPerSecond: Double) {
+            all.min { $0.framesPerSecond < $1.framesPerSecond || ($0.framesPerSecond == $1.framesPerSecond && $0.constraint.rawValue < $1.constraint.rawValue) }!
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case compute, cpuPreprocessing = "cpu-preprocessing", nvdec, storageRead = "storage-read", hostToDevice = "host-to-accelerator-link"
+        }
+    }
 }

@@ -33,8 +33,9 @@ public enum DatasetMerge {
         var path: String { directory.appendingPathComponent(name).path }
     }
 
-    /// Transform keys that do not change the samples: they may differ between workers.
-    static let notIdentity: Set<String> = ["out", "jobs", "decoderThreads", "inflight"]
+    /// Transform keys that do not change the samples: they may differ between workers
+    /// (`IngestOptionTable`'s run-only options).
+    static let notIdentity: Set<String> = IngestOptionTable.mayDifferBetweenWorkers
 
     /// - Parameters:
     ///   - directories: where the workers wrote (one shared `--out`, or one directory per worker).

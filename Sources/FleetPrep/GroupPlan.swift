@@ -115,7 +115,7 @@ final class GroupPlan: Sendable {
         let cameraShape = shape ?? []
         let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
         let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype,
-                                shape: [cams.count] + cameraShape, layout: config.transform.layout == .chw ? "NCHW" : "NHWC")
+                                shape: [cams.count] + cameraShape, layout: config.transform.layout)
         let event = try sidecars.event.map { try JSONValue(parsing: $0) }
         return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, tracks: tracks,
                          labels: labels, event: event, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor,

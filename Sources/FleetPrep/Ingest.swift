@@ -305,7 +305,7 @@ public final class IngestRun: @unchecked Sendable {
         var engineConfig = cfg
         let first = firstPlan.tensor
         engineConfig.datasetCameras = firstPlan.cameras.map(\.camera)
-        let hw = first.layout == "NCHW" ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
+        let hw = first.layout == .chw ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
         if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
         engineConfig.expectedCameras = first.shape[0]
         let reuse = position == 0 && items.first?.key == firstPlan.item.key
@@ -375,19 +375,13 @@ public final class IngestRun: @unchecked Sendable {
         return rest[rest.startIndex..<dot].allSatisfy(\.isNumber)
     }
 
-    /// The configuration fingerprint: everything that changes the output (not jobs, decoder
-    /// threads or the output path).
+    /// The configuration fingerprint: everything that changes the output (not the options
+    /// `IngestOptionTable` marks as run-only, such as jobs, decoder threads or the output path;
+    /// the inputs and manifest count through their clip groups, `items`).
     static func fingerprint(_ cfg: IngestConfiguration, items: [IngestItem], schema: LabelSchema) -> String {
-        var o = cfg.effective
-        o.jobs = nil
-        o.decoderThreads = nil
-        o.inflight = nil
-        o.out = nil
-        o.inputs = nil
-        o.manifest = nil   // its groups are in `items`, like the inputs'
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        var bytes = (try? enc.encode(o)) ?? Data()
+        var bytes = (try? enc.encode(cfg.effective.json(removing: IngestOptionTable.notInFingerprint))) ?? Data()
         bytes.append(contentsOf: Array(cfg.worker.description.utf8))
         for item in items { bytes.append(contentsOf: Array((item.key + "\u{0}" + item.group.path + "\n").utf8)) }
         bytes.append(contentsOf: Array(schema.names.joined(separator: ",").utf8))

@@ -62,7 +62,7 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
     public func sealed() throws -> DatasetManifest {
         var m = self
         m.digest = nil
-        m.digest = ShardDigest.wholeFileScheme + ":" + ShardDigest.hex(SHA256.hash(data: try Self.canonical(m)))
+        m.digest = ContentDigest(scheme: .sha256, hex: ShardDigest.hex(SHA256.hash(data: try Self.canonical(m)))).description
         return m
     }
 

@@ -71,7 +71,7 @@ public enum DatasetVerifier {
         let name = url.lastPathComponent
         do {
             // The layout: header fields, segments in order, zero padding, nothing after the index.
-            _ = try ShardDigest.compute(like: SegmentDigestKind.crc32c.scheme + ":", file: url)
+            _ = try ShardDigest.compute(like: ContentDigest(scheme: SegmentDigestKind.crc32c.scheme, hex: ""), file: url)
             let ds = try ShardDataset(shardFile: url)
             report.samples = ds.count
             report.problems += ds.verify().map(\.description)

@@ -17,13 +17,13 @@ public struct ShardInfo: Sendable, Codable, Equatable {
     public var file: String
     public var samples: Int
     public var bytes: Int64
-    /// `SCHEME:HEX` (see `ShardDigest`): `sha256-segments:…` from ingest, `sha256:…` (the whole
-    /// file) from `DatasetWriter`.
-    public var digest: String
+    /// `SCHEME:HEX` in index.json (see `ShardDigest`): `sha256-segments:…` or
+    /// `crc32c-segments:…` from ingest, `sha256:…` (the whole file) from `DatasetWriter`.
+    public var digest: ContentDigest
     public var firstKey: String
     public var lastKey: String
 
-    public init(file: String, samples: Int, bytes: Int64, digest: String, firstKey: String, lastKey: String) {
+    public init(file: String, samples: Int, bytes: Int64, digest: ContentDigest, firstKey: String, lastKey: String) {
         self.file = file
         self.samples = samples
         self.bytes = bytes
@@ -42,8 +42,14 @@ public struct ShardInfo: Sendable, Codable, Equatable {
         firstKey = try c.decode(String.self, forKey: .firstKey)
         lastKey = try c.decode(String.self, forKey: .lastKey)
         // Manifests from before segment digests carry a plain "sha256" of the whole file.
-        if let d = try c.decodeIfPresent(String.self, forKey: .digest) { digest = d }
-        else { digest = ShardDigest.wholeFileScheme + ":" + (try c.decode(String.self, forKey: .sha256)) }
+        if let d = try c.decodeIfPresent(ContentDigest.self, forKey: .digest) { digest = d }
+        else {
+            let hex = try c.decode(String.self, forKey: .sha256)
+            guard let d = ContentDigest(parsing: ContentDigest.Scheme.sha256.rawValue + ":" + hex) else {
+                throw DecodingError.dataCorruptedError(forKey: .sha256, in: c, debugDescription: "\"\(hex)\" is not a SHA-256")
+            }
+            digest = d
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -247,7 +253,7 @@ public final class DatasetWriter {
                 throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
             }
             Self.syncDirectory(directory.path)
-            let info = ShardInfo(file: final.lastPathComponent, samples: samples, bytes: size, digest: ShardDigest.wholeFileScheme + ":" + digest,
+            let info = ShardInfo(file: final.lastPathComponent, samples: samples, bytes: size, digest: ContentDigest(scheme: .sha256, hex: digest),
                                  firstKey: first, lastKey: last)
             lock.withLock { finished.append(info) }
             do { try onShardFinished(info) } catch {

@@ -100,7 +100,7 @@ enum NativeShard {
         key("offset"); int(e.offset); comma()
         key("tensor"); out.append(UInt8(ascii: "{"))
         key("dtype"); string(e.tensor.dtype.rawValue, to: &out); comma()
-        key("layout"); string(e.tensor.layout, to: &out); comma()
+        key("layout"); string(e.tensor.layoutName, to: &out); comma()
         key("name"); string(e.tensor.name, to: &out); comma()
         key("shape"); out.append(UInt8(ascii: "["))
         for (i, d) in e.tensor.shape.enumerated() { if i > 0 { comma() }; int(d) }

@@ -1,17 +1,49 @@
 @_exported import FleetVocabulary
 
-/// What a record's tensor is: name, element type, shape and layout ("NCHW", "NHWC", ...).
+/// What a record's tensor is: name, element type, shape and layout (`.chw`: [camera, C, H, W],
+/// stored as "NCHW"; `.hwc`: "NHWC"; nil: not a camera image, stored as "").
 public struct TensorSpec: Sendable, Codable, Equatable {
     public var name: String
     public var dtype: ElementType
     public var shape: [Int]
-    public var layout: String
+    public var layout: TensorLayout?
 
-    public init(name: String, dtype: ElementType, shape: [Int], layout: String) {
+    public init(name: String, dtype: ElementType, shape: [Int], layout: TensorLayout?) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
         self.layout = layout
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, dtype, shape, layout }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        dtype = try c.decode(ElementType.self, forKey: .dtype)
+        shape = try c.decode([Int].self, forKey: .shape)
+        let text = try c.decode(String.self, forKey: .layout)
+        guard let l = Self.layout(named: text) else {
+            throw DecodingError.dataCorruptedError(forKey: .layout, in: c, debugDescription: "tensor layout \"\(text)\" is not NCHW or NHWC")
+        }
+        layout = l
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(dtype, forKey: .dtype)
+        try c.encode(shape, forKey: .shape)
+        try c.encode(layoutName, forKey: .layout)
+    }
+
+    /// The layout as records store it: "NCHW", "NHWC" or "".
+    public var layoutName: String { layout?.recordName ?? "" }
+
+    /// The layout stored as `text`: `.some(nil)` for "", nil for a name that is no layout.
+    static func layout(named text: String) -> TensorLayout?? {
+        if text.isEmpty { return .some(nil) }
+        return TensorLayout(recordName: text).map { .some($0) }
     }
 
     /// Bytes of the tensor: product of the shape × element width.

@@ -9,7 +9,8 @@ public enum SegmentDigestKind: String, Sendable, Codable, CaseIterable {
     /// Each segment's SHA-256 (about 1 ms per 2 MB record on a core with SHA extensions).
     case sha256
 
-    public var scheme: String { rawValue + "-segments" }
+    /// The scheme of the digests made of these segment entries.
+    public var scheme: ContentDigest.Scheme { self == .crc32c ? .crc32cSegments : .sha256Segments }
 }
 
 /// Shard digests, as `index.json` records them: `SCHEME:HEX`.
@@ -22,7 +23,6 @@ public enum SegmentDigestKind: String, Sendable, Codable, CaseIterable {
 ///   that writes it, so no pass re-reads a shard.
 /// - `sha256`: SHA-256 of the whole file (`DatasetWriter`, and manifests written before segments).
 public enum ShardDigest {
-    public static let wholeFileScheme = "sha256"
 
     /// One segment's entry in a `kind` digest.
     static func segment(_ kind: SegmentDigestKind, _ bytes: UnsafeRawBufferPointer) -> [UInt8] {
@@ -59,15 +59,15 @@ public enum ShardDigest {
     }
 
     /// The digest of segments whose per-segment entries are `entries`, concatenated.
-    static func segments(_ kind: SegmentDigestKind, _ entries: [UInt8]) -> String { kind.scheme + ":" + hex(SHA256.hash(data: entries)) }
+    static func segments(_ kind: SegmentDigestKind, _ entries: [UInt8]) -> ContentDigest { ContentDigest(scheme: kind.scheme, hex: hex(SHA256.hash(data: entries))) }
 
     /// Recomputes the digest of `file` in the scheme of `expected` (a `ShardInfo.digest`); returns
     /// it and the file's size. Throws when the shard cannot be parsed or, for segments, when a
     /// byte between segments is not zero.
-    public static func compute(like expected: String, file: URL) throws(ShardError) -> (digest: String, size: Int64) {
-        guard let kind = SegmentDigestKind.allCases.first(where: { expected.hasPrefix($0.scheme + ":") }) else {
+    public static func compute(like expected: ContentDigest, file: URL) throws(ShardError) -> (digest: ContentDigest, size: Int64) {
+        guard let kind = SegmentDigestKind.allCases.first(where: { $0.scheme == expected.scheme }) else {
             let (hex, size) = try DatasetWriter.sha256(of: file.path)
-            return (wholeFileScheme + ":" + hex, size)
+            return (ContentDigest(scheme: .sha256, hex: hex), size)
         }
         let m = try MappedFile(path: file.path)
         let b = m.bytes

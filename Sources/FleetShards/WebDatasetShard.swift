@@ -253,10 +253,15 @@ struct WebDatasetShardReader {
             throw ShardError(.notAShard, file: file.path, record: s.key, "the .npy header is not valid")
         }
         var storedDType: String? = nil
-        var tensor = TensorSpec(name: "frames", dtype: .u8, shape: shape, layout: "")
+        var tensor = TensorSpec(name: "frames", dtype: .u8, shape: shape, layout: nil)
         if case .object(let t)? = meta["tensor"] {
             if case .string(let d)? = t["dtype"] { storedDType = d }
-            if case .string(let l)? = t["layout"] { tensor.layout = l }
+            if case .string(let l)? = t["layout"] {
+                guard let layout = TensorSpec.layout(named: l) else {
+                    throw ShardError(.notAShard, file: file.path, record: s.key, "tensor layout \"\(l)\" is not NCHW or NHWC")
+                }
+                tensor.layout = layout
+            }
             if case .string(let n)? = t["name"] { tensor.name = n }
         }
         guard let dt = WebDatasetShard.dtype(numpy: descr, stored: storedDType) else {

@@ -94,3 +94,80 @@ public struct LabelSchema: Sendable, Hashable, Codable {
         try c.encode(kinds, forKey: .kinds)
     }
 }
+
+// MARK: - Tensor layout and shard digests (issue 26: no strings at the module seams)
+
+/// How a camera's image is laid out in a tensor: what the kernels write (FleetKernels), what
+/// records store (FleetShards, as `"NCHW"` / `"NHWC"` with the camera dimension first) and what
+/// ingest configures (FleetPrep, as `chw` / `hwc`).
+public enum TensorLayout: String, Sendable, Codable, CaseIterable {
+    /// Planar: [channels, height, width].
+    case chw
+    /// Interleaved: [height, width, channels].
+    case hwc
+
+    /// The name a record's tensor carries: the camera dimension, then this layout.
+    public var recordName: String { self == .chw ? "NCHW" : "NHWC" }
+
+    /// The layout of a record's tensor named `recordName` (`"NCHW"` or `"NHWC"`).
+    public init?(recordName: String) {
+        switch recordName {
+        case "NCHW": self = .chw
+        case "NHWC": self = .hwc
+        default: return nil
+        }
+    }
+
+    /// Height and width of a record tensor of `shape` ([camera, …] in this layout); nil unless
+    /// the shape has four dimensions.
+    public func heightAndWidth(of shape: [Int]) -> (height: Int, width: Int)? {
+        guard shape.count == 4 else { return nil }
+        return self == .chw ? (shape[2], shape[3]) : (shape[1], shape[2])
+    }
+}
+
+/// A shard's digest, as `index.json` stores it: `SCHEME:HEX` (FleetShards' `ShardDigest` says
+/// what each scheme covers).
+public struct ContentDigest: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Scheme: String, Sendable, Hashable, CaseIterable {
+        /// SHA-256 of the whole file.
+        case sha256
+        /// SHA-256 over each segment's length and CRC-32C.
+        case crc32cSegments = "crc32c-segments"
+        /// SHA-256 over each segment's SHA-256.
+        case sha256Segments = "sha256-segments"
+    }
+
+    public var scheme: Scheme
+    /// Lower-case hexadecimal digits.
+    public var hex: String
+
+    public init(scheme: Scheme, hex: String) {
+        self.scheme = scheme
+        self.hex = hex
+    }
+
+    /// Parses `SCHEME:HEX`; nil for an unknown scheme or a value that is not hexadecimal.
+    public init?(parsing text: String) {
+        guard let colon = text.firstIndex(of: ":"), let scheme = Scheme(rawValue: String(text[..<colon])) else { return nil }
+        let hex = text[text.index(after: colon)...]
+        guard !hex.isEmpty, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+        self.init(scheme: scheme, hex: String(hex))
+    }
+
+    public var description: String { scheme.rawValue + ":" + hex }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let d = ContentDigest(parsing: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "\"\(text)\" is not a digest (SCHEME:HEX with scheme \(Scheme.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        self = d
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}

@@ -18,101 +18,108 @@ struct IngestCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Clip files or directories (default, for a binary built in a checkout only: that checkout's SampleClips).")
+    @Argument(help: IngestCommand.help("INPUT"))
     var inputs: [String] = []
 
-    @Option(name: .long, help: "Output directory (default: shards).")
+    @Option(name: .long, help: IngestCommand.help("--out"))
     var out: String?
 
-    @Option(help: "JSON file with any of these options (command-line values win).")
+    @Option(help: IngestCommand.help("--config"))
     var config: String?
-    @Option(help: "Clip manifest, JSON Lines: one clip group per line ({\"id\", \"cameras\": {camera: path}, \"signals\", \"annotations\", \"offsets\", \"frame_times\"}); paths relative to the manifest.")
+    @Option(help: IngestCommand.help("--manifest"))
     var manifest: String?
-    @Option(parsing: .unconditional, help: "Frame rate of raw .h264/.hevc streams that have no frame-times log (recorded in index.json).")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--assume-fps"))
     var assumeFps: Double?
-    @Flag(help: "Print the clip groups that would be ingested (as `fleetprep discover`) and stop.")
+    @Flag(help: IngestCommand.help("--dry-run"))
     var dryRun = false
 
-    @Option(help: "Output size WxH (default: the cropped source size).")
+    @Option(help: IngestCommand.help("--size"))
     var size: String?
-    @Option(help: "Crop X,Y,W,H in pixels, or fractions of the frame (0.25,0,0.5,1).")
+    @Option(help: IngestCommand.help("--crop"))
     var crop: String?
-    @Option(help: "Resize filter: bilinear or area.")
+    @Option(help: IngestCommand.help("--filter"))
     var filter: String?
-    @Option(help: "Element type: u8, f16, bf16 or f32 (default f16).")
+    @Option(help: IngestCommand.help("--dtype"))
     var dtype: String?
-    @Option(help: "Tensor layout: chw or hwc (default chw).")
+    @Option(help: IngestCommand.help("--layout"))
     var layout: String?
-    @Option(help: "Normalization: imagenet, unit, symmetric or none (default imagenet).")
+    @Option(help: IngestCommand.help("--normalize"))
     var normalize: String?
-    @Option(help: "Colour matrix override: bt601, bt709 or bt2020 (default: from the stream; bt601 when it declares none, as ffmpeg does). RGB sources ignore it: they have no matrix.")
+    @Option(help: IngestCommand.help("--matrix"))
     var matrix: String?
-    @Option(help: "Colour range override: limited or full (default: from the stream). RGB sources ignore it: they are full range.")
+    @Option(help: IngestCommand.help("--range"))
     var range: String?
-    @Option(help: "Channels: rgb, bgr or gray.")
+    @Option(help: IngestCommand.help("--channels"))
     var channels: String?
 
-    @Option(parsing: .unconditional, help: "Keep every Nth frame of the master camera.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--stride"))
     var stride: Int?
-    @Option(parsing: .unconditional, help: "Keep frames at about this rate (instead of --stride).")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--fps"))
     var fps: Double?
-    @Option(parsing: .unconditional, help: "Worker threads (default: the number of cores); long clips and camera groups are split into work units at key frames so every thread has work.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--jobs"))
     var jobs: Int?
-    @Option(parsing: .unconditional, help: "Decoder threads per camera (default 1; 0 = automatic).")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--decoder-threads"))
     var decoderThreads: Int?
-    @Option(help: "Memory for sample tensors being made and written (default 256MiB): bounds peak memory.")
+    @Option(help: IngestCommand.help("--inflight"))
     var inflight: String?
-    @Flag(help: "Skip damaged frames instead of failing the clip at the damage.")
+    @Flag(help: IngestCommand.help("--lenient"))
     var lenient = false
-    @Flag(help: "Allow several tensor shapes in one dataset (default: one shape; clips are resized to the first clip group's size and a group with another camera count fails).")
+    @Flag(help: IngestCommand.help("--mixed-shapes"))
     var mixedShapes = false
 
-    @Option(help: "Cameras to use, comma-separated, in tensor order (default: all found).")
+    @Option(help: IngestCommand.help("--cameras"))
     var cameras: String?
-    @Option(help: "Master camera whose frames are the sample ticks (default main).")
+    @Option(help: IngestCommand.help("--master"))
     var master: String?
-    @Option(parsing: .unconditional, help: "Camera sync tolerance in seconds (default: half the master frame period).")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--sync-tolerance"))
     var syncTolerance: Double?
-    @Option(help: "A tick with a camera missing: drop, nearest or fill.")
+    @Option(help: IngestCommand.help("--missing-camera"))
     var missingCamera: String?
-    @Option(parsing: .unconditional, help: "Largest gap in seconds between a frame and a signal sample before the value is masked.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--max-gap"))
     var maxGap: Double?
-    @Option(help: "Label fields, comma-separated (default: every signal found).")
+    @Option(help: IngestCommand.help("--signals"))
     var signals: String?
 
-    @Option(help: "Shard format: native or wds (WebDataset tar).")
+    @Option(help: IngestCommand.help("--format"))
     var format: String?
-    @Option(help: "Shard digests from each record's crc32c (default; free) or its sha256 (tamper-evident, ~1 ms per 2 MB record).")
+    @Option(help: IngestCommand.help("--digest"))
     var digest: String?
-    @Option(help: "Memory target: dojo-node, dojo-d1, dojo-tile, dojo-dip, h100, or bytes such as 512MiB.")
+    @Option(help: IngestCommand.help("--target"))
     var target: String?
-    @Option(parsing: .unconditional, help: "Share of the target's memory a shard may fill, 0 < F ≤ 1.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--fill"))
     var fill: Double?
-    @Option(parsing: .unconditional, help: "Record alignment in native shards, bytes.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--alignment"))
     var alignment: Int?
 
-    @Option(parsing: .unconditional, help: "Largest width×height a clip may have.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--max-pixels"))
     var maxPixels: Int?
-    @Option(parsing: .unconditional, help: "Most frames a camera video may have.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--max-frames"))
     var maxFrames: Int?
-    @Option(parsing: .unconditional, help: "Largest sidecar file in bytes.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--max-sidecar-bytes"))
     var maxSidecarBytes: Int?
-    @Option(parsing: .unconditional, help: "Most label columns one clip may bring (default 1024; not applied with --signals).")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--max-signals"))
     var maxSignals: Int?
-    @Flag(help: "Follow symlinks whose target lies outside the input they were found under (default: a discover error).")
+    @Flag(help: IngestCommand.help("--follow-symlinks"))
     var followSymlinks = false
 
-    @Option(help: "This process's share of the batch, I/N (default: from Slurm, Kubernetes or AWS Batch array variables).")
+    @Option(help: IngestCommand.help("--worker"))
     var worker: String?
-    @Option(parsing: .unconditional, help: "Worker count for Kubernetes Indexed Jobs / AWS Batch when the environment does not give it.")
+    @Option(parsing: .unconditional, help: IngestCommand.help("--workers"))
     var workers: Int?
 
-    @Flag(help: "Replace a dataset already in --out instead of resuming it.")
+    @Flag(help: IngestCommand.help("--overwrite"))
     var overwrite = false
-    @Flag(help: "No progress output.")
+    @Flag(help: IngestCommand.help("--quiet"))
     var quiet = false
-    @Flag(help: "Print the summary as JSON on stdout.")
+    @Flag(help: IngestCommand.help("--json"))
     var json = false
+
+    /// A flag's help, default, range and value name, from `IngestOptionTable` (docs/ingest.md
+    /// shows the same table).
+    static func help(_ flag: String) -> ArgumentHelp {
+        let o = IngestOptionTable[flag]
+        return ArgumentHelp(o.helpLine, valueName: o.value.isEmpty || o.flag == "INPUT" ? nil : o.value)
+    }
 
     func options() throws -> IngestOptions {
         var o = IngestOptions()

@@ -36,8 +36,8 @@ struct InspectCommand: ParsableCommand {
         var order: [String] = []
         for i in 0..<ds.count {
             guard let t = try? ds.record(at: i).tensor else { continue }
-            let k = "\(t.dtype.rawValue) \(t.shape) \(t.layout)"
-            if counts[k] == nil { order.append(k); counts[k] = .init(dtype: t.dtype.rawValue, shape: t.shape, layout: t.layout, count: 0) }
+            let k = "\(t.dtype.rawValue) \(t.shape) \(t.layoutName)"
+            if counts[k] == nil { order.append(k); counts[k] = .init(dtype: t.dtype.rawValue, shape: t.shape, layout: t.layoutName, count: 0) }
             counts[k]!.count += 1
         }
         return order.map { counts[$0]! }.sorted { $0.count > $1.count }
@@ -79,7 +79,7 @@ struct InspectCommand: ParsableCommand {
         }
         Out.line("\(report.path): \(report.format ?? "?") dataset, \(report.samples) samples in \(report.shards.count) shard(s)")
         if let t = report.target, let b = report.budgetBytes { Out.line("memory target: \(t), shard budget \(b) bytes") }
-        if let t = report.tensor, report.shapes.count <= 1 { Out.line("tensor: \(t.name) \(t.dtype.rawValue) \(t.shape) \(t.layout)") }
+        if let t = report.tensor, report.shapes.count <= 1 { Out.line("tensor: \(t.name) \(t.dtype.rawValue) \(t.shape) \(t.layoutName)") }
         if report.shapes.count > 1 {
             Out.line("tensor shapes (\(report.shapes.count); batches cannot stack across them):")
             for s in report.shapes { Out.line("  \(s.dtype) \(s.shape) \(s.layout): \(s.count) samples") }

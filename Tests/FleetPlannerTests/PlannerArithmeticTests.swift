@@ -54,6 +54,27 @@ import Testing
         close(both.ingestFramesPerSecond, 5.32e7 + 10_000 * 7 * 714 * 1.6875, "CPU+NVDEC ingest")
     }
 
+    /// The typed limits: the constraints each preprocessing uses, and `--json`'s object of them
+    /// keyed by the constraint names (the hand-computed values of the $500M case).
+    @Test func typedLimitsAndTheirJSON() throws {
+        var i = PlannerInputs.defaults()
+        let cpu = try ThroughputPlan.make(i)
+        close(cpu.limits.cpuPreprocessing ?? 0, 5.32e7, "CPU limit")
+        close(cpu.limits.compute, 1.5824e8, "compute limit")
+        #expect(cpu.limits.nvdec == nil)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let json = try JSONSerialization.jsonObject(with: try enc.encode(cpu)) as! [String: Any]
+        let limits = json["limits"] as! [String: Double]
+        #expect(limits.keys.sorted() == ["compute", "cpu-preprocessing", "host-to-accelerator-link", "storage-read"])
+        close(limits["storage-read"] ?? 0, 2000e9 / (4e6 / 8 / 36), "storage limit in JSON")
+        i.preprocessing = .nvdec
+        let nv = try ThroughputPlan.make(i)
+        #expect(nv.limits.cpuPreprocessing == nil && nv.limits.all.map(\.constraint) == [.compute, .nvdec, .storageRead, .hostToDevice])
+        let back = try JSONDecoder().decode(ThroughputPlan.self, from: try enc.encode(nv))
+        #expect(back.limits == nv.limits)
+    }
+
     @Test func dojoCase() throws {
         var i = PlannerInputs.defaults()
         i.system = .dojo

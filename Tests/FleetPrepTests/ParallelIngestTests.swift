@@ -170,7 +170,7 @@ struct ParallelIngestTests {
                 #expect(r.status == 0, "\(format) \(digest): \(r.stderr)")
                 let m = try DatasetManifest.read(from: out)
                 #expect(m.shards.count > 1)
-                #expect(m.shards.allSatisfy { $0.digest.hasPrefix(digest + "-segments:") })
+                #expect(m.shards.allSatisfy { $0.digest.description.hasPrefix(digest + "-segments:") })
                 let v = try TestPaths.fleetprep(["verify", out.path])
                 #expect(v.status == 0, "\(format) \(digest): \(v.stdout)")
             }

@@ -8,18 +8,17 @@ import Testing
 /// default 256 MiB would move this test process's peak RSS, which FleetMediaTests' resource test
 /// watches while tests run concurrently).
 @Suite struct ReadmeExampleTests {
-    func readmeExample(inflight: String) async throws -> Int {
+    func readmeExample(inflight: Int) async throws -> Int {
         let cwd = FileManager.default.currentDirectoryPath
         _ = FileManager.default.changeCurrentDirectoryPath(TestPaths.repoRoot.path)
         defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
         var seen = 0
         // README-BEGIN
-        var options = IngestOptions()
-        options.inputs = ["SampleClips/event_0001"]
-        options.size = "320x240"
-        options.dtype = "f16"
-        options.inflight = inflight  // (not in README)
-        let config = try IngestConfiguration(options: options)
+        let config = try IngestConfiguration(
+            inputs: ["SampleClips/event_0001"],
+            transform: TransformConfig(size: .init(width: 320, height: 240), dtype: .f16, layout: .chw, normalize: .imagenet),
+            inflightBytes: inflight,  // (not in README)
+            limits: .init(maxFrames: 100_000))
         for try await sample in SampleStream(configuration: config) {
             // sample.tensor: dtype, shape [camera, 3, 240, 320], layout; bytes are not copied.
             sample.withTensorBytes { bytes in _ = bytes.count }
@@ -36,7 +35,7 @@ import Testing
 
     @Test func exampleRunsAndMatchesReadme() async throws {
         // 72 master frames, the rear camera misses one tick → 71 samples (as in shards).
-        #expect(try await readmeExample(inflight: "8MiB") == 71)
+        #expect(try await readmeExample(inflight: 8 << 20) == 71)
         let me = try String(contentsOfFile: #filePath, encoding: .utf8)
         let begin = me.range(of: "// README-BEGIN\n")!.upperBound
         let end = me.range(of: "            // README-END")!.lowerBound

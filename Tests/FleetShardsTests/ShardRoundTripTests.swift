@@ -39,8 +39,8 @@ func makeSamples(_ n: Int, seed: UInt64) -> [Sample] {
     var out: [Sample] = []
     for i in 0..<n {
         let dtype = ElementType.allCases[i % 4]
-        let layout = i % 2 == 0 ? "NCHW" : "NHWC"
-        let shape = layout == "NCHW" ? [1 + i % 3, 3, 7 + i % 5, 9] : [1 + i % 3, 7 + i % 5, 9, 3]
+        let layout: TensorLayout = i % 2 == 0 ? .chw : .hwc
+        let shape = layout == .chw ? [1 + i % 3, 3, 7 + i % 5, 9] : [1 + i % 3, 7 + i % 5, 9, 3]
         let spec = TensorSpec(name: "frames", dtype: dtype, shape: shape, layout: layout)
         var bytes = rng.bytes(spec.byteCount)
         if dtype == .f32 || dtype == .f16 {
@@ -104,7 +104,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         let bytes = [UInt8](repeating: 1, count: 10000)
         let error = #expect(throws: ShardError.self) {
             try bytes.withUnsafeBytes {
-                try w.append(SampleRecord(key: "huge-000001", tensor: TensorSpec(name: "frames", dtype: .u8, shape: [10000], layout: "N"),
+                try w.append(SampleRecord(key: "huge-000001", tensor: TensorSpec(name: "frames", dtype: .u8, shape: [10000], layout: nil),
                                           tensorBytes: $0, labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null))
             }
         }
@@ -121,7 +121,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         for key in ["../evil", "a.b", "", "x/y", String(repeating: "k", count: 97)] {
             #expect(throws: ShardError.self, "\(key)") {
                 try [UInt8(0)].withUnsafeBytes {
-                    try w.append(SampleRecord(key: key, tensor: TensorSpec(name: "f", dtype: .u8, shape: [1], layout: "N"), tensorBytes: $0,
+                    try w.append(SampleRecord(key: key, tensor: TensorSpec(name: "f", dtype: .u8, shape: [1], layout: nil), tensorBytes: $0,
                                               labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null))
                 }
             }
@@ -210,7 +210,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         let dir = scratch("pack")
         defer { try? FileManager.default.removeItem(at: dir) }
         // Realistic records: 8 cameras × 3×120×160 float16 ≈ 0.9 MB each, 64 MiB budget.
-        let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 120, 160], layout: "NCHW")
+        let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 120, 160], layout: .chw)
         let bytes = [UInt8](repeating: 0x3C, count: spec.byteCount)
         let budget = try ShardBudget(target: MemoryTarget(parsing: "64MiB"), fill: 1)
         for format in ShardFormat.allCases {
@@ -328,7 +328,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             for s in bg.shards {
                 let (status, out, _) = try TestPaths.run(tool, [bgDir.appendingPathComponent(s.file).path])
                 #expect(status == 0)
-                #expect("sha256:" + String(decoding: out, as: UTF8.self).prefix(64) == s.digest)
+                #expect("sha256:" + String(decoding: out, as: UTF8.self).prefix(64) == s.digest.description)
             }
         }
     }

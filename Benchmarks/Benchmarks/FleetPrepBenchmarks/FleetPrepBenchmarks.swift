@@ -40,7 +40,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("shard write: 64 records of 8x3x240x320 f16 (native)", configuration: config) { benchmark in
-        let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 240, 320], layout: "NCHW")
+        let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 240, 320], layout: .chw)
         let bytes = [UInt8](repeating: 0x3C, count: spec.byteCount)
         let schema = LabelSchema(names: ["speed"], units: ["m/s"], kinds: [.continuous])
         for _ in benchmark.scaledIterations {
