@@ -13,16 +13,18 @@ public struct ClipInfo: Sendable, Codable, Equatable {
     /// Coded picture size in pixels (before any rotation is applied).
     public var width: Int
     public var height: Int
-    /// FFmpeg's pixel format name, e.g. "yuv420p", "yuv420p10le".
-    public var pixelFormat: String
+    /// The stream's pixel format; encoded (and printed) as FFmpeg's name, e.g. "yuv420p".
+    public var pixelFormat: PixelFormat
     /// Bits per component of the pixel format (8, 10, ...).
     public var bitDepth: Int
-    /// Colour matrix name ("bt709", "bt470bg", "smpte170m", "unknown", ...).
-    public var colorSpace: String
+    /// Colour space as the stream declares it; encoded (and printed) as FFmpeg's name ("bt709",
+    /// "bt470bg", "smpte170m", "unknown", ...).
+    public var colorSpace: StreamColorSpace
     /// The same matrix as a closed set (from FFmpeg's `AVColorSpace`, not from the name).
     public var matrix: StreamColorMatrix
-    /// "tv" (limited), "pc" (full) or "unknown".
-    public var colorRange: String
+    /// Sample range as the stream declares it: `tv` (limited), `pc` (full) or `unknown`
+    /// (encoded and printed as those names).
+    public var colorRange: StreamColorRange
     /// Average frame rate of the stream; 0/0 or 0/1 when unknown.
     public var frameRate: Rational
     /// The stream's time base: pts units in seconds.
@@ -72,4 +74,57 @@ public enum StreamColorMatrix: String, Sendable, Codable, Equatable {
         default: self = .unsupported
         }
     }
+}
+
+/// The colour space (`AVColorSpace`) a stream declares. `matrix` is the closed set the kernels
+/// convert; this keeps the declared value itself, whose FFmpeg name (`name`, `description`, the
+/// Codable form) is what probe and discover print.
+public struct StreamColorSpace: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// FFmpeg's `AVColorSpace` value (values FFmpeg has no name for become unspecified).
+    public let rawValue: Int32
+
+    init(_ space: AVColorSpace) {
+        rawValue = av_color_space_name(space) == nil ? Int32(AVCOL_SPC_UNSPECIFIED.rawValue) : Int32(space.rawValue)
+    }
+
+    /// FFmpeg's name: "bt709", "bt470bg", "smpte170m", "bt2020nc", "gbr", "unknown", ...
+    public var name: String { String(optionalCString: av_color_space_name(AVColorSpace(UInt32(bitPattern: rawValue)))) ?? "unknown" }
+    /// The matrix as the closed set the kernels know.
+    public var matrix: StreamColorMatrix { StreamColorMatrix(AVColorSpace(UInt32(bitPattern: rawValue))) }
+    public var description: String { name }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(name)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        let v = av_color_space_from_name(text)
+        guard v >= 0 else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "FFmpeg knows no colour space \"\(text)\"")
+        }
+        rawValue = v
+    }
+}
+
+/// The sample range (`AVColorRange`) a stream declares, by FFmpeg's names.
+public enum StreamColorRange: String, Sendable, Codable, CustomStringConvertible {
+    /// Not declared (`AVCOL_RANGE_UNSPECIFIED`, or a value FFmpeg has no name for).
+    case unknown
+    /// Limited ("MPEG") range (`AVCOL_RANGE_MPEG`).
+    case tv
+    /// Full ("JPEG") range (`AVCOL_RANGE_JPEG`).
+    case pc
+
+    init(_ range: AVColorRange) {
+        switch range {
+        case AVCOL_RANGE_MPEG: self = .tv
+        case AVCOL_RANGE_JPEG: self = .pc
+        default: self = .unknown
+        }
+    }
+
+    public var description: String { rawValue }
 }

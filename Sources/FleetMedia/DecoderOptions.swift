@@ -14,7 +14,8 @@ public struct DecoderOptions: Sendable, Hashable {
     public var threads: Int = 0
     /// When false (the default) corrupt data ends decoding with a `.corruptData` / `.truncated`
     /// error after the frames decoded so far. When true, undecodable packets are skipped and counted
-    /// in `VideoDecoder.droppedPackets`, and a truncated file simply ends.
+    /// in `VideoDecoder.droppedFrames`, and a truncated file simply ends (a header whose duration
+    /// promises an impossible frame count still fails the clip).
     public var lenient: Bool = false
     /// Frames the decoder may skip.
     public var discard: Discard = .none

@@ -1,5 +1,6 @@
 import CFFmpeg
 import CFFmpegLog
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -96,14 +97,14 @@ extension VideoDecoder {
     public static var ffmpegVersion: String { String(cString: av_version_info()) }
 }
 
-/// The count behind `VideoDecoder.openCount`.
-final class OpenDecoders: @unchecked Sendable {
+/// The count behind `VideoDecoder.openCount`: the count lives inside its mutex (a
+/// `Synchronization.Mutex` has a stable address, unlike a `pthread_mutex_t` stored in a class).
+final class OpenDecoders: Sendable {
     static let shared = OpenDecoders()
-    private var mutex = pthread_mutex_t()
-    private var count = 0
-    private init() { pthread_mutex_init(&mutex, nil) }
-    func add(_ n: Int) { pthread_mutex_lock(&mutex); count += n; pthread_mutex_unlock(&mutex) }
-    var value: Int { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return count }
+    private let count = Mutex(0)
+    private init() {}
+    func add(_ n: Int) { count.withLock { $0 += n } }
+    var value: Int { count.withLock { $0 } }
 }
 
 extension String {

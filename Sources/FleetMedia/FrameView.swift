@@ -23,7 +23,8 @@ public struct PlaneView {
 /// A decoded video frame, borrowed from the decoder.
 ///
 /// The planes point into buffers the decoder owns and reuses: a `FrameView` is valid only inside
-/// the closure that receives it (`VideoDecoder.nextFrame(_:)`, `forEachFrame(_:)`). Copy what you
+/// the closure that receives it (`VideoDecoder.nextFrame(_:)`, `forEachFrame(_:)`), which cannot
+/// return it (its result must be `Sendable`; a view is not). Copy what you
 /// need to keep, or call `VideoDecoder.retainCurrentFrame()` for a reference-counted handle.
 public struct FrameView {
     /// Ordinal of the frame in presentation order, from 0 at the start of the clip. After a seek the
@@ -91,3 +92,12 @@ public struct FrameView {
         return out
     }
 }
+
+// Views point into buffers the decoder (or a `PixelConverter`) reuses: they are not `Sendable`,
+// and `nextFrame`/`convert` only return `Sendable` results, so a view cannot leave the closure
+// that lends it through the result. (`~Escapable` would also forbid storing it in a captured
+// variable, but needs the experimental `Lifetimes` feature on this toolchain.)
+@available(*, unavailable, message: "a FrameView is valid only inside the closure that receives it")
+extension FrameView: Sendable {}
+@available(*, unavailable, message: "a PlaneView is valid only inside the closure that receives its frame")
+extension PlaneView: Sendable {}

@@ -40,9 +40,12 @@ public final class PixelConverter {
     }
 
     /// Converts `frame` (same size, `target` format) and passes the result to `body`.
+    ///
+    /// The converted `FrameView` is valid only inside `body` (the converter reuses its frame): as
+    /// with `VideoDecoder.nextFrame(_:)`, the result must be `Sendable`, which a view is not.
     /// - Throws: `MediaError(.decoderMissing)` when libswscale cannot convert this format,
     ///   `.limitExceeded` when memory for the output frame cannot be allocated.
-    public func convert<R>(_ frame: FrameView, path: String = "", _ body: (FrameView) throws -> R) throws -> R {
+    public func convert<R: Sendable>(_ frame: FrameView, path: String = "", _ body: (FrameView) throws -> R) throws -> R {
         let w = frame.width, h = frame.height
         if key != (w, h, frame.pixelFormat.rawValue) || output == nil {
             try prepare(width: w, height: h, from: frame.pixelFormat, path: path)

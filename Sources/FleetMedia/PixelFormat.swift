@@ -67,3 +67,38 @@ public struct PixelFormat: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 }
+
+extension PixelFormat {
+    // The formats other modules name (FleetPrep's bridge to the kernels, the benchmarks): typed
+    // values, so that no format crosses a module boundary as a string.
+    public static let yuv420p = PixelFormat(rawValue: AV_PIX_FMT_YUV420P.rawValue)
+    public static let yuvj420p = PixelFormat(rawValue: AV_PIX_FMT_YUVJ420P.rawValue)
+    public static let yuv422p = PixelFormat(rawValue: AV_PIX_FMT_YUV422P.rawValue)
+    public static let yuvj422p = PixelFormat(rawValue: AV_PIX_FMT_YUVJ422P.rawValue)
+    public static let yuv444p = PixelFormat(rawValue: AV_PIX_FMT_YUV444P.rawValue)
+    public static let yuvj444p = PixelFormat(rawValue: AV_PIX_FMT_YUVJ444P.rawValue)
+    public static let nv12 = PixelFormat(rawValue: AV_PIX_FMT_NV12.rawValue)
+    /// 8-bit luma ("gray", alias "gray8").
+    public static let gray = PixelFormat(rawValue: AV_PIX_FMT_GRAY8.rawValue)
+    public static let yuv420p10le = PixelFormat(rawValue: AV_PIX_FMT_YUV420P10LE.rawValue)
+    public static let gbrp = PixelFormat(rawValue: AV_PIX_FMT_GBRP.rawValue)
+    public static let rgb24 = PixelFormat(rawValue: AV_PIX_FMT_RGB24.rawValue)
+}
+
+/// Encoded as FFmpeg's name ("yuv420p"): `rawValue` is stable only within one FFmpeg major version.
+extension PixelFormat: Codable {
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(name)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        if text == "none" { self.init(rawValue: AV_PIX_FMT_NONE.rawValue); return }
+        guard let f = PixelFormat(name: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "FFmpeg knows no pixel format \"\(text)\"")
+        }
+        self = f
+    }
+}

@@ -138,11 +138,11 @@ extension VideoDecoder {
             codec: String(optionalCString: avcodec_get_name(par.codec_id)) ?? "unknown",
             profile: profile,
             width: Int(par.width), height: Int(par.height),
-            pixelFormat: pixfmt.name,
+            pixelFormat: pixfmt,
             bitDepth: pixfmt.bitDepth,
-            colorSpace: String(optionalCString: av_color_space_name(par.color_space)) ?? "unknown",
+            colorSpace: StreamColorSpace(par.color_space),
             matrix: StreamColorMatrix(par.color_space),
-            colorRange: String(optionalCString: av_color_range_name(par.color_range)) ?? "unknown",
+            colorRange: StreamColorRange(par.color_range),
             frameRate: rate, timeBase: tb,
             duration: duration, startTime: start,
             rotation: fp_stream_rotation(st),
@@ -153,7 +153,11 @@ extension VideoDecoder {
 
 /// A decoded frame kept beyond the decoder's next call: a counted reference to the decoder's
 /// buffers (no pixel copy). The planes stay valid for the lifetime of this object.
-public final class RetainedFrame {
+///
+/// `@unchecked Sendable` without a lock: nothing in it changes after `init` (the pixels are
+/// read-only, FFmpeg counts the buffer references atomically, and only `deinit` frees the clone),
+/// so it can be handed to another thread, and returned from `nextFrame`'s closure.
+public final class RetainedFrame: @unchecked Sendable {
     private var frame: UnsafeMutablePointer<AVFrame>?
     /// The frame's timing and planes; valid while this object lives.
     public let view: FrameView

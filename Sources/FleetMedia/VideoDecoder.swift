@@ -41,13 +41,7 @@ public final class VideoDecoder {
     private let stream: Int32
     private let timeBase: Rational
     private let framePeriod: Double
-    private var baseDiscard: AVDiscard {
-        switch options.discard {
-        case .none: return AVDISCARD_DEFAULT
-        case .nonReference: return AVDISCARD_NONREF
-        case .nonKey: return AVDISCARD_NONKEY
-        }
-    }
+    private var baseDiscard: AVDiscard { Self.discardLevel(options.discard) }
     private var sentFlush = false
     private var finished = false
     private var nextIndex = 0
@@ -96,85 +90,11 @@ public final class VideoDecoder {
         defer { owned.release() }
         fmt.pointee.opaque = demuxLog.opaque
         Self.configureDemuxer(fmt)
-
-        if let known {
-            try Self.adoptStream(known, in: fmt, path: path, maxPixels: options.maxPixels, findStreamInfo: Self.findStreamInfo)
-        } else {
-            // The container header's picture size, when it has one, is checked before
-            // avformat_find_stream_info decodes frames to learn the rest; the decoders it opens get
-            // max_pixels, so that an oversized picture is refused before it is allocated.
-            for i in 0..<Int(fmt.pointee.nb_streams) {
-                guard let par = fmt.pointee.streams[i]?.pointee.codecpar, par.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
-                let w = Int(par.pointee.width), h = Int(par.pointee.height)
-                if w > 0, h > 0, w.multipliedReportingOverflow(by: h).partialValue > options.maxPixels || w > Self.maxSide || h > Self.maxSide {
-                    throw MediaError(.limitExceeded, path: path, message: "picture \(w)x\(h) exceeds the limit of \(options.maxPixels) pixels")
-                }
-            }
-            let infoCode = Self.findStreamInfo(fmt, maxPixels: options.maxPixels)
-            if infoCode < 0 {
-                throw MediaError(.corruptData, path: path,
-                                 message: ffmpegMessage(infoCode, context: "cannot read stream information"),
-                                 ffmpegCode: infoCode)
-            }
-        }
-
-        let streamIndex: Int32
-        if let known {
-            streamIndex = known.streamIndex
-        } else if let wanted = options.streamIndex {
-            guard wanted >= 0, wanted < Int(fmt.pointee.nb_streams),
-                  fmt.pointee.streams[wanted]!.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
-                throw MediaError(.noVideoStream, path: path, message: "stream \(wanted) is not a video stream")
-            }
-            streamIndex = Int32(wanted)
-        } else {
-            streamIndex = Self.bestVideoStream(fmt)
-            guard streamIndex >= 0 else {
-                throw MediaError(.noVideoStream, path: path,
-                                 message: "no video stream among \(fmt.pointee.nb_streams) stream(s)",
-                                 ffmpegCode: fp_averror_stream_not_found())
-            }
-        }
+        try Self.learnStreams(fmt, path: path, options: options, known: known)
+        let streamIndex = try Self.chooseStream(fmt, path: path, options: options, known: known)
         let st = fmt.pointee.streams[Int(streamIndex)]!
-        let par = st.pointee.codecpar!
-
-        let width = Int(par.pointee.width), height = Int(par.pointee.height)
-        if width <= 0 || height <= 0 {
-            throw MediaError(.corruptData, path: path, message: "video stream \(streamIndex) has no picture size (\(width)x\(height))")
-        }
-        if width.multipliedReportingOverflow(by: height).partialValue > options.maxPixels || width > Self.maxSide || height > Self.maxSide {
-            throw MediaError(.limitExceeded, path: path,
-                             message: "picture \(width)x\(height) exceeds the limit of \(options.maxPixels) pixels")
-        }
-
-        guard let decoderCodec = avcodec_find_decoder(par.pointee.codec_id) else {
-            let name = String(optionalCString: avcodec_get_name(par.pointee.codec_id)) ?? "unknown"
-            throw MediaError(.decoderMissing, path: path, message: "no decoder for codec \(name) in this FFmpeg build",
-                             ffmpegCode: fp_averror_decoder_not_found())
-        }
-        guard let ctx = avcodec_alloc_context3(decoderCodec) else {
-            throw MediaError(.decoderMissing, path: path, message: "cannot allocate a decoder context")
-        }
-        owned.codec = ctx
-        ctx.pointee.opaque = decodeLog.opaque  // copied into each frame thread's context
-        var code = avcodec_parameters_to_context(ctx, par)
-        if code < 0 {
-            throw MediaError(.corruptData, path: path, message: ffmpegMessage(code, context: "bad codec parameters"), ffmpegCode: code)
-        }
-        ctx.pointee.pkt_timebase = st.pointee.time_base
-        // FFmpeg refuses frames above this before allocating them (a stream can change size).
-        ctx.pointee.max_pixels = Int64(options.maxPixels)
-        ctx.pointee.thread_count = Int32(max(0, options.threads))
-        ctx.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
-        switch options.discard {
-        case .none: ctx.pointee.skip_frame = AVDISCARD_DEFAULT
-        case .nonReference: ctx.pointee.skip_frame = AVDISCARD_NONREF
-        case .nonKey: ctx.pointee.skip_frame = AVDISCARD_NONKEY
-        }
-        code = avcodec_open2(ctx, decoderCodec, nil)
-        if code < 0 {
-            throw MediaError(.decoderMissing, path: path, message: ffmpegMessage(code, context: "cannot open decoder"), ffmpegCode: code)
-        }
+        try Self.checkPictureSize(st.pointee.codecpar!, stream: streamIndex, path: path, maxPixels: options.maxPixels)
+        try Self.openCodec(for: st, path: path, options: options, log: decodeLog, into: &owned)
         // Other streams' packets need not be read into memory by the demuxer at all.
         for i in 0..<Int(fmt.pointee.nb_streams) where i != Int(streamIndex) {
             fmt.pointee.streams[i]!.pointee.discard = AVDISCARD_ALL
@@ -193,6 +113,104 @@ public final class VideoDecoder {
         (self.format, self.codec, self.packet, self.frame) = (owned.format, owned.codec, owned.packet, owned.frame)
         owned = Owned(format: nil)  // ownership moved to self
         OpenDecoders.shared.add(1)
+    }
+
+    /// Gives the demuxer its streams' facts: those of an earlier open (`known`), or
+    /// `avformat_find_stream_info`'s. The container header's picture size, when it has one, is
+    /// checked first; the decoders `avformat_find_stream_info` opens get `max_pixels`, so that an
+    /// oversized picture is refused before it is allocated.
+    private static func learnStreams(_ fmt: UnsafeMutablePointer<AVFormatContext>, path: String, options: DecoderOptions,
+                                     known: StreamParameters?) throws {
+        if let known {
+            try adoptStream(known, in: fmt, path: path, maxPixels: options.maxPixels, findStreamInfo: findStreamInfo)
+            return
+        }
+        for i in 0..<Int(fmt.pointee.nb_streams) {
+            guard let par = fmt.pointee.streams[i]?.pointee.codecpar, par.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+            let w = Int(par.pointee.width), h = Int(par.pointee.height)
+            if w > 0, h > 0, w.multipliedReportingOverflow(by: h).partialValue > options.maxPixels || w > maxSide || h > maxSide {
+                throw MediaError(.limitExceeded, path: path, message: "picture \(w)x\(h) exceeds the limit of \(options.maxPixels) pixels")
+            }
+        }
+        let infoCode = findStreamInfo(fmt, maxPixels: options.maxPixels)
+        if infoCode < 0 {
+            throw MediaError(.corruptData, path: path,
+                             message: ffmpegMessage(infoCode, context: "cannot read stream information"),
+                             ffmpegCode: infoCode)
+        }
+    }
+
+    /// The video stream to decode: the known one, the one `options` asks for, or FFmpeg's best.
+    private static func chooseStream(_ fmt: UnsafeMutablePointer<AVFormatContext>, path: String, options: DecoderOptions,
+                                     known: StreamParameters?) throws -> Int32 {
+        if let known { return known.streamIndex }
+        if let wanted = options.streamIndex {
+            guard wanted >= 0, wanted < Int(fmt.pointee.nb_streams),
+                  fmt.pointee.streams[wanted]!.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
+                throw MediaError(.noVideoStream, path: path, message: "stream \(wanted) is not a video stream")
+            }
+            return Int32(wanted)
+        }
+        let best = bestVideoStream(fmt)
+        guard best >= 0 else {
+            throw MediaError(.noVideoStream, path: path,
+                             message: "no video stream among \(fmt.pointee.nb_streams) stream(s)",
+                             ffmpegCode: fp_averror_stream_not_found())
+        }
+        return best
+    }
+
+    /// Refuses a stream without a picture size, or one above the pixel limits.
+    private static func checkPictureSize(_ par: UnsafeMutablePointer<AVCodecParameters>, stream: Int32, path: String,
+                                         maxPixels: Int) throws {
+        let width = Int(par.pointee.width), height = Int(par.pointee.height)
+        if width <= 0 || height <= 0 {
+            throw MediaError(.corruptData, path: path, message: "video stream \(stream) has no picture size (\(width)x\(height))")
+        }
+        if width.multipliedReportingOverflow(by: height).partialValue > maxPixels || width > maxSide || height > maxSide {
+            throw MediaError(.limitExceeded, path: path,
+                             message: "picture \(width)x\(height) exceeds the limit of \(maxPixels) pixels")
+        }
+    }
+
+    /// Allocates and opens the decoder of stream `st` into `owned.codec` (owned from allocation
+    /// on, so that a failure frees it).
+    private static func openCodec(for st: UnsafeMutablePointer<AVStream>, path: String, options: DecoderOptions,
+                                  log: LogSink, into owned: inout Owned) throws {
+        let par = st.pointee.codecpar!
+        guard let decoderCodec = avcodec_find_decoder(par.pointee.codec_id) else {
+            let name = String(optionalCString: avcodec_get_name(par.pointee.codec_id)) ?? "unknown"
+            throw MediaError(.decoderMissing, path: path, message: "no decoder for codec \(name) in this FFmpeg build",
+                             ffmpegCode: fp_averror_decoder_not_found())
+        }
+        guard let ctx = avcodec_alloc_context3(decoderCodec) else {
+            throw MediaError(.decoderMissing, path: path, message: "cannot allocate a decoder context")
+        }
+        owned.codec = ctx
+        ctx.pointee.opaque = log.opaque  // copied into each frame thread's context
+        var code = avcodec_parameters_to_context(ctx, par)
+        if code < 0 {
+            throw MediaError(.corruptData, path: path, message: ffmpegMessage(code, context: "bad codec parameters"), ffmpegCode: code)
+        }
+        ctx.pointee.pkt_timebase = st.pointee.time_base
+        // FFmpeg refuses frames above this before allocating them (a stream can change size).
+        ctx.pointee.max_pixels = Int64(options.maxPixels)
+        ctx.pointee.thread_count = Int32(max(0, options.threads))
+        ctx.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+        ctx.pointee.skip_frame = discardLevel(options.discard)
+        code = avcodec_open2(ctx, decoderCodec, nil)
+        if code < 0 {
+            throw MediaError(.decoderMissing, path: path, message: ffmpegMessage(code, context: "cannot open decoder"), ffmpegCode: code)
+        }
+    }
+
+    /// FFmpeg's discard level for `discard`.
+    private static func discardLevel(_ discard: DecoderOptions.Discard) -> AVDiscard {
+        switch discard {
+        case .none: return AVDISCARD_DEFAULT
+        case .nonReference: return AVDISCARD_NONREF
+        case .nonKey: return AVDISCARD_NONKEY
+        }
     }
 
     deinit { close() }
@@ -244,13 +262,17 @@ public final class VideoDecoder {
 
     /// Decodes the next frame and passes it to `body`. Returns `body`'s result, or nil at the end.
     ///
-    /// The `FrameView` is valid only inside `body`.
+    /// The `FrameView` is valid only inside `body`. The result must be `Sendable`, which a
+    /// `FrameView`, a `PlaneView`, a row's `UnsafeRawBufferPointer` and anything holding one are
+    /// not: `nextFrame { $0 }` does not compile, so the view cannot outlive the frame through the
+    /// result. Return what you computed or copied (`packedBytes()`), or a `RetainedFrame`
+    /// (`retainCurrentFrame(_:)`) to keep the picture.
     /// - Throws: `MediaError` (`.corruptData`, `.truncated`, `.limitExceeded`) after the frames that
     ///   could be decoded, or whatever `body` throws.
-    public func nextFrame<R>(_ body: (FrameView) throws -> R) throws -> R? {
+    public func nextFrame<R: Sendable>(_ body: (FrameView) throws -> R) throws -> R? {
         guard try receiveFrame(), let frame else { return nil }
-        defer { av_frame_unref(frame) }
-        return try body(makeView(frame))
+        let current = FrameReference(frame)   // unreferenced once `body` returns or throws
+        return try current.with { try body(makeView($0)) }
     }
 
     /// Decodes every remaining frame, passing each to `body`. Returns the number of frames.
@@ -274,7 +296,10 @@ public final class VideoDecoder {
             throw MediaError(.invalidArgument, path: info.path, message: "decoder is closed")
         }
         let tb = timeBase
-        let target = Int64((seconds * Double(tb.denominator) / Double(tb.numerator)).rounded(.up))
+        guard let target = HeaderValue.int64(seconds * Double(tb.denominator) / Double(tb.numerator), rounding: .up) else {
+            throw MediaError(.invalidArgument, path: info.path,
+                             message: "cannot seek to \(seconds) s: not a timestamp in the stream's time base \(tb)")
+        }
         let code = av_seek_frame(format, stream, target, AVSEEK_FLAG_BACKWARD)
         if code < 0 {
             throw MediaError(.corruptData, path: info.path, message: ffmpegMessage(code, context: "cannot seek to \(seconds) s", sink: demuxLog), ffmpegCode: code)
@@ -436,49 +461,12 @@ public final class VideoDecoder {
         while true {
             let r = avcodec_receive_frame(codec, frame)
             if r >= 0 {
-                if info.isElementaryStream {
-                    frame.pointee.best_effort_timestamp = untimedNext
-                    untimedNext += 1
+                let received = FrameReference(frame)
+                if try received.with({ try admit($0, codec) }) {
+                    received.keep()
+                    return true
                 }
-                let pts = frame.pointee.best_effort_timestamp
-                if let target = landing?.target {
-                    // First frame after an exact seek: the demuxer must not have landed after the target.
-                    if pts != fp_nopts_value() && pts > target, landing?.fallbacks.isEmpty == false {
-                        av_frame_unref(frame)
-                        try seekDemuxer()
-                        resetAfterSeek(codec)
-                        continue
-                    }
-                    landing = nil
-                }
-                if let selection, !selection.contains(pts) { av_frame_unref(frame); continue }
-                if let target = seekTargetPTS {
-                    if pts != fp_nopts_value() && pts < target { av_frame_unref(frame); continue }
-                    seekTargetPTS = nil
-                }
-                // Only frames that will be delivered count as damage: frames decoded on the way to
-                // a seek target or outside the selection (e.g. open-GOP leading frames) do not.
-                if isDamaged(frame) {
-                    av_frame_unref(frame)
-                    if options.lenient { droppedFrames += 1; continue }
-                    // Strict: the frames before the damage were delivered; stop here.
-                    finished = true
-                    throw damageError(nil, context: "frame \(framesDelivered) is damaged (decode error flags \(frame.pointee.decode_error_flags))")
-                }
-                if Int(frame.pointee.width) != info.width || Int(frame.pointee.height) != info.height {
-                    // A stream that changes size mid-clip: refused, not rescaled (docs/ingest.md).
-                    let size = "\(frame.pointee.width)x\(frame.pointee.height)"
-                    av_frame_unref(frame)
-                    finished = true
-                    throw MediaError(.corruptData, path: info.path,
-                                     message: "picture size changed mid-stream from \(info.width)x\(info.height) to \(size) at frame \(framesDelivered); clips must keep one size")
-                }
-                if let limit = options.maxFrames, framesDelivered >= limit {
-                    av_frame_unref(frame)
-                    finished = true
-                    throw MediaError(.limitExceeded, path: info.path, message: "clip has more than \(limit) frames")
-                }
-                return true
+                continue   // `received` ends here: the skipped frame is unreferenced
             }
             if r == fp_averror_eof() {
                 if landing?.fallbacks.isEmpty == false {
@@ -496,48 +484,121 @@ public final class VideoDecoder {
                 continue
             }
             if sentFlush { return try endOfStream() }
-            guard let format else { return false }
-            ffmpegClearLastLog(demuxLog)
-            let readCode = av_read_frame(format, packet)
-            if readCode == fp_averror_eof() {
-                // The demuxer may stop early on a damaged container without an error code, only
-                // logging why (e.g. Matroska's "Element ... exceeds containing master element").
-                if !options.lenient, ffmpegLastLogLine(demuxLog) != nil {
-                    pendingError = damageError(nil, context: "demuxing stopped after \(framesDelivered) decoded frame(s)")
-                }
+            guard try feed(codec, packet) else { return false }
+        }
+    }
+
+    /// What becomes of a frame the decoder produced: true when it is to be delivered; false when
+    /// it is skipped (`receiveFrame` unreferences it) —
+    /// the seek landed after its target, the frame is outside the selection or before a seek
+    /// target, or it is damaged in lenient mode. Throws for damage (strict), a size change and
+    /// the frame limit.
+    private func admit(_ frame: UnsafeMutablePointer<AVFrame>, _ codec: UnsafeMutablePointer<AVCodecContext>) throws -> Bool {
+        if info.isElementaryStream {
+            frame.pointee.best_effort_timestamp = untimedNext
+            untimedNext += 1
+        }
+        let pts = frame.pointee.best_effort_timestamp
+        if let target = landing?.target {
+            // First frame after an exact seek: the demuxer must not have landed after the target.
+            if pts != fp_nopts_value() && pts > target, landing?.fallbacks.isEmpty == false {
+                try seekDemuxer()
+                resetAfterSeek(codec)
+                return false
+            }
+            landing = nil
+        }
+        guard isWanted(pts) else { return false }
+        // Only frames that will be delivered count as damage: frames decoded on the way to a
+        // seek target or outside the selection (e.g. open-GOP leading frames) do not.
+        if isDamaged(frame) {
+            if options.lenient { droppedFrames += 1; return false }
+            // Strict: the frames before the damage were delivered; stop here.
+            finished = true
+            throw damageError(nil, context: "frame \(framesDelivered) is damaged (decode error flags \(frame.pointee.decode_error_flags))")
+        }
+        try checkLimits(frame)
+        return true
+    }
+
+    /// Whether a frame with presentation timestamp `pts` is to be delivered: in the selection,
+    /// and not before a seek target (the first frame at or after it clears the target).
+    private func isWanted(_ pts: Int64) -> Bool {
+        if let selection, !selection.contains(pts) { return false }
+        if let target = seekTargetPTS {
+            if pts != fp_nopts_value() && pts < target { return false }
+            seekTargetPTS = nil
+        }
+        return true
+    }
+
+    /// Throws (and stops decoding) when a frame to deliver changed the picture size or passes
+    /// `options.maxFrames`.
+    private func checkLimits(_ frame: UnsafeMutablePointer<AVFrame>) throws {
+        if Int(frame.pointee.width) != info.width || Int(frame.pointee.height) != info.height {
+            // A stream that changes size mid-clip: refused, not rescaled (docs/ingest.md).
+            finished = true
+            throw MediaError(.corruptData, path: info.path,
+                             message: "picture size changed mid-stream from \(info.width)x\(info.height) to \(frame.pointee.width)x\(frame.pointee.height) at frame \(framesDelivered); clips must keep one size")
+        }
+        if let limit = options.maxFrames, framesDelivered >= limit {
+            finished = true
+            throw MediaError(.limitExceeded, path: info.path, message: "clip has more than \(limit) frames")
+        }
+    }
+
+    /// Reads the next packet of the stream and sends it to the decoder (or, at the end of the
+    /// file or on a read error, the flush); false when the demuxer is gone.
+    private func feed(_ codec: UnsafeMutablePointer<AVCodecContext>, _ packet: UnsafeMutablePointer<AVPacket>) throws -> Bool {
+        guard let format else { return false }
+        ffmpegClearLastLog(demuxLog)
+        let readCode = av_read_frame(format, packet)
+        if readCode == fp_averror_eof() {
+            // The demuxer may stop early on a damaged container without an error code, only
+            // logging why (e.g. Matroska's "Element ... exceeds containing master element").
+            if !options.lenient, ffmpegLastLogLine(demuxLog) != nil {
+                pendingError = damageError(nil, context: "demuxing stopped after \(framesDelivered) decoded frame(s)")
+            }
+            avcodec_send_packet(codec, nil)
+            sentFlush = true
+            return true
+        }
+        if readCode < 0 {
+            if options.lenient {
+                droppedFrames += 1
                 avcodec_send_packet(codec, nil)
                 sentFlush = true
-                continue
+                return true
             }
-            if readCode < 0 {
-                if options.lenient {
-                    droppedFrames += 1
-                    avcodec_send_packet(codec, nil)
-                    sentFlush = true
-                    continue
-                }
-                failAfterDraining(damageError(readCode, context: "cannot read packet after \(framesDelivered) decoded frame(s)"), codec)
-                continue
-            }
-            defer { av_packet_unref(packet) }
-            if packet.pointee.stream_index != stream { continue }
-            if selection != nil || seekTargetPTS != nil || codec.pointee.skip_frame != baseDiscard {
-                // Frames outside the selection or before a seek target are not delivered: let the
-                // decoder skip them if no other frame references them.
-                let pts = packet.pointee.pts
-                let early = seekTargetPTS.map { pts != fp_nopts_value() && pts < $0 } ?? false
-                // An elementary stream's packets carry no pts: every one may be wanted.
-                let wanted = info.isElementaryStream || (!early && (selection?.contains(pts) ?? true))
-                codec.pointee.skip_frame = wanted || baseDiscard.rawValue > AVDISCARD_NONREF.rawValue
-                    ? baseDiscard : AVDISCARD_NONREF
-            }
-            packetsDecoded += 1
-            let sendCode = avcodec_send_packet(codec, packet)
-            if sendCode < 0 && sendCode != fp_averror_eagain() {
-                if options.lenient { droppedFrames += 1; continue }
-                failAfterDraining(damageError(sendCode, context: "cannot decode packet after \(framesDelivered) frame(s)"), codec)
-            }
+            failAfterDraining(damageError(readCode, context: "cannot read packet after \(framesDelivered) decoded frame(s)"), codec)
+            return true
         }
+        let read = PacketReference(packet)   // unreferenced on every path out
+        read.with { send($0, codec) }
+        return true
+    }
+
+    /// Sends a packet just read to the decoder, if it belongs to the stream.
+    private func send(_ packet: UnsafeMutablePointer<AVPacket>, _ codec: UnsafeMutablePointer<AVCodecContext>) {
+        guard packet.pointee.stream_index == stream else { return }
+        setSkipLevel(codec, forPacketAt: packet.pointee.pts)
+        packetsDecoded += 1
+        let sendCode = avcodec_send_packet(codec, packet)
+        if sendCode < 0 && sendCode != fp_averror_eagain() {
+            if options.lenient { droppedFrames += 1; return }
+            failAfterDraining(damageError(sendCode, context: "cannot decode packet after \(framesDelivered) frame(s)"), codec)
+        }
+    }
+
+    /// Frames outside the selection or before a seek target are not delivered: lets the decoder
+    /// skip the packet at `pts` if no other frame references it.
+    private func setSkipLevel(_ codec: UnsafeMutablePointer<AVCodecContext>, forPacketAt pts: Int64) {
+        guard selection != nil || seekTargetPTS != nil || codec.pointee.skip_frame != baseDiscard else { return }
+        let early = seekTargetPTS.map { pts != fp_nopts_value() && pts < $0 } ?? false
+        // An elementary stream's packets carry no pts: every one may be wanted.
+        let wanted = info.isElementaryStream || (!early && (selection?.contains(pts) ?? true))
+        codec.pointee.skip_frame = wanted || baseDiscard.rawValue > AVDISCARD_NONREF.rawValue
+            ? baseDiscard : AVDISCARD_NONREF
     }
 
     /// An error found while reading, raised once the frames already in the decoder are delivered.
@@ -549,19 +610,38 @@ public final class VideoDecoder {
         if let e = pendingError { pendingError = nil; throw e }
         if let e = shortfallError() {
             guard options.lenient else { throw e }
-            droppedFrames += missingFrameEstimate()
+            droppedFrames += try missingFrameEstimate()
         }
         return false
     }
 
     /// Frames the header promises that never came: from nb_frames when the container has it,
     /// else from the declared duration and the frame rate.
-    private func missingFrameEstimate() -> Int {
+    /// - Throws: `.corruptData` when the declared duration and frame rate promise more than
+    ///   `maxDeclaredFrames` frames (or a count no integer holds): a header that cannot be right.
+    private func missingFrameEstimate() throws -> Int {
         if let hint = info.frameCountHint, hint > framesDelivered + droppedFrames {
             return hint - framesDelivered - droppedFrames
         }
         guard let duration = info.duration, framePeriod > 0, let last = lastTime else { return 0 }
-        return max(0, Int(((info.startTime + duration - last) / framePeriod).rounded()) - 1)
+        return try Self.framesMissing(after: last, start: info.startTime, duration: duration, framePeriod: framePeriod,
+                                      path: info.path)
+    }
+
+    /// The most frames a header's duration and frame rate may promise (2^31: over two years at
+    /// 30 frames per second); more is taken for a damaged or crafted header.
+    static let maxDeclaredFrames = 1 << 31
+
+    /// Frames between the last one delivered (at `last` seconds) and the declared end,
+    /// `start + duration`, at one per `framePeriod` (0 when the last frame is at or past it).
+    static func framesMissing(after last: Double, start: Double, duration: Double, framePeriod: Double,
+                              path: String) throws -> Int {
+        let span = (start + duration - last) / framePeriod
+        guard let n = HeaderValue.int64(span), n <= Int64(maxDeclaredFrames) else {
+            throw MediaError(.corruptData, path: path,
+                             message: "the header's duration \(duration) s at a frame period of \(framePeriod) s promises \(span) frames, more than the \(maxDeclaredFrames) a clip may have")
+        }
+        return max(0, Int(n) - 1)
     }
 
     /// Strict mode, whole-clip decodes only: a clip whose frames stop well before the duration its
@@ -630,7 +710,8 @@ public final class VideoDecoder {
             nextIndex = known + 1
             indexFromTime = false
         } else if indexFromTime, framePeriod > 0 {
-            index = max(0, Int(((time - info.startTime) / framePeriod).rounded()))
+            // An estimate from header values: clamped, never trapping on a huge or NaN quotient.
+            index = HeaderValue.clamped((time - info.startTime) / framePeriod, to: 0...Int.max - 1)
             nextIndex = index + 1
             indexFromTime = false
         } else {
@@ -655,6 +736,9 @@ public final class VideoDecoder {
 /// A copy of one stream's codec parameters (`AVCodecParameters`), owned and freed with it.
 /// Immutable after creation, so it can be shared by decoders on several threads, each of which
 /// copies it into its own demuxer's stream.
+///
+/// `@unchecked Sendable` without a lock: nothing writes the parameters after `init` (readers
+/// only copy from them with `avcodec_parameters_copy`), so there is no state for a lock to guard.
 public final class StreamParameters: @unchecked Sendable {
     let parameters: UnsafeMutablePointer<AVCodecParameters>
     let streamIndex: Int32

@@ -119,7 +119,7 @@ public enum GroupDiscoveryReport {
                 c.codec = info.codec
                 c.width = info.width
                 c.height = info.height
-                c.pixelFormat = info.pixelFormat
+                c.pixelFormat = info.pixelFormat.name
                 c.frames = track.count
                 c.frameTimes = cam.frameTimes != nil ? "log" : !track.seekable ? "assumed-fps" : cam.segments != nil ? "segments" : "pts"
                 cameras.append(c)

@@ -11,15 +11,19 @@ import FleetMedia
 ///   are then the stream's (or the options').
 struct FrameSourceBridge {
     /// Kernel format and whether the format itself implies full range (the `yuvj*` formats).
-    static func kernelFormat(of name: String) -> (SourcePixelFormat, fullRange: Bool)? {
-        switch name {
-        case "yuvj422p": return (.yuv422p, true)
-        case "yuvj444p": return (.yuv444p, true)
-        case "yuvj420p": return (.yuvj420p, true)
-        case "gray8": return (.gray, false)
-        default:
-            guard let f = SourcePixelFormat(rawValue: name) else { return nil }
-            return (f, false)
+    static func kernelFormat(of format: PixelFormat) -> (SourcePixelFormat, fullRange: Bool)? {
+        switch format {
+        case .yuvj422p: return (.yuv422p, true)
+        case .yuvj444p: return (.yuv444p, true)
+        case .yuvj420p: return (.yuvj420p, true)
+        case .yuv420p: return (.yuv420p, false)
+        case .nv12: return (.nv12, false)
+        case .yuv422p: return (.yuv422p, false)
+        case .yuv444p: return (.yuv444p, false)
+        case .gray: return (.gray, false)
+        case .yuv420p10le: return (.yuv420p10le, false)
+        case .gbrp: return (.gbrp, false)
+        default: return nil
         }
     }
 
@@ -39,9 +43,9 @@ struct FrameSourceBridge {
         }
     }
 
-    /// The range a stream declares (`ClipInfo.colorRange`): "pc"/"jpeg" is full, else limited.
-    static func range(colorRange: String, fullRangeFormat: Bool) -> ColourRange {
-        (fullRangeFormat || colorRange == "pc" || colorRange == "jpeg") ? .full : .limited
+    /// The range a stream declares (`ClipInfo.colorRange`): `pc` (JPEG) is full, else limited.
+    static func range(colorRange: StreamColorRange, fullRangeFormat: Bool) -> ColourRange {
+        (fullRangeFormat || colorRange == .pc) ? .full : .limited
     }
 
     private var converter: PixelConverter?
@@ -50,25 +54,25 @@ struct FrameSourceBridge {
     private var toGray: PixelConverter?
 
     /// Calls `body` with the frame as a kernel `SourceImage`, its kernel format and range hint.
-    mutating func withImage<R>(_ frame: FrameView, path: String,
+    mutating func withImage<R: Sendable>(_ frame: FrameView, path: String,
                                _ body: (SourceImage, SourcePixelFormat, Bool) throws -> R) throws -> R {
-        if let (format, full) = Self.kernelFormat(of: frame.pixelFormat.name) {
+        if let (format, full) = Self.kernelFormat(of: frame.pixelFormat) {
             return try body(Self.image(frame, format), format, full)
         }
         if frame.pixelFormat.isRGB {
-            if toGBRP == nil { toGBRP = PixelConverter(target: PixelFormat(name: "gbrp")!, flags: PixelConverter.ffmpegCLIFlags) }
+            if toGBRP == nil { toGBRP = PixelConverter(target: .gbrp, flags: PixelConverter.ffmpegCLIFlags) }
             let gbrp = toGBRP!
             func planar(_ f: FrameView) throws -> R {
                 try gbrp.convert(f, path: path) { converted in try body(Self.image(converted, .gbrp), .gbrp, true) }
             }
-            if frame.pixelFormat.name == "rgb24" { return try planar(frame) }
-            if toRGB24 == nil { toRGB24 = PixelConverter(target: PixelFormat(name: "rgb24")!, flags: PixelConverter.ffmpegCLIFlags) }
+            if frame.pixelFormat == .rgb24 { return try planar(frame) }
+            if toRGB24 == nil { toRGB24 = PixelConverter(target: .rgb24, flags: PixelConverter.ffmpegCLIFlags) }
             return try toRGB24!.convert(frame, path: path) { try planar($0) }
         }
         if frame.pixelFormat.isGray {
             // libswscale treats gray as full range (as the ffmpeg CLI's rgb24 of it): the 8-bit
             // gray it makes is full range too.
-            if toGray == nil { toGray = PixelConverter(target: PixelFormat(name: "gray")!, flags: PixelConverter.nearestFlags) }
+            if toGray == nil { toGray = PixelConverter(target: .gray, flags: PixelConverter.nearestFlags) }
             return try toGray!.convert(frame, path: path) { converted in try body(Self.image(converted, .gray), .gray, true) }
         }
         // Nearest chroma (replicated), as the kernels do at 1:1 and as libswscale's same-size

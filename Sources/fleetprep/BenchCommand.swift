@@ -181,7 +181,7 @@ struct BenchCommand: ParsableCommand {
         say("== decode only vs decode + transform to 640x480 ImageNet float16 CHW (1 thread)")
         for path in clips {
             let info = try VideoDecoder.probe(path: path)
-            guard info.pixelFormat == "yuv420p" else { continue }
+            guard info.pixelFormat == .yuv420p else { continue }
             let (dec, both, cpu, frames) = try IngestBenchmark.decodeVersusTransform(path)
             report.measurements.append(.init(codec: info.codec, width: info.width, height: info.height, stage: "transform", threads: 1,
                                              framesPerSecond: both, cpuSeconds: cpu, framesPerCoreSecond: cpu > 0 ? Double(frames) / cpu : both,
@@ -191,7 +191,7 @@ struct BenchCommand: ParsableCommand {
         }
         say("== decode only vs decode + transform to 224x224 u8 HWC, no normalization (1 thread; a large downscale)")
         for path in clips {
-            guard try VideoDecoder.probe(path: path).pixelFormat == "yuv420p" else { continue }
+            guard try VideoDecoder.probe(path: path).pixelFormat == .yuv420p else { continue }
             let cfg = TransformConfig(outputWidth: 224, outputHeight: 224, normalization: .none, dtype: .u8, layout: .hwc)
             let (dec, both, _, _) = try IngestBenchmark.decodeVersusTransform(path, config: cfg)
             say(String(format: "%-22@ decode %7.1f fps (%.2f ms/frame)   decode+transform %7.1f fps (%.2f ms/frame)   transform adds %.0f%% to decode time",

@@ -80,7 +80,7 @@ enum ProbeTable {
         let fps = i.frameRate.isKnown ? String(format: "%.3f", i.frameRate.doubleValue) : "?"
         let duration = i.duration.map { String(format: "%.3fs", $0) } ?? "?"
         let count = frames.map(String.init) ?? i.frameCountHint.map { "~\($0)" } ?? "?"
-        return [i.path, i.container, i.codec, i.profile ?? "-", "\(i.width)x\(i.height)", i.pixelFormat,
+        return [i.path, i.container, i.codec, i.profile ?? "-", "\(i.width)x\(i.height)", i.pixelFormat.name,
                 "\(i.bitDepth)", "\(i.colorSpace)/\(i.colorRange)", fps, duration,
                 String(format: "%g", i.rotation), "\(i.streamIndex)/\(i.streamCount)", count].joined(separator: "\t")
     }

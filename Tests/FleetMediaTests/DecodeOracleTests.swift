@@ -23,14 +23,14 @@ import FleetTestSupport
         #expect(info.streamIndex == v.index)
         #expect(info.streamCount == oracle.streamCount)
         #expect(info.width == v.width && info.height == v.height)
-        #expect(info.pixelFormat == v.pixFmt)
+        #expect(info.pixelFormat.name == v.pixFmt)
         #expect(info.profile == v.profile)
         #expect("\(info.timeBase)" == v.timeBase)
         // ffprobe writes "0/0" for an unknown average rate; FleetMedia's unknown rate prints the same.
         #expect("\(info.frameRate)" == v.avgFrameRate)
         #expect(info.rotation == (v.rotation ?? 0))
-        #expect(info.colorSpace == (v.colorSpace ?? "unknown"))
-        #expect(info.colorRange == (v.colorRange ?? "unknown"))
+        #expect(info.colorSpace.name == (v.colorSpace ?? "unknown"))
+        #expect(info.colorRange.rawValue == (v.colorRange ?? "unknown"))
         #expect(info.bitDepth == (v.pixFmt?.contains("10") == true ? 10 : 8))
     }
 

@@ -17,7 +17,7 @@ import FleetTestSupport
         #expect(info.codec == "h264")
         #expect(info.profile == "High")
         #expect(info.width == 960 && info.height == 540)
-        #expect(info.pixelFormat == "yuv420p")
+        #expect(info.pixelFormat.name == "yuv420p")
         #expect(info.frameRate == Rational(25, 1))
         #expect(info.frameCountHint == 221)
 
