@@ -56,6 +56,11 @@ public struct IngestConfiguration: Sendable {
         }
         assumeFPS = o.assumeFps
         guard let out = o.out, !out.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
+        // Inputs are read by their bytes (FilePathBytes); the output is written through Foundation,
+        // whose paths are UTF-8: a name that is not would be created under other bytes.
+        if FilePathBytes.hasEscapes(out) {
+            throw IngestError.badOption("--out", "\(Terminal.escape(out)) is not valid UTF-8; give the output directory a UTF-8 path")
+        }
         outputDirectory = URL(fileURLWithPath: out).standardizedFileURL
 
         func positive(_ v: Int?, _ name: String, max: Int = Int.max) throws -> Int {
