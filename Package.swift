@@ -38,9 +38,10 @@ let package = Package(
         // FFmpeg's av_log callback and its per-process state, compiled once (a real C file, as
         // swift-nio's CNIOLinux does), rather than static inline functions in the shim header.
         .target(name: "CFFmpegLog", dependencies: ["CFFmpeg"]),
-        .target(name: "FleetMedia", dependencies: ["CFFmpeg", "CFFmpegLog"]),
+        .target(name: "FleetMedia", dependencies: ["CFFmpeg", "CFFmpegLog", "FleetVocabulary"]),
         // The vocabulary types that cross modules (ElementType, LabelSchema, LabelField,
-        // SignalKind), defined once; FleetKernels, FleetLabels and FleetShards re-export it.
+        // SignalKind, FilePathBytes), defined once; FleetKernels, FleetLabels and FleetShards
+        // re-export it (FleetMedia opens files by FilePathBytes).
         .target(name: "FleetVocabulary"),
         // Normalize-and-store rows with AVX2/F16C/FMA, chosen at run time (no build flags needed).
         .target(name: "CTensorStore"),

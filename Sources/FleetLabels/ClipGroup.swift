@@ -129,12 +129,12 @@ public struct ClipGroupDiscovery: Sendable {
     }
 
     private func discover(_ path: String, into out: inout [ClipGroup], seen: inout Set<String>, problems: inout [LabelError]) throws {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            guard let st = FilePathBytes.stat(path) else {
                 throw LabelError(.unreadable, file: path, "no such file or directory")
             }
-            let inside = InputContainment(input: path, isDirectory: isDir.boolValue, options: options)
-            if isDir.boolValue {
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            let inside = InputContainment(input: path, isDirectory: isDir, options: options)
+            if isDir {
                 try walk(path, into: &out, seen: &seen, problems: &problems, inside: inside)
             } else {
                 let name = (path as NSString).lastPathComponent
@@ -151,32 +151,38 @@ public struct ClipGroupDiscovery: Sendable {
             }
     }
 
+    /// The visible names in `dir`, read by their bytes (`FilePathBytes`: a name that is not
+    /// UTF-8 is listed, not decoded lossily), in byte order.
     private func listing(_ dir: String) throws -> [String] {
         do {
-            return try FileManager.default.contentsOfDirectory(atPath: dir)
+            return try FilePathBytes.names(inDirectory: dir)
                 .filter { !$0.hasPrefix(".") }
-                .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                .map { (name: $0, bytes: FilePathBytes.bytes($0)) }
+                .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+                .map(\.name)
         } catch {
-            throw LabelError(.unreadable, file: dir, "cannot list directory: \(error.localizedDescription)")
+            throw LabelError(.unreadable, file: dir, "cannot list directory: \(error)")
         }
     }
 
+    /// `path` with its symlinks resolved (by its bytes), or standardized when it does not resolve.
     private static func canonical(_ path: String) -> String {
-        URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+        FilePathBytes.realpath(path) ?? URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     private func join(_ dir: String, _ name: String) -> String {
         dir.isEmpty ? name : (dir.hasSuffix("/") ? dir + name : dir + "/" + name)
     }
 
+    /// Exists and is not a directory (symlinks followed).
     private func isRegularFile(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+        guard let st = FilePathBytes.stat(path) else { return false }
+        return (st.st_mode & S_IFMT) != S_IFDIR
     }
 
     private func isDirectory(_ path: String) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+        guard let st = FilePathBytes.stat(path) else { return false }
+        return (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     private func csvFiles(in dir: String) throws -> [String] {

@@ -91,14 +91,14 @@ public enum GroupManifest {
         if let v = dict["signals"] {
             guard let s = v as? String, !s.isEmpty else { throw bad("\"signals\" must be a path") }
             let p = resolve(s)
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
-                let names = ((try? FileManager.default.contentsOfDirectory(atPath: p)) ?? [])
-                    .filter { !$0.hasPrefix(".") }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            // By their bytes (FilePathBytes), like discovery: names that are not UTF-8 are listed.
+            if let st = FilePathBytes.stat(p), (st.st_mode & S_IFMT) == S_IFDIR {
+                let names = ((try? FilePathBytes.names(inDirectory: p)) ?? [])
+                    .filter { !$0.hasPrefix(".") }.sorted { FilePathBytes.bytes($0).lexicographicallyPrecedes(FilePathBytes.bytes($1)) }
                 for n in names {
                     let full = (p as NSString).appendingPathComponent(n)
                     let t = (full as NSString).appendingPathComponent("t"), value = (full as NSString).appendingPathComponent("value")
-                    if FileManager.default.fileExists(atPath: t), FileManager.default.fileExists(atPath: value) {
+                    if FilePathBytes.stat(t) != nil, FilePathBytes.stat(value) != nil {
                         g.signalArrays.append(.init(name: n, times: t, values: value))
                     } else if n.lowercased().hasSuffix(".csv") {
                         g.signalFiles.append(full)

@@ -27,10 +27,9 @@ struct InputContainment {
         cancellation = options.cancellation
     }
 
+    /// `path` resolved by its bytes (`FilePathBytes`), or nil when it does not resolve.
     static func resolved(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
+        FilePathBytes.realpath(path)
     }
 
     func contains(_ resolved: String) -> Bool {
@@ -40,24 +39,10 @@ struct InputContainment {
     /// `entries` of directory `dir` less the symlinks that lead outside the root (each one
     /// problem), unless they may be followed.
     func filter(_ entries: [String], in dir: String, problems: inout [LabelError]) -> [String] {
-        var entries = entries
-        // Names that are not UTF-8 arrive here decoded lossily (U+FFFD): the path would not lead
-        // back to the file. Each is one problem, its bytes shown escaped, not a "no such file"
-        // later on.
-        if entries.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) {
-            for raw in Self.rawNames(dir) where String(validating: raw, as: UTF8.self) == nil {
-                let shown = raw.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
-                let lossy = String(decoding: raw, as: UTF8.self)
-                entries.removeAll { $0 == lossy }
-                let path = dir.isEmpty ? shown : (dir.hasSuffix("/") ? dir + shown : dir + "/" + shown)
-                problems.append(LabelError(.unreadable, file: path, "the name is not valid UTF-8; FleetPrep names files by UTF-8 paths: rename it"))
-            }
-        }
         guard !follow else { return entries }
         return entries.filter { e in
             let path = dir.isEmpty ? e : (dir.hasSuffix("/") ? dir + e : dir + "/" + e)
-            var st = stat()
-            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return true }
+            guard let st = FilePathBytes.lstat(path), (st.st_mode & S_IFMT) == S_IFLNK else { return true }
             // A dangling link is left to fail where it is used ("no such file").
             guard let target = Self.resolved(path) else { return true }
             if contains(target) { return true }
@@ -65,19 +50,6 @@ struct InputContainment {
                                        "is a symlink to \(target), outside the input \(root); not followed (--follow-symlinks follows it)"))
             return false
         }
-    }
-
-    /// The names in `dir` as raw bytes (without "." and "..").
-    static func rawNames(_ dir: String) -> [[UInt8]] {
-        guard let d = opendir(dir.isEmpty ? "." : dir) else { return [] }
-        defer { closedir(d) }
-        var out: [[UInt8]] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            out.append(name)
-        }
-        return out
     }
 
     /// `group` less its signal files that are symlinks leading outside the root (the files

@@ -20,9 +20,14 @@ public struct NumpyArray: Sendable, Hashable {
 
     /// Whether the file at `path` starts with the NumPy magic string.
     public static func isNumpy(path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        return isNumpy([UInt8](h.readData(ofLength: 6)))
+        let fd = FilePathBytes.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // by its bytes; a FIFO never blocks
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        var head = [UInt8](repeating: 0, count: 6)
+        let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, 6) }
+        return n == 6 && isNumpy(head)
     }
 
     public static func load(path: String, maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> NumpyArray {

@@ -69,7 +69,7 @@ enum SidecarIO {
     /// Opens `path` for reading without blocking, checks that it is a regular file of at most
     /// `limit` bytes, and calls `body` with the descriptor and size.
     private static func withRegularFile<T>(_ path: String, limit: Int, _ body: (Int32, Int64) throws -> T) throws -> T {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = FilePathBytes.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // by its bytes
         guard fd >= 0 else {
             let e = errno
             throw LabelError(.unreadable, file: path, "cannot open for reading: \(String(cString: strerror(e)))")

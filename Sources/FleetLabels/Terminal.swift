@@ -4,7 +4,8 @@ public enum Terminal {
     /// `text` with every control character written as an escape (`\e`, `\n`, `\u{9b}` …), so that
     /// no name or cell can move the cursor, clear the screen, set the window title or start a new
     /// line on the operator's terminal. Bidirectional overrides and line/paragraph separators are
-    /// escaped too. Printable text, including non-ASCII letters, is kept.
+    /// escaped too. Printable text, including non-ASCII letters, is kept. A file name's bytes that
+    /// are not UTF-8 (`FilePathBytes`' escape scalars) are written `\xNN` (`caf\xe9.mp4`).
     public static func escape(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = ""
@@ -16,6 +17,7 @@ public enum Terminal {
             case 0x0D: out += "\\r"
             case 0x09: out += "\\t"
             case 0x1B: out += "\\e"
+            case FilePathBytes.escapes: out += FilePathBytes.display(String(u))
             default: out += "\\u{" + String(u.value, radix: 16) + "}"
             }
         }
@@ -27,6 +29,7 @@ public enum Terminal {
         let v = u.value
         return v < 0x20 || (v >= 0x7F && v <= 0x9F) || (v >= 0x202A && v <= 0x202E) || (v >= 0x2066 && v <= 0x2069)
             || v == 0x2028 || v == 0x2029 || v == 0x200E || v == 0x200F || v == 0x061C
+            || v >= FilePathBytes.escapes.lowerBound
     }
 
     /// A short, escaped excerpt of untrusted content for an error message: at most `limit`

@@ -31,7 +31,7 @@ extension VideoDecoder {
     /// Classifies a path before FFmpeg sees it: missing, unreadable, directory, empty.
     static func checkFile(_ path: String) throws {
         var st = stat()
-        if stat(path, &st) != 0 {
+        if Self.statPath(path, &st) != 0 {
             let e = errno
             if e == ENOENT || e == ENOTDIR {
                 throw MediaError(.fileNotFound, path: path, message: "no such file")
@@ -45,7 +45,7 @@ extension VideoDecoder {
         if (st.st_mode & S_IFMT) != S_IFREG {
             throw MediaError(.unreadable, path: path, message: "is not a regular file (a FIFO, device or socket)")
         }
-        if access(path, R_OK) != 0 {
+        if Self.accessPath(path, R_OK) != 0 {
             throw MediaError(.unreadable, path: path, message: String(cString: strerror(errno)))
         }
         if st.st_size == 0 {

@@ -26,7 +26,7 @@ extension VideoDecoder {
         ffmpegClearLastLog()
         if let index = try scanInPlace({ try scanPackets($0) }) { return index }
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
-        let code = avformat_open_input(&fmt, info.path, nil, nil)
+        let code = Self.openInput(&fmt, info.path)
         guard code >= 0, fmt != nil else { throw Self.openError(path: info.path, code: code) }
         defer { avformat_close_input(&fmt) }
         Self.configureDemuxer(fmt!)

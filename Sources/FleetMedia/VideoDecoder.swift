@@ -81,7 +81,7 @@ public final class VideoDecoder {
         ffmpegClearLastLog()
 
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
-        let openCode = avformat_open_input(&fmt, path, nil, nil)
+        let openCode = Self.openInput(&fmt, path)
         guard openCode >= 0, let fmt else {
             throw Self.openError(path: path, code: openCode)
         }
@@ -416,7 +416,7 @@ public final class VideoDecoder {
     private func reopenDemuxer() throws {
         ffmpegClearLastLog()
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
-        var code = avformat_open_input(&fmt, info.path, nil, nil)
+        var code = Self.openInput(&fmt, info.path)
         guard code >= 0, let fresh = fmt else { throw Self.openError(path: info.path, code: code) }
         Self.configureDemuxer(fresh)
         code = Self.findStreamInfo(fresh, maxPixels: options.maxPixels)

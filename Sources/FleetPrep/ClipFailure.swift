@@ -33,6 +33,28 @@ public struct ClipFailure: Error, Sendable, Codable, Equatable, CustomStringConv
 
     public var description: String { "\(path): \(stage.rawValue): \(message)" }
 
+    public init(clip: String, path: String, stage: FailureStage, message: String, samplesKept: Int) {
+        self.clip = clip
+        self.path = path
+        self.stage = stage
+        self.message = message
+        self.samplesKept = samplesKept
+    }
+
+    private enum CodingKeys: String, CodingKey { case clip, path, stage, message, samplesKept }
+
+    /// As errors.jsonl, `--json` and the journal hold it: a file name's bytes that are not UTF-8
+    /// written `\xNN` (`FilePathBytes.display`), in `path` and `message` alike. A failure is
+    /// reported, never opened again, so this form need not lead back to the file.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(clip, forKey: .clip)
+        try c.encode(FilePathBytes.display(path), forKey: .path)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(FilePathBytes.display(message), forKey: .message)
+        try c.encode(samplesKept, forKey: .samplesKept)
+    }
+
     /// Classifies an error thrown while processing a clip.
     static func from(_ error: Error, clip: String, groupPath: String, samplesKept: Int) -> ClipFailure {
         switch error {

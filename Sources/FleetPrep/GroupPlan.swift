@@ -158,7 +158,7 @@ final class GroupPlan: Sendable {
         let refs = sample.cameras
         var fields: [String: JSONValue] = [
             "clip": .string(labels.eventID),
-            "source": .string(item.group.path),
+            "source": .string(FilePathBytes.display(item.group.path)),   // as index.json's sources' path
             "cameras": .array(cameras.map { .string($0.camera) }),
             "camera_mask": .array(refs.map { .number($0 == nil ? 0 : 1) }),
             "frame_index": .array(refs.map { $0.map { .number(Double($0.index)) } ?? .null }),

@@ -393,8 +393,13 @@ public final class IngestRun: @unchecked Sendable {
 
     /// A clip group in index.json's `sources`: its key, path and layout; for TeslaCam the camera
     /// names it was given (`front` → `main`); the frame-times log of each camera that has one.
+    /// A path whose bytes are not UTF-8 is written `\xNN` there (`FilePathBytes.display`), and
+    /// `path_b64` holds its exact bytes (base64); only such a source has `path_b64`.
     static func sourceJSON(_ item: IngestItem) -> JSONValue {
-        var o: [String: JSONValue] = ["key": .string(item.key), "path": .string(item.group.path)]
+        var o: [String: JSONValue] = ["key": .string(item.key), "path": .string(FilePathBytes.display(item.group.path))]
+        if FilePathBytes.hasEscapes(item.group.path) {
+            o["path_b64"] = .string(Data(FilePathBytes.bytes(item.group.path)).base64EncodedString())
+        }
         guard item.group.layout != .directory && item.group.layout != .loneVideo || item.group.videos.contains(where: { $0.frameTimes != nil }) else {
             return .object(o)
         }
@@ -402,7 +407,7 @@ public final class IngestRun: @unchecked Sendable {
         var names: [String: JSONValue] = [:], logs: [String: JSONValue] = [:]
         for v in item.group.videos {
             if let s = v.sourceName { names[s] = .string(v.camera) }
-            if let f = v.frameTimes { logs[v.camera.isEmpty ? "main" : v.camera] = .string(f) }
+            if let f = v.frameTimes { logs[v.camera.isEmpty ? "main" : v.camera] = .string(FilePathBytes.display(f)) }
         }
         if !names.isEmpty { o["camera_names"] = .object(names) }
         if !logs.isEmpty { o["frame_times"] = .object(logs) }

@@ -1,6 +1,7 @@
 import FleetKernels
 import FleetLabels
 import FleetShards
+import FleetVocabulary
 import Foundation
 
 /// A validated ingest configuration, in the types of each stage.
@@ -230,6 +231,11 @@ extension IngestConfiguration {
         if let m = manifest, m.isEmpty { throw IngestError.badOption("--manifest", "give the path of a .jsonl clip manifest") }
         if let f = assumeFPS { try Self.within(f, "--assume-fps", Limits.fps, "frames per second") }
         guard !outputDirectory.path.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
+        // Inputs are read by their bytes (FilePathBytes); the output is written through Foundation,
+        // whose paths are UTF-8: a name that is not would be created under other bytes.
+        if FilePathBytes.hasEscapes(outputDirectory.path) {
+            throw IngestError.badOption("--out", "\(Terminal.escape(outputDirectory.path)) is not valid UTF-8; give the output directory a UTF-8 path")
+        }
         try Self.validate(transform)
         try Self.positive(stride, "--stride", max: Limits.maxStride)
         if let fps = targetFPS {

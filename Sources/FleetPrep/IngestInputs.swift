@@ -36,7 +36,7 @@ struct IngestInputs {
         for input in config.inputs {
             if cancellation.isCancelled { throw Self.interrupted }
             add(input) {
-                guard FileManager.default.fileExists(atPath: input) else {
+                guard FilePathBytes.stat(input) != nil else {
                     throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory", samplesKept: 0)
                 }
                 var problems: [LabelError] = []

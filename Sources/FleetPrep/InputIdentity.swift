@@ -23,7 +23,7 @@ struct FileIdentity: Codable, Equatable, Sendable {
     /// The identity of `path` (read whole, in 1 MiB pieces), or nil when it is not a regular
     /// file that can be read. Never blocks on a FIFO: opened with `O_NONBLOCK`, checked by `fstat`.
     static func of(_ path: String, cancelled: () -> Bool = { false }) -> FileIdentity? {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = FilePathBytes.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // by its bytes
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
@@ -66,8 +66,7 @@ struct FileIdentity: Codable, Equatable, Sendable {
     /// How `recorded` differs from the file on disk now, in words, or nil when it is the same.
     /// `full`: compare the contents even when size and modification time are unchanged.
     static func change(since recorded: FileIdentity, full: Bool) -> String? {
-        var st = stat()
-        guard stat(recorded.path, &st) == 0 else { return "is gone" }
+        guard let st = FilePathBytes.stat(recorded.path) else { return "is gone" }
         guard (st.st_mode & S_IFMT) == S_IFREG else { return "is no longer a regular file" }
         if Int64(st.st_size) != recorded.size {
             return "has changed size: \(recorded.size) bytes when the run began, \(st.st_size) bytes now"

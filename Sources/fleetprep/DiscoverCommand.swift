@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetLabels
 import FleetPrep
 import Foundation
 
@@ -61,13 +62,20 @@ struct DiscoverCommand: ParsableCommand {
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let result = try GroupDiscoveryReport.run(config) { g in
             if json {
+                // Names whose bytes are not UTF-8 written \xNN, as in errors.jsonl and index.json.
+                var g = g
+                g.path = FilePathBytes.display(g.path)
+                for i in g.cameras.indices {
+                    g.cameras[i].files = g.cameras[i].files.map(FilePathBytes.display)
+                    g.cameras[i].frameTimesLog = g.cameras[i].frameTimesLog.map(FilePathBytes.display)
+                }
                 if let data = try? enc.encode(g) { print(String(decoding: data, as: UTF8.self)) }
             } else {
-                print(GroupDiscoveryReport.describe(g))
+                Out.lines(GroupDiscoveryReport.describe(g).components(separatedBy: "\n"))
             }
         }
         for f in result.failures {
-            FileHandle.standardError.write(Data("unusable: \(f.description)\n".utf8))
+            Out.error("unusable: \(f.description)")
         }
         if !json {
             let bad = result.groups.filter { $0.error != nil }.count

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetLabels
 import FleetMedia
 import Foundation
 
@@ -60,7 +61,11 @@ struct ProbeCommand: ParsableCommand {
                 failed += 1
             }
             if json {
-                print(String(decoding: try encoder.encode(row), as: UTF8.self))
+                // A name whose bytes are not UTF-8 written \xNN, as everywhere (FilePathBytes).
+                var shown = row
+                shown.path = FilePathBytes.display(path)
+                shown.info?.path = FilePathBytes.display(path)
+                print(String(decoding: try encoder.encode(shown), as: UTF8.self))
             } else if let info = row.info, row.error == nil {
                 Out.line(ProbeTable.row(info, frames: row.frames))
             } else if let e = row.error {
