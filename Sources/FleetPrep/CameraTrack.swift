@@ -50,13 +50,12 @@ struct CameraTrack: Sendable {
             defer { d.close() }
             let index = try d.scanFrames()
             guard !index.pts.isEmpty else {
-                throw ClipFailure(clip: clip, path: f.path, stage: .decode, message: "the video stream has no frames", samplesKept: 0)
+                throw ClipFailure(clip: clip, path: f.path, stage: .decode, message: "the video stream has no frames")
             }
             try GroupPlan.checkCoverage(d.info, stamps: index.pts, lenient: config.lenient)
             if let p = parts.first, p.info.width != d.info.width || p.info.height != d.info.height {
                 throw ClipFailure(clip: clip, path: f.path, stage: .decode,
-                                  message: "this segment is \(d.info.width)x\(d.info.height) where \(p.path) is \(p.info.width)x\(p.info.height); the segments of one camera must keep one size",
-                                  samplesKept: 0)
+                                  message: "this segment is \(d.info.width)x\(d.info.height) where \(p.path) is \(p.info.width)x\(p.info.height); the segments of one camera must keep one size")
             }
             parts.append(Part(path: f.path, info: d.info, parameters: try d.streamParameters(), frames: index,
                               first: first, start: f.start.isNaN ? nil : f.start))
@@ -73,16 +72,14 @@ struct CameraTrack: Sendable {
             let times = try FrameTimesLog.load(path: log, maxBytes: config.labelOptions.maxSidecarBytes)
             guard times.count == count else {
                 throw ClipFailure(clip: clip, path: log, stage: .labels,
-                                  message: "the frame-times log has \(times.count) time(s) but \(camera.path) has \(count) frame(s)",
-                                  samplesKept: 0)
+                                  message: "the frame-times log has \(times.count) time(s) but \(camera.path) has \(count) frame(s)")
             }
             return times
         }
         if !seekable {
             guard let fps = config.assumeFPS else {
                 throw ClipFailure(clip: clip, path: camera.path, stage: .labels,
-                                  message: "a raw \(parts[0].info.codec) stream carries no timestamps: put a frame-times log beside it (\(Self.logNames(camera.path))) or pass --assume-fps F",
-                                  samplesKept: 0)
+                                  message: "a raw \(parts[0].info.codec) stream carries no timestamps: put a frame-times log beside it (\(Self.logNames(camera.path))) or pass --assume-fps F")
             }
             return (0..<count).map { Double($0) / fps }
         }

@@ -45,12 +45,38 @@ public enum DatasetMerge {
     public static func merge(_ directories: [URL], into output: URL? = nil, allowPartial: Bool = false) throws -> Result {
         guard let first = directories.first else { throw IngestError.badOption("DIR", "give at least one directory") }
         let out = output ?? first
-        let fm = FileManager.default
         // The same directory named twice (or through a symlink) counts once.
         var dirs: [URL] = []
         var seen = Set<String>()
         for d in directories where seen.insert(d.resolvingSymlinksInPath().standardizedFileURL.path).inserted { dirs.append(d) }
+        let where_ = dirs.map(\.path).joined(separator: ", ")
 
+        var (parts, errorLines) = try readParts(dirs)
+        guard !parts.isEmpty else {
+            throw IngestError.nothingToIngest("no worker manifests (index-wIIIofNNN.json) in \(where_)")
+        }
+        let (count, missing) = try checkWorkers(parts, where_: where_, allowPartial: allowPartial)
+        parts.sort { $0.worker.index < $1.worker.index }
+        try checkOneIngest(parts)
+        try checkGroupKeys(parts)
+        let (shards, placements) = try checkShards(parts)
+        let merged = mergedManifest(parts, shards: shards, out: out)
+        // Everything is staged, then renamed into place; a refusal or a failure leaves `out` as it
+        // was (`MergeOutput`). A dataset directory holds its shards under plain names (verify and
+        // the readers insist): shards of other directories are hard-linked into `out` (copied
+        // across file systems).
+        var items = placements.map { MergeOutput.Item(name: $0.1, content: .link($0.0)) }
+        var remove: [String] = []
+        if errorLines.isEmpty { remove.append("errors.jsonl") } else { items.append(.init(name: "errors.jsonl", content: .bytes(errorLines))) }
+        items.append(.init(name: "index.json", content: .bytes(try merged.encoded())))
+        try MergeOutput(url: out).write(items, remove: remove)
+        return Result(manifest: merged, workers: parts.count, workerCount: count, missing: missing,
+                      errors: errorLines.split(separator: UInt8(ascii: "\n")).count)
+    }
+
+    /// Every worker manifest in `dirs` (by name order) and their error lines, concatenated.
+    private static func readParts(_ dirs: [URL]) throws -> ([Part], Data) {
+        let fm = FileManager.default
         var parts: [Part] = []
         var errorLines = Data()
         for dir in dirs {
@@ -71,12 +97,12 @@ public enum DatasetMerge {
                 if let d = fm.contents(atPath: dir.appendingPathComponent(name).path) { errorLines.append(d) }
             }
         }
-        let where_ = dirs.map(\.path).joined(separator: ", ")
-        guard !parts.isEmpty else {
-            throw IngestError.nothingToIngest("no worker manifests (index-wIIIofNNN.json) in \(where_)")
-        }
+        return (parts, errorLines)
+    }
 
-        // One worker count.
+    /// One worker count N, each worker once, none missing (unless `allowPartial`). Returns N and
+    /// the missing workers.
+    private static func checkWorkers(_ parts: [Part], where_: String, allowPartial: Bool) throws -> (count: Int, missing: [Int]) {
         let byCount = Dictionary(grouping: parts, by: \.worker.count)
         if byCount.count > 1 {
             let sets = byCount.keys.sorted().map { n in
@@ -85,19 +111,20 @@ public enum DatasetMerge {
             throw IngestError.output(path: where_, message: "worker manifests of different worker counts (\(sets.joined(separator: "; "))); they come from different runs: remove the stale run's files (its index-w*, errors-w*, shard-w* and .fleetprep/journal-w* files)")
         }
         let count = parts[0].worker.count
-        // Each worker once.
         let byIndex = Dictionary(grouping: parts, by: \.worker.index)
         for (i, ps) in byIndex.sorted(by: { $0.key < $1.key }) where ps.count > 1 {
             throw IngestError.output(path: where_, message: "worker \(i)/\(count) appears \(ps.count) times: \(ps.map(\.path).joined(separator: ", ")); keep one")
         }
         let missing = (0..<count).filter { byIndex[$0] == nil }
         if !missing.isEmpty && !allowPartial {
-            let names = missing.map { "\($0)/\(count) (index-w\(pad($0))of\(pad(count)).json)" }
+            let names = missing.map { "\($0)/\(count) (index\(WorkerAssignment.suffix(index: $0, count: count)).json)" }
             throw IngestError.output(path: where_, message: "missing \(missing.count) of \(count) workers: \(names.joined(separator: ", ")); a worker that failed, is still running or wrote elsewhere. Rerun it (same command, same --out), name its directory too, or pass --allow-partial to merge without its clips")
         }
-        parts.sort { $0.worker.index < $1.worker.index }
+        return (count, missing)
+    }
 
-        // One ingest: the same format, budget, schema and sample-changing options.
+    /// One ingest: the same format, budget, schema and sample-changing options as the first part.
+    private static func checkOneIngest(_ parts: [Part]) throws {
         let base = parts[0]
         for p in parts.dropFirst() {
             var diffs: [String] = []
@@ -109,8 +136,10 @@ public enum DatasetMerge {
                 throw IngestError.output(path: p.path, message: "worker \(p.worker) differs from worker \(base.worker) (\(base.path)) in \(diffs.joined(separator: "; ")); they come from different ingests")
             }
         }
+    }
 
-        // No key twice: clip groups by the manifests' sources, samples by the shards themselves.
+    /// No clip group (by the manifests' sources) in two workers.
+    private static func checkGroupKeys(_ parts: [Part]) throws {
         var groupOwner: [String: Part] = [:]
         for p in parts {
             guard case .array(let srcs) = p.manifest.sources else { continue }
@@ -122,45 +151,19 @@ public enum DatasetMerge {
                 groupOwner[key] = p
             }
         }
+    }
+
+    /// Every part's shards, checked (a plain name, readable, the listed count, size and first and
+    /// last keys; no sample key and no shard named twice). Returns them with their files.
+    private static func checkShards(_ parts: [Part]) throws -> ([ShardInfo], [(URL, String)]) {
         var sampleOwner: [String: String] = [:]
         var placements: [(URL, String)] = []
         var shards: [ShardInfo] = []
         var shardOwner: [String: String] = [:]
         for p in parts {
             for s in p.manifest.shards {
-                // A manifest names its shards by plain file names in its own directory: a name
-                // with a "/" or "..", or a hidden one, could lead merge anywhere.
-                guard isPlainName(s.file) else {
-                    throw IngestError.output(path: p.path, message: "names a shard \"\(Terminal.escape(s.file))\", which is not a plain file name (no \"/\", no \"..\", no leading \".\"); a worker manifest names the shards beside it")
-                }
-                guard s.file != "index.json", s.file != "errors.jsonl" else {
-                    throw IngestError.output(path: p.path, message: "names a shard \(s.file), the name of merge's own output")
-                }
-                let file = p.directory.appendingPathComponent(s.file)
-                let ds: ShardDataset
-                do { ds = try ShardDataset(shardFile: file) } catch {
-                    throw IngestError.output(path: file.path, message: "shard listed by \(p.path) cannot be read: \(error)")
-                }
-                guard ds.count == s.samples else {
-                    throw IngestError.output(path: file.path, message: "holds \(ds.count) samples; \(p.path) says \(s.samples)")
-                }
-                let size = ((try? fm.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.int64Value
-                guard size == s.bytes else {
-                    throw IngestError.output(path: file.path, message: "is \(size.map(String.init) ?? "?") bytes; \(p.path) says \(s.bytes)")
-                }
-                for i in 0..<ds.count {
-                    let key: String
-                    do { key = try ds.record(at: i).key } catch {
-                        throw IngestError.output(path: file.path, message: "sample \(i) cannot be read: \(error)")
-                    }
-                    if let other = sampleOwner[key] {
-                        throw IngestError.output(path: file.path, message: "duplicate sample key \"\(key)\" (also in \(other)); the workers overlap")
-                    }
-                    sampleOwner[key] = file.path
-                    if (i == 0 && key != s.firstKey) || (i == ds.count - 1 && key != s.lastKey) {
-                        throw IngestError.output(path: file.path, message: "sample \(i) is \"\(Terminal.excerpt(key, limit: 80))\"; \(p.path) lists the shard's keys as \"\(Terminal.excerpt(s.firstKey, limit: 80))\"…\"\(Terminal.excerpt(s.lastKey, limit: 80))\"")
-                    }
-                }
+                let (file, ds) = try checkShard(s, of: p)
+                try checkKeys(of: ds, at: file, listed: s, by: p, owners: &sampleOwner)
                 // Two manifests naming one shard file overlap (their keys were compared first, so
                 // that a copied shard is reported by its samples).
                 if let other = shardOwner[s.file] {
@@ -171,15 +174,65 @@ public enum DatasetMerge {
                 placements.append((file, s.file))
             }
         }
+        return (shards, placements)
+    }
+
+    /// The file of shard `s` of part `p`, checked: a plain name that is not merge's own output,
+    /// a readable shard with the listed sample count and size.
+    private static func checkShard(_ s: ShardInfo, of p: Part) throws -> (URL, ShardDataset) {
+        // A manifest names its shards by plain file names in its own directory: a name
+        // with a "/" or "..", or a hidden one, could lead merge anywhere.
+        guard isPlainName(s.file) else {
+            throw IngestError.output(path: p.path, message: "names a shard \"\(Terminal.escape(s.file))\", which is not a plain file name (no \"/\", no \"..\", no leading \".\"); a worker manifest names the shards beside it")
+        }
+        guard s.file != "index.json", s.file != "errors.jsonl" else {
+            throw IngestError.output(path: p.path, message: "names a shard \(s.file), the name of merge's own output")
+        }
+        let file = p.directory.appendingPathComponent(s.file)
+        let ds: ShardDataset
+        do { ds = try ShardDataset(shardFile: file) } catch {
+            throw IngestError.output(path: file.path, message: "shard listed by \(p.path) cannot be read: \(error)")
+        }
+        guard ds.count == s.samples else {
+            throw IngestError.output(path: file.path, message: "holds \(ds.count) samples; \(p.path) says \(s.samples)")
+        }
+        let size = ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.int64Value
+        guard size == s.bytes else {
+            throw IngestError.output(path: file.path, message: "is \(size.map(String.init) ?? "?") bytes; \(p.path) says \(s.bytes)")
+        }
+        return (file, ds)
+    }
+
+    /// Reads every sample key of shard `ds` (at `file`): none seen before (`owners`), the first
+    /// and last the ones `listed` names.
+    private static func checkKeys(of ds: ShardDataset, at file: URL, listed s: ShardInfo, by p: Part,
+                                  owners: inout [String: String]) throws {
+        for i in 0..<ds.count {
+            let key: String
+            do { key = try ds.record(at: i).key } catch {
+                throw IngestError.output(path: file.path, message: "sample \(i) cannot be read: \(error)")
+            }
+            if let other = owners[key] {
+                throw IngestError.output(path: file.path, message: "duplicate sample key \"\(key)\" (also in \(other)); the workers overlap")
+            }
+            owners[key] = file.path
+            if (i == 0 && key != s.firstKey) || (i == ds.count - 1 && key != s.lastKey) {
+                throw IngestError.output(path: file.path, message: "sample \(i) is \"\(Terminal.excerpt(key, limit: 80))\"; \(p.path) lists the shard's keys as \"\(Terminal.excerpt(s.firstKey, limit: 80))\"…\"\(Terminal.excerpt(s.lastKey, limit: 80))\"")
+            }
+        }
+    }
+
+    /// The joined manifest: the first part's settings, every part's shards and sources, the
+    /// tensor shapes' counts summed over the workers, and `out` as the output directory.
+    private static func mergedManifest(_ parts: [Part], shards: [ShardInfo], out: URL) -> DatasetManifest {
         var sources: [JSONValue] = []
         for p in parts { if case .array(let a) = p.manifest.sources { sources += a } }
-        var transform = base.manifest.transform
+        let m = parts[0].manifest
+        var transform = m.transform
         if case .object(var o) = transform { o["out"] = .string(out.path); transform = .object(o) }
-        let m = base.manifest
         var merged = DatasetManifest(format: m.shardFormat, target: m.target, fill: m.fill, budgetBytes: m.budgetBytes,
                                      shards: shards, schema: m.schema, tensor: parts.lazy.compactMap(\.manifest.tensor).first,
                                      transform: transform, sources: .array(sources))
-        // Tensor shapes with their sample counts, summed over the workers.
         if parts.contains(where: { $0.manifest.shapes != nil }) {
             var counts: [[Int]: Int] = [:]
             var order: [[Int]] = []
@@ -191,17 +244,7 @@ public enum DatasetMerge {
             }
             merged.shapes = order.map { ShapeCount(shape: $0, samples: counts[$0]!) }
         }
-        // Everything is staged, then renamed into place; a refusal or a failure leaves `out` as it
-        // was (`MergeOutput`). A dataset directory holds its shards under plain names (verify and
-        // the readers insist): shards of other directories are hard-linked into `out` (copied
-        // across file systems).
-        var items = placements.map { MergeOutput.Item(name: $0.1, content: .link($0.0)) }
-        var remove: [String] = []
-        if errorLines.isEmpty { remove.append("errors.jsonl") } else { items.append(.init(name: "errors.jsonl", content: .bytes(errorLines))) }
-        items.append(.init(name: "index.json", content: .bytes(try merged.encoded())))
-        try MergeOutput(url: out).write(items, remove: remove)
-        return Result(manifest: merged, workers: parts.count, workerCount: count, missing: missing,
-                      errors: errorLines.split(separator: UInt8(ascii: "\n")).count)
+        return merged
     }
 
     /// A plain file name: not empty, no "/", no NUL, not hidden (so neither "." nor ".."), at most
@@ -234,10 +277,5 @@ public enum DatasetMerge {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
-    }
-
-    private static func pad(_ n: Int) -> String {
-        let s = String(n)
-        return s.count >= 3 ? s : String(repeating: "0", count: 3 - s.count) + s
     }
 }

@@ -84,8 +84,7 @@ public enum GroupDiscoveryReport {
                     g.cameras = d.compactMap { c in g.cameras.first { $0.camera == c } }
                 } else if names.count != d.count {
                     g.error = ClipFailure(clip: item.key, path: item.group.path, stage: .sync,
-                                          message: "has \(names.count) camera(s) (\(names.joined(separator: ","))) where the dataset's first clip group has \(d.count); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes",
-                                          samplesKept: 0)
+                                          message: "has \(names.count) camera(s) (\(names.joined(separator: ","))) where the dataset's first clip group has \(d.count); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes")
                 }
             }
             each(g)
@@ -147,10 +146,10 @@ public enum GroupDiscoveryReport {
             d.dropped = labels.sync.dropped
             if labels.samples.isEmpty {
                 d.error = ClipFailure(clip: item.key, path: group.path, stage: .sync,
-                                      message: "no sample has every camera within the sync tolerance", samplesKept: 0)
+                                      message: "no sample has every camera within the sync tolerance")
             }
         } catch {
-            d.error = ClipFailure.from(error, clip: item.key, groupPath: group.path, samplesKept: 0)
+            d.error = ClipFailure.from(error, clip: item.key, groupPath: group.path)
         }
         return d
     }

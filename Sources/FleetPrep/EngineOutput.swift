@@ -34,6 +34,10 @@ protocol EngineOutput: AnyObject, Sendable {
 /// Memory: samples of groups after the oldest unfinished one wait only while the held bytes are
 /// within `budget` (`--inflight`); the oldest group is never held back (its units are queued first,
 /// so it always completes), so the bound is `budget` plus one group.
+///
+/// `@unchecked Sendable`: `lock` (an NSCondition: writers of later groups wait on it for the held
+/// bytes to fall) guards `groups`, `layouts`, `head`, `heldBytes`, `delivering` and `stopped`;
+/// `deliver` and `budget` are immutable, and `onConsumerGone` is set once before the engine runs.
 final class StreamOutput: EngineOutput, @unchecked Sendable {
     let pool = RecordBufferPool()
     var keepsSamples: Bool { true }
@@ -55,17 +59,17 @@ final class StreamOutput: EngineOutput, @unchecked Sendable {
     private var stopped = false
     private let budget: Int
     /// Hands one sample to the consumer (waiting for it); false once the consumer went away.
-    private let deliver: (StreamSample) -> Bool
+    private let deliver: @Sendable (StreamSample) -> Bool
     /// Called when the consumer went away, to stop the engine.
-    var onConsumerGone: (() -> Void)?
+    var onConsumerGone: (@Sendable () -> Void)?
 
-    init(budget: Int, deliver: @escaping (StreamSample) -> Bool) {
+    init(budget: Int, deliver: @escaping @Sendable (StreamSample) -> Bool) {
         self.budget = max(1, budget)
         self.deliver = deliver
     }
 
     func layOut(_ plan: GroupPlan) throws -> (GroupLayout, ready: [Int]) {
-        (GroupLayout(plan: plan, placements: []), [])
+        (GroupLayout(plan: plan), [])
     }
 
     func sealAll() -> [Int] { [] }

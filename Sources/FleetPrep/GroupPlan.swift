@@ -67,7 +67,7 @@ final class GroupPlan: Sendable {
             for name in wanted {
                 guard let v = sidecars.cameras.first(where: { $0.camera == name }) else {
                     throw ClipFailure(clip: item.key, path: item.group.path, stage: .labels,
-                                      message: "camera \"\(name)\" (from --cameras) has no video in this group", samplesKept: 0)
+                                      message: "camera \"\(name)\" (from --cameras) has no video in this group")
                 }
                 picked.append(v)
             }
@@ -79,9 +79,27 @@ final class GroupPlan: Sendable {
         let cams = sidecars.cameras
         if let n = config.expectedCameras, cams.count != n {
             throw ClipFailure(clip: item.key, path: item.group.path, stage: .sync,
-                              message: "has \(cams.count) camera(s) (\(cams.map(\.camera).joined(separator: ","))) where the dataset's first clip group has \(n); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes",
-                              samplesKept: 0)
+                              message: "has \(cams.count) camera(s) (\(cams.map(\.camera).joined(separator: ","))) where the dataset's first clip group has \(n); every sample has one tensor shape: pick the same cameras everywhere with --cameras, or allow several shapes with --mixed-shapes")
         }
+        let (tracks, times, shape, geometry) = try scanCameras(cams, item: item, config: config)
+        let labels = try sidecars.labels(frameTimes: times, options: options)
+        let masterSlot = cams.firstIndex { $0.camera == sidecars.master } ?? 0
+        let stride = Self.stride(config: config, masterInfo: tracks[masterSlot].parts[0].info)
+        let kept = labels.samples.indices.filter { labels.samples[$0].masterIndex % stride == 0 }
+        let cameraShape = shape ?? []
+        let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
+        let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype,
+                                shape: [cams.count] + cameraShape, layout: config.transform.layout)
+        let event = try sidecars.event.map { try JSONValue(parsing: $0) }
+        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, tracks: tracks,
+                         labels: labels, event: event, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor,
+                         geometry: .array(geometry))
+    }
+
+    /// Scans each camera (demux only): its track, frame times, and the tensor shape and geometry
+    /// its stream's picture size gives. Throws when two cameras give different shapes.
+    private static func scanCameras(_ cams: [ClipGroup.Video], item: IngestItem, config: IngestConfiguration) throws
+        -> (tracks: [CameraTrack], times: [String: [Double]], shape: [Int]?, geometry: [JSONValue]) {
         var tracks: [CameraTrack] = []
         var times: [String: [Double]] = [:]
         var shape: [Int]? = nil
@@ -96,8 +114,7 @@ final class GroupPlan: Sendable {
                                          sourceFormat: .yuv444p, streamMatrix: .bt601, streamRange: .limited)
             if let shape, shape != t.outputShape {
                 throw ClipFailure(clip: item.key, path: cam.path, stage: .transform,
-                                  message: "camera \(cam.camera) gives a \(t.outputShape) tensor, camera \(cams[0].camera) \(shape); pass --size WxH to make them equal",
-                                  samplesKept: 0)
+                                  message: "camera \(cam.camera) gives a \(t.outputShape) tensor, camera \(cams[0].camera) \(shape); pass --size WxH to make them equal")
             }
             shape = t.outputShape
             let c = t.cropRect
@@ -108,18 +125,7 @@ final class GroupPlan: Sendable {
                                      "rotation": .number(info.rotation)]))
             tracks.append(track)
         }
-        let labels = try sidecars.labels(frameTimes: times, options: options)
-        let masterSlot = cams.firstIndex { $0.camera == sidecars.master } ?? 0
-        let stride = Self.stride(config: config, masterInfo: tracks[masterSlot].parts[0].info)
-        let kept = labels.samples.indices.filter { labels.samples[$0].masterIndex % stride == 0 }
-        let cameraShape = shape ?? []
-        let cameraBytes = cameraShape.reduce(config.transform.dtype.byteWidth, *)
-        let tensor = TensorSpec(name: "frames", dtype: config.transform.dtype,
-                                shape: [cams.count] + cameraShape, layout: config.transform.layout)
-        let event = try sidecars.event.map { try JSONValue(parsing: $0) }
-        return GroupPlan(number: number, item: item, cameras: cams, master: sidecars.master, tracks: tracks,
-                         labels: labels, event: event, kept: kept, cameraShape: cameraShape, cameraBytes: cameraBytes, tensor: tensor,
-                         geometry: .array(geometry))
+        return (tracks, times, shape, geometry)
     }
 
     /// Strict mode: packets that stop well short of the duration the header declares mean the
@@ -136,11 +142,6 @@ final class GroupPlan: Sendable {
         }
     }
 
-    static func pad(_ n: Int) -> String {
-        let s = String(n)
-        return s.count >= 6 ? s : String(repeating: "0", count: 6 - s.count) + s
-    }
-
     /// `--stride`, or the stride that brings the master camera's frame rate closest to `--fps`.
     static func stride(config: IngestConfiguration, masterInfo: ClipInfo) -> Int {
         guard let fps = config.targetFPS else { return config.stride }
@@ -150,9 +151,9 @@ final class GroupPlan: Sendable {
         return max(1, Int(min(Double(IngestConfiguration.Limits.maxStride), (rate / fps).rounded())))
     }
 
-    /// The record of kept sample `k` (its tensor bytes as given: empty for sizing it).
-    func record(_ k: Int, tensorBytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                tensorCRC32C: UInt32? = nil) -> SampleRecord {
+    /// The record of kept sample `k`, without its tensor bytes (which its unit makes): what the
+    /// layout frames (`RecordFraming`) and a stream's sample carries.
+    func record(_ k: Int) -> SampleRecord {
         let s = kept[k]
         let sample = labels.samples[s]
         let refs = sample.cameras
@@ -170,9 +171,9 @@ final class GroupPlan: Sendable {
         ]
         if let event { fields["event"] = event }
         let metadata: JSONValue = .object(fields)
-        return SampleRecord(key: item.key + "-" + Self.pad(sample.masterIndex), tensor: tensor, tensorBytes: tensorBytes,
+        return SampleRecord(key: item.key + "-" + DatasetNames.padded(sample.masterIndex), tensor: tensor,
                             labels: Array(labels.values(ofSample: s)), mask: Array(labels.mask(ofSample: s)),
-                            annotations: labels.annotations[s] ?? "null", metadata: metadata, tensorCRC32C: tensorCRC32C)
+                            annotations: labels.annotations[s] ?? "null", metadata: metadata)
     }
 
     /// Splits the kept samples into at most `parts` ranges that start at key frames of the master

@@ -2,6 +2,7 @@ import FleetKernels
 import FleetLabels
 import FleetShards
 import Foundation
+import Synchronization
 
 /// Exit statuses of `fleetprep ingest` (also `IngestSummary.exitStatus`).
 public enum IngestExitStatus: Int32, Sendable, Codable {
@@ -48,13 +49,12 @@ public struct IngestSummary: Sendable, Codable {
 /// and offset are fixed by the layout plan before decoding, so workers write in any order and the
 /// dataset is the same whatever `jobs` is. Long clips and camera groups are split into units at
 /// key frames. Sample buffers in flight are bounded by `--inflight`.
-public final class IngestRun: @unchecked Sendable {
+public final class IngestRun: Sendable {
     public let configuration: IngestConfiguration
     private let progress: ProgressReporter
     private let overwrite: Bool
-    private let lock = NSLock()
-    private var engine: IngestEngine?
-    private var cancelled = false
+    /// The running engine (once there is one) and whether `cancel()` was called.
+    private let control = Mutex<(engine: IngestEngine?, cancelled: Bool)>((nil, false))
 
     public init(configuration: IngestConfiguration, progress: ProgressReporter = ProgressReporter(style: .quiet),
                 overwrite: Bool = false) {
@@ -66,10 +66,7 @@ public final class IngestRun: @unchecked Sendable {
     /// Stops the run at the next sample; `run()` then throws `IngestError.interrupted`. What was
     /// in complete shards stays; the same configuration resumes from there.
     public func cancel() {
-        lock.lock()
-        cancelled = true
-        let e = engine
-        lock.unlock()
+        let e = control.withLock { c in c.cancelled = true; return c.engine }
         // Reaches discovery, header and sidecar parsing, and label alignment as well.
         configuration.labelOptions.cancellation.cancel()
         e?.cancel()
@@ -80,7 +77,7 @@ public final class IngestRun: @unchecked Sendable {
     }
 
     /// File names of this worker's outputs.
-    private var suffix: String { configuration.worker.count == 1 ? "" : "-" + configuration.worker.shardPrefix(base: "").dropFirst() }
+    private var suffix: String { configuration.worker.suffix }
     var manifestName: String { "index\(suffix).json" }
     var errorsName: String { "errors\(suffix).jsonl" }
 
@@ -98,27 +95,53 @@ public final class IngestRun: @unchecked Sendable {
         guard !inputs.items.isEmpty || !inputs.failures.isEmpty else {
             throw IngestError.nothingToIngest("no clips found in \(cfg.inputs.joined(separator: ", "))")
         }
-        let shardSchema = inputs.schema
         let output: OpenOutput
-        switch try openOutput(items: items, schema: shardSchema) {
+        switch try openOutput(items: items, schema: inputs.schema) {
         case .complete(let point):
             return try completedSummary(point: point, items: items, discoveryFailures: inputs.failures, start: start)
         case .open(let o):
             output = o
         }
         defer { output.journal.close(); output.lock.release() }
+        let sink = try makeSink(output, schema: inputs.schema)
+        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
+        let plan = IngestPlan(config: cfg, inputs: inputs, items: items)
+        let engine = try runEngine(plan, sink: sink, output: output)
+
+        var summary = IngestSummary(outputDirectory: cfg.outputDirectory.path, worker: cfg.worker.description)
+        summary.resumed = output.resumed
+        summary.workUnits = engine.unitCount
+        summary.framesDecoded = progress.snapshot.framesDecoded
+        summary.clipsTotal = items.count
+        var failures = inputs.failures
+        for g in items.indices {
+            switch engine.outcomes[g] {
+            case .ok?, .skipped?: summary.clipsOK += 1
+            case .failed(let f)?: failures.append(f); summary.clipsFailed += 1
+            case nil: summary.clipsFailed += 1
+            }
+        }
+        try writeResults(into: &summary, items: items, failures: failures, shards: sink.completed, schema: inputs.schema,
+                         tensor: plan.tensor, shapes: sink.shapes, journal: output.journal)
+        summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
+        summary.peakResidentBytes = FleetPrep.peakResidentBytes()
+        return summary
+    }
+
+    /// The shards' writer, resuming after what `output`'s journal kept; it journals each shard's
+    /// name before creating it and each shard once it is in place.
+    private func makeSink(_ output: OpenOutput, schema: LabelSchema) throws -> ShardSink {
+        let cfg = configuration
         let resume = output.resume
         progress.update { c in
-            c.clipsTotal = items.count
             c.shardsWritten = resume.shards.values.compactMap { $0 }.count
             c.bytesWritten = resume.shards.values.reduce(0) { $0 + ($1?.bytes ?? 0) }
         }
-
         let journal = output.journal
-        let sink: ShardSink
         do {
-            sink = try ShardSink(directory: cfg.outputDirectory, prefix: cfg.worker.shardPrefix(), format: cfg.format,
-                                 schema: shardSchema, budget: cfg.budget, alignment: cfg.alignment, digest: cfg.digest,
+            return try ShardSink(directory: cfg.outputDirectory, prefix: cfg.worker.shardPrefix(), format: cfg.format,
+                                 schema: schema, budget: cfg.budget, alignment: cfg.alignment, digest: cfg.digest,
                                  done: resume.shards,
                                  onShardOpening: { n, name in try journal.append(.init(kind: "open", shardIndex: n, file: name)) }) { [progress] n, info in
                 try journal.append(.init(kind: "shard", shard: info, shardIndex: n))
@@ -127,38 +150,22 @@ public final class IngestRun: @unchecked Sendable {
         } catch {
             throw IngestError.output(path: cfg.outputDirectory.path, message: "\(error)")
         }
-        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
-        let (engineConfig, datasetTensor, prescanned) = Self.shapeRule(cfg, inputs: inputs, items: items)
-        let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: sink, progress: progress,
-                                  resume: resume, journal: journal, prescanned: prescanned)
-        if cfg.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
-        lock.lock(); self.engine = engine; let stopNow = cancelled; lock.unlock()
+    }
+
+    /// Runs the engine over `plan` into `sink` (stoppable by `cancel()` from here on) and checks
+    /// that every shard laid out was completed.
+    private func runEngine(_ plan: IngestPlan, sink: ShardSink, output: OpenOutput) throws -> IngestEngine {
+        progress.update { $0.clipsTotal = plan.items.count }
+        let engine = IngestEngine(plan: plan, sink: sink, progress: progress, resume: output.resume, journal: output.journal)
+        if configuration.labelOptions.cancellation.isCancelled { throw interruptedBeforeWork }
+        let stopNow = control.withLock { c in c.engine = engine; return c.cancelled }
         if stopNow { engine.cancel() }
         try engine.run()
         guard sink.incomplete.isEmpty else {
-            throw IngestError.output(path: cfg.outputDirectory.path, message: "shards \(sink.incomplete) were laid out but not completed")
+            throw IngestError.output(path: configuration.outputDirectory.path, message: "shards \(sink.incomplete) were laid out but not completed")
         }
         progress.finish()
-
-        var summary = IngestSummary(outputDirectory: cfg.outputDirectory.path, worker: cfg.worker.description)
-        summary.resumed = output.resumed
-        summary.workUnits = engine.unitCount
-        summary.framesDecoded = progress.snapshot.framesDecoded
-        var failures = inputs.failures
-        summary.clipsTotal = items.count
-        for g in items.indices {
-            switch engine.outcomes[g] {
-            case .ok?, .skipped?: summary.clipsOK += 1
-            case .failed(let f)?: failures.append(f); summary.clipsFailed += 1
-            case nil: summary.clipsFailed += 1
-            }
-        }
-        try writeResults(into: &summary, items: items, failures: failures, shards: sink.completed, schema: shardSchema,
-                         tensor: datasetTensor, shapes: sink.shapes, journal: journal)
-        summary.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        summary.framesPerSecond = summary.wallSeconds > 0 ? Double(summary.framesDecoded) / summary.wallSeconds : 0
-        summary.peakResidentBytes = FleetPrep.peakResidentBytes()
-        return summary
+        return engine
     }
 
     /// The output directory, opened for this run: its journal (started afresh with what is
@@ -195,7 +202,6 @@ public final class IngestRun: @unchecked Sendable {
         }
         guard fm.isWritableFile(atPath: out.path) else { throw IngestError.output(path: out.path, message: "is not writable") }
         try dir.checkHoldsNothingElse(try dir.entries())
-        let suffix = cfg.worker.count == 1 ? "" : "-" + cfg.worker.shardPrefix(base: "").dropFirst()
         let lock = try OutputLock(file: out.appendingPathComponent(OutputDirectory.stateFolder).appendingPathComponent("lock\(suffix)"),
                                   directory: out.path)
         var journal = IngestJournal(directory: out, worker: cfg.worker)
@@ -292,36 +298,6 @@ public final class IngestRun: @unchecked Sendable {
 
     // MARK: - Helpers
 
-    /// One tensor shape per dataset unless --mixed-shapes: the first clip group of the whole batch
-    /// (the same for every worker) fixes the size and the cameras. Returns the engine's
-    /// configuration, the dataset's tensor, and the first group's plan when it is this worker's
-    /// first group (the engine uses it instead of scanning that group again: with the shape it
-    /// fixed, the engine's configuration gives the same plan). Ingest and `SampleStream` share it.
-    static func shapeRule(_ cfg: IngestConfiguration, inputs: IngestInputs, items: [IngestItem])
-        -> (IngestConfiguration, TensorSpec?, GroupPlan?) {
-        guard !cfg.mixedShapes, let (firstPlan, position) = firstPlan(inputs.items, config: cfg, schema: inputs.schema) else {
-            return (cfg, nil, nil)
-        }
-        var engineConfig = cfg
-        let first = firstPlan.tensor
-        engineConfig.datasetCameras = firstPlan.cameras.map(\.camera)
-        let hw = first.layout == .chw ? (first.shape[2], first.shape[3]) : (first.shape[1], first.shape[2])
-        if engineConfig.transform.outputWidth == nil { engineConfig.transform.outputWidth = hw.1; engineConfig.transform.outputHeight = hw.0 }
-        engineConfig.expectedCameras = first.shape[0]
-        let reuse = position == 0 && items.first?.key == firstPlan.item.key
-        return (engineConfig, first, reuse ? firstPlan : nil)
-    }
-
-    /// The plan of the first clip group (in the order of the whole batch, so every worker finds
-    /// the same) that scans, and its position in the batch; nil when none does.
-    static func firstPlan(_ items: [IngestItem], config: IngestConfiguration, schema: LabelSchema) -> (GroupPlan, Int)? {
-        for (i, item) in items.enumerated() {
-            if config.labelOptions.cancellation.isCancelled { return nil }
-            if let plan = try? GroupPlan.scan(item, number: 0, config: config, schema: schema) { return (plan, i) }
-        }
-        return nil
-    }
-
     private func completedSummary(point: IngestJournal.ResumePoint, items: [IngestItem], discoveryFailures: [ClipFailure],
                                   start: UInt64) throws -> IngestSummary {
         var s = IngestSummary(outputDirectory: configuration.outputDirectory.path, worker: configuration.worker.description)
@@ -348,7 +324,8 @@ public final class IngestRun: @unchecked Sendable {
         return failed ? .someFailed : .ok
     }
 
-    /// errors.jsonl: one JSON object per failed clip (path, clip, stage, message, samplesKept).
+    /// errors.jsonl: one JSON object per failed clip (path, clip, stage, message, and
+    /// samplesKept, always 0).
     private func writeErrors(_ failures: [ClipFailure], to dir: URL) throws {
         let url = dir.appendingPathComponent(errorsName)
         if failures.isEmpty {
@@ -365,14 +342,6 @@ public final class IngestRun: @unchecked Sendable {
         do { try AtomicFile.write(data, to: url) } catch {
             throw IngestError.output(path: url.path, message: "\(error)")
         }
-    }
-
-    /// "PREFIX-NNNNNN.ext" exactly (so that "shard" never matches "shard-w001of003-…").
-    static func isShardName(_ name: String, prefix: String) -> Bool {
-        guard name.hasPrefix(prefix + "-") else { return false }
-        let rest = name.dropFirst(prefix.count + 1)
-        guard let dot = rest.firstIndex(of: "."), rest.distance(from: rest.startIndex, to: dot) == 6 else { return false }
-        return rest[rest.startIndex..<dot].allSatisfy(\.isNumber)
     }
 
     /// The configuration fingerprint: everything that changes the output (not the options

@@ -15,8 +15,13 @@ import Foundation
 ///
 /// No worker ever waits for another clip's samples to be written; memory is bounded by
 /// `--inflight` (sample buffers) plus the plans of at most `lookahead` groups.
+///
+/// `state` (an NSCondition: workers wait on it for tasks) guards every `var` below it: the task
+/// queue (`nextScan`, `scansRunning`, `active`, `units`, `unitHead`, `running`), `order`, `groups`,
+/// `cancelled` and `fatal`. Everything else is immutable after `init`, or Sendable and locked on
+/// its own (the output, the producer, progress, the journal).
 final class IngestEngine: @unchecked Sendable {
-    enum Outcome { case ok, failed(ClipFailure), skipped }
+    enum Outcome: Sendable { case ok, failed(ClipFailure), skipped }
 
     private let items: [IngestItem]
     private let config: IngestConfiguration
@@ -34,31 +39,29 @@ final class IngestEngine: @unchecked Sendable {
     private let state = NSCondition()
     private var nextScan = 0
     private var scansRunning = 0
-    private var scanned: [Int: Result<GroupPlan, ClipFailure>] = [:]
-    private var nextLayout = 0
+    /// Scanned groups waiting for their turn at layout.
+    private var order = LayoutOrder()
     private var active = 0
     /// Work units waiting, oldest first (taken ones are removed, so that finished groups' plans
     /// are released at once).
     private var units: [(layout: GroupLayout, range: Range<Int>)?] = []
     private var unitHead = 0
-    private var remaining: [Int: Int] = [:]
-    /// Per group, the failure of its earliest failed unit (by first sample), so that the error
-    /// reported does not depend on which unit failed first in time.
-    private var groupFailure: [Int: (start: Int, failure: ClipFailure)] = [:]
-    private(set) var outcomes: [Int: Outcome] = [:]
-    /// Work units made (for the summary).
-    private(set) var unitCount = 0
+    /// Which groups are finished, and how.
+    private var groups = GroupLedger()
     private var cancelled = false
     private var fatal: Error?
-    /// Per group scanned and not yet journaled: its files as the scan found them.
-    private var identities: [Int: [FileIdentity]] = [:]
 
-    init(items: [IngestItem], config: IngestConfiguration, schema: LabelSchema, sink: any EngineOutput,
-         progress: ProgressReporter, resume: IngestJournal.ResumePoint, journal: IngestJournal?, prescanned: GroupPlan? = nil) {
-        self.prescanned = prescanned
-        self.items = items
-        self.config = config
-        self.schema = schema
+    /// Every group's outcome (after `run`).
+    var outcomes: [Int: Outcome] { state.lock(); defer { state.unlock() }; return groups.outcomes }
+    /// Work units made (for the summary).
+    var unitCount: Int { state.lock(); defer { state.unlock() }; return groups.unitCount }
+
+    init(plan: IngestPlan, sink: any EngineOutput, progress: ProgressReporter, resume: IngestJournal.ResumePoint,
+         journal: IngestJournal?) {
+        prescanned = plan.firstGroup
+        items = plan.items
+        config = plan.config
+        schema = plan.schema
         self.sink = sink
         self.progress = progress
         self.resume = resume
@@ -173,67 +176,83 @@ final class IngestEngine: @unchecked Sendable {
     /// Scans group `g`, then lays out every group whose turn has come (layout goes in group
     /// order) and queues their units; completes shards the layout sealed with nothing pending.
     private func scan(_ g: Int) {
-        // A group that failed in an earlier run is still scanned and laid out, so that the plan
-        // (every later record's place) is the one that run made; its records are dropped.
-        let result: Result<GroupPlan, ClipFailure>
-        do {
-            if g == 0, let p = prescanned { result = .success(p) }
-            else { result = .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) }
-        } catch {
-            result = .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path, samplesKept: 0))
-        }
+        let result = scanResult(g)
         // A scan cut short by cancellation is no outcome: nothing of it is journaled.
         if isCancelled {
             state.lock(); scansRunning -= 1; active -= 1; state.broadcast(); state.unlock()
             return
         }
-        // The group's files, read whole once more (from the page cache the scan filled): a resume
-        // compares them with what this run used (`FileIdentity`).
+        let files = identities(of: g)
+        let planned = (try? result.get())?.count ?? 0
+        progress.update { $0.groupsScanned += 1; $0.samplesPlanned += planned }
+        let finishedNow: [(GroupLayout?, Int, Outcome)], ready: [Int]
+        do { (finishedNow, ready) = try layOutInOrder(g, result, files: files) } catch {
+            fail(error)
+            return
+        }
+        do {
+            try sink.finish(ready)
+            for (layout, n, outcome) in finishedNow { try groupDone(n, layout: layout, outcome: outcome) }
+        } catch { fail(error) }
+    }
+
+    /// Group `g`'s plan, or what failed it. A group that failed in an earlier run is still
+    /// scanned and laid out, so that the plan (every later record's place) is the one that run
+    /// made; its records are dropped.
+    private func scanResult(_ g: Int) -> Result<GroupPlan, ClipFailure> {
+        if g == 0, let p = prescanned { return .success(p) }
+        do { return .success(try GroupPlan.scan(items[g], number: g, config: config, schema: schema)) } catch {
+            return .failure(ClipFailure.from(error, clip: items[g].key, groupPath: items[g].group.path))
+        }
+    }
+
+    /// The group's files, read whole once more (from the page cache the scan filled): a resume
+    /// compares them with what this run used (`FileIdentity`); a change stops the run.
+    private func identities(of g: Int) -> [FileIdentity] {
         let files = journal == nil ? [] : FileIdentity.of(group: items[g].group)
         if let recorded = resume.groups[g]?.files, recorded != files {
             do { try FileIdentity.check(group: items[g].group, recorded: recorded, full: true, out: config.outputDirectory.path) } catch {
                 fail(error)
             }
         }
-        let planned = (try? result.get())?.count ?? 0
-        progress.update { $0.groupsScanned += 1; $0.samplesPlanned += planned }
+        return files
+    }
+
+    /// Records group `g`'s scan, lays out every group whose turn has come and queues their units.
+    /// Returns the groups finished already (see `queueUnits`) and the shards now ready. Throws a
+    /// fatal (output) error.
+    private func layOutInOrder(_ g: Int, _ result: Result<GroupPlan, ClipFailure>, files: [FileIdentity]) throws
+        -> ([(GroupLayout?, Int, Outcome)], ready: [Int]) {
         state.lock()
+        defer { state.broadcast(); state.unlock() }
         scansRunning -= 1
-        scanned[g] = result
-        identities[g] = files
+        order.scanned(g, result)
+        groups.scanned(g, files: files)
         var laidOut: [(Int, Result<GroupLayout, ClipFailure>)] = []
         var ready: [Int] = []
-        do {
-            while let r = scanned.removeValue(forKey: nextLayout) {
-                let n = nextLayout
-                nextLayout += 1
-                switch r {
-                case .success(let plan):
-                    do {
-                        let (layout, r) = try sink.layOut(plan)
-                        ready += r
-                        laidOut.append((n, .success(layout)))
-                    } catch let e as ShardError where e.kind == .recordTooLarge {
-                        // One clip's oversized record fails that clip, not the batch.
-                        laidOut.append((n, .failure(ClipFailure.from(e, clip: items[n].key, groupPath: items[n].group.path, samplesKept: 0))))
-                    }
-                case .failure(let f):
-                    laidOut.append((n, .failure(f)))
-                }
-            }
-            if nextLayout == items.count && !laidOut.isEmpty { ready += sink.sealAll() }
-        } catch {
-            state.unlock()
-            fail(error)
-            return
+        while let (n, r) = order.next() {
+            let (layout, shardsReady) = try layOut(n, r)
+            ready += shardsReady
+            laidOut.append((n, layout))
         }
-        let finishedNow = queueUnits(laidOut)
-        state.broadcast()
-        state.unlock()
-        do {
-            try sink.finish(ready)
-            for (layout, n, outcome) in finishedNow { try groupDone(n, layout: layout, outcome: outcome) }
-        } catch { fail(error) }
+        if order.nextNumber == items.count && !laidOut.isEmpty { ready += sink.sealAll() }
+        return (queueUnits(laidOut), ready)
+    }
+
+    /// Places one scanned group's records (call in group order, with `state` locked).
+    private func layOut(_ n: Int, _ r: Result<GroupPlan, ClipFailure>) throws -> (Result<GroupLayout, ClipFailure>, ready: [Int]) {
+        switch r {
+        case .failure(let f):
+            return (.failure(f), [])
+        case .success(let plan):
+            do {
+                let (layout, ready) = try sink.layOut(plan)
+                return (.success(layout), ready)
+            } catch let e as ShardError where e.kind == .recordTooLarge {
+                // One clip's oversized record fails that clip, not the batch.
+                return (.failure(ClipFailure.from(e, clip: items[n].key, groupPath: items[n].group.path)), [])
+            }
+        }
     }
 
     /// Splits laid-out groups into work units and queues the units (call with `state` locked).
@@ -254,8 +273,7 @@ final class IngestEngine: @unchecked Sendable {
                 if todo.isEmpty {
                     finishedNow.append((layout, n, layout.plan.count == 0 ? .ok : .skipped))
                 } else {
-                    remaining[n] = todo.count
-                    unitCount += todo.count
+                    groups.queued(n, units: todo.count)
                     for range in todo { units.append((layout, range)) }
                 }
             }
@@ -293,32 +311,26 @@ final class IngestEngine: @unchecked Sendable {
         } catch let e as IngestError {
             fail(e)
         } catch {
-            failure = ClipFailure.from(error, clip: plan.item.key, groupPath: plan.item.group.path, samplesKept: 0)
+            failure = ClipFailure.from(error, clip: plan.item.key, groupPath: plan.item.group.path)
         }
         state.lock()
-        if let failure, (groupFailure[plan.number]?.start ?? .max) > range.lowerBound {
-            groupFailure[plan.number] = (range.lowerBound, failure)
-        }
-        remaining[plan.number, default: 1] -= 1
-        let last = remaining[plan.number] == 0
-        let outcome: Outcome = groupFailure[plan.number].map { .failed($0.failure) } ?? .ok
-        if last { remaining[plan.number] = nil; groupFailure[plan.number] = nil }
+        let outcome = groups.unitEnded(plan.number, start: range.lowerBound, failure: failure)
         let stop = cancelled || fatal != nil
         state.unlock()
-        guard last, !stop else { return }
+        guard let outcome, !stop else { return }
         do { try groupDone(plan.number, layout: layout, outcome: outcome) } catch { fail(error) }
     }
 
     /// True when a unit of group `g` that starts before `range` has failed.
     private func supersededByFailure(_ g: Int, _ range: Range<Int>) -> Bool {
         state.lock(); defer { state.unlock() }
-        return (groupFailure[g]?.start ?? .max) < range.lowerBound
+        return groups.failedBefore(g, start: range.lowerBound)
     }
 
     /// A group is finished: journal it, drop its records if it failed, complete its shards.
     private func groupDone(_ g: Int, layout: GroupLayout?, outcome: Outcome) throws {
         state.lock()
-        let files = identities.removeValue(forKey: g)
+        let files = groups.takeFiles(g)
         state.unlock()
         switch outcome {
         case .ok:
@@ -336,10 +348,69 @@ final class IngestEngine: @unchecked Sendable {
         if case .failed = outcome { failed = true }
         let ready = sink.groupFinished(g, layout: layout, failed: failed)
         state.lock()
-        outcomes[g] = outcome
+        groups.finished(g, outcome)
         active -= 1
         state.broadcast()
         state.unlock()
         try sink.finish(ready)
     }
+}
+
+/// Scanned groups waiting for their turn at layout, which goes in group order: a group is laid
+/// out once every group before it is (so every record's place is the same whatever the order
+/// the scans end in).
+struct LayoutOrder {
+    private var waiting: [Int: Result<GroupPlan, ClipFailure>] = [:]
+    /// The group to lay out next.
+    private(set) var nextNumber = 0
+
+    mutating func scanned(_ g: Int, _ result: Result<GroupPlan, ClipFailure>) { waiting[g] = result }
+
+    /// The next group in order, when it is scanned.
+    mutating func next() -> (Int, Result<GroupPlan, ClipFailure>)? {
+        guard let r = waiting.removeValue(forKey: nextNumber) else { return nil }
+        nextNumber += 1
+        return (nextNumber - 1, r)
+    }
+}
+
+/// Which groups are finished and how: the units still running per group, each group's earliest
+/// failure (by first sample, so that the error reported does not depend on which unit failed
+/// first in time), the outcomes, and each scanned group's files until it is journaled.
+struct GroupLedger {
+    private var remaining: [Int: Int] = [:]
+    private var failure: [Int: (start: Int, failure: ClipFailure)] = [:]
+    private var files: [Int: [FileIdentity]] = [:]
+    private(set) var outcomes: [Int: IngestEngine.Outcome] = [:]
+    /// Work units queued (for the summary).
+    private(set) var unitCount = 0
+
+    /// Group `g` was scanned with these files.
+    mutating func scanned(_ g: Int, files f: [FileIdentity]) { files[g] = f }
+
+    /// Group `g`'s `units` work units are queued.
+    mutating func queued(_ g: Int, units: Int) {
+        remaining[g] = units
+        unitCount += units
+    }
+
+    /// A unit of group `g` starting at sample `start` ended, with `failure` if it failed. Returns
+    /// the group's outcome when that was its last unit.
+    mutating func unitEnded(_ g: Int, start: Int, failure f: ClipFailure?) -> IngestEngine.Outcome? {
+        if let f, (failure[g]?.start ?? .max) > start { failure[g] = (start, f) }
+        remaining[g, default: 1] -= 1
+        guard remaining[g] == 0 else { return nil }
+        let outcome: IngestEngine.Outcome = failure[g].map { .failed($0.failure) } ?? .ok
+        remaining[g] = nil
+        failure[g] = nil
+        return outcome
+    }
+
+    /// True when a unit of group `g` that starts before `start` has failed.
+    func failedBefore(_ g: Int, start: Int) -> Bool { (failure[g]?.start ?? .max) < start }
+
+    /// The files group `g` was scanned with, once (for its journal line).
+    mutating func takeFiles(_ g: Int) -> [FileIdentity]? { files.removeValue(forKey: g) }
+
+    mutating func finished(_ g: Int, _ outcome: IngestEngine.Outcome) { outcomes[g] = outcome }
 }

@@ -1,4 +1,5 @@
 import FleetLabels
+import FleetShards
 import Foundation
 
 /// The clip groups of a run, found the same way by every worker: discovery over all inputs,
@@ -25,10 +26,10 @@ struct IngestInputs {
                 let (found, problems) = try find()
                 for g in found where seen.insert(g.path).inserted { groups.append(g) }
                 for p in problems {
-                    failures.append(ClipFailure(clip: "", path: p.file, stage: .discover, message: p.description, samplesKept: 0))
+                    failures.append(ClipFailure(clip: "", path: p.file, stage: .discover, message: p.description))
                 }
             } catch {
-                var f = ClipFailure.from(error, clip: "", groupPath: source, samplesKept: 0)
+                var f = ClipFailure.from(error, clip: "", groupPath: source)
                 f.stage = .discover
                 failures.append(f)
             }
@@ -37,7 +38,7 @@ struct IngestInputs {
             if cancellation.isCancelled { throw Self.interrupted }
             add(input) {
                 guard FilePathBytes.stat(input) != nil else {
-                    throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory", samplesKept: 0)
+                    throw ClipFailure(clip: "", path: input, stage: .discover, message: "no such file or directory")
                 }
                 var problems: [LabelError] = []
                 let found = discovery.discover([input], problems: &problems)
@@ -61,12 +62,12 @@ struct IngestInputs {
 
     static let interrupted = IngestError.interrupted(resumeHint: "nothing was written yet. Run the same command again to start.")
 
-    /// A key safe in shard indexes, tar member names and file names: `[A-Za-z0-9_-]`, at most
-    /// 80 characters. Anything else becomes `_`, so no clip name can make a path.
+    /// A key safe in shard indexes, tar member names and file names (`DatasetNames.isKeyCharacter`),
+    /// at most 80 characters. Anything else becomes `_`, so no clip name can make a path.
     static func sanitize(_ name: String) -> String {
         var out = ""
         for u in name.unicodeScalars.prefix(80) {
-            let ok = (u >= "0" && u <= "9") || (u >= "A" && u <= "Z") || (u >= "a" && u <= "z") || u == "_" || u == "-"
+            let ok = u.isASCII && DatasetNames.isKeyCharacter(UInt8(u.value))
             out.unicodeScalars.append(ok ? u : "_")
         }
         return out.isEmpty ? "clip" : out

@@ -19,7 +19,7 @@ import Foundation
 /// other shard is written again, identically, by the units whose groups have records in it.
 /// Files that an `open` line names but no `shard` line keeps are removed first; files the journal
 /// does not name are never touched (`OutputDirectory`).
-struct IngestJournal {
+struct IngestJournal: Sendable {
     struct Entry: Codable {
         var kind: String
         var fingerprint: String?
@@ -61,11 +61,11 @@ struct IngestJournal {
     }
 
     let url: URL
-    private var handle: FileHandle?
-    private let appendLock = NSLock()
+    /// The journal file once `start` opened it, under the lock every append takes.
+    private var file: LockedValueBox<FileHandle>?
 
     init(directory: URL, worker: WorkerAssignment) {
-        let name = worker.count == 1 ? "journal.jsonl" : "journal-\(worker.shardPrefix(base: "").dropFirst()).jsonl"
+        let name = "journal\(worker.suffix).jsonl"
         url = directory.appendingPathComponent(".fleetprep").appendingPathComponent(name)
     }
 
@@ -120,23 +120,23 @@ struct IngestJournal {
         guard rename(tmp.path, url.path) == 0 else {
             throw IngestError.output(path: url.path, message: "cannot write the journal: \(String(cString: strerror(errno)))")
         }
-        handle = try FileHandle(forWritingTo: url)
-        try handle?.seekToEnd()
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        file = LockedValueBox(handle)
     }
 
-    /// Appends one entry and flushes it to disk.
-    /// Appends one line and syncs it. Safe from several threads (the shard-finishing queue and
-    /// the writing thread): lines never interleave.
+    /// Appends one entry as a line and syncs it. Safe from several threads (any worker finishes
+    /// groups and shards): lines never interleave.
     func append(_ e: Entry) throws {
-        guard let handle else { return }
+        guard let file else { return }
         let line = try Self.encode(e)
-        try appendLock.withLock {
+        try file.withLock { handle in
             try handle.write(contentsOf: line)
             try handle.synchronize()
         }
     }
 
-    func close() { try? handle?.close() }
+    func close() { file?.withLock { try? $0.close() } }
 
     private static func encode(_ e: Entry) throws -> Data {
         let enc = JSONEncoder()

@@ -125,10 +125,15 @@ struct MergeOutput {
     }
 
     private func writeLocked(_ items: [Item], remove: [String]) throws {
-        let fm = FileManager.default
         let (owned, removals) = try check(items, remove: remove)
+        try writeJournal(naming: items, owned: owned)
+        let staged = try stage(items)
+        try commit(staged)
+        for n in removals { unlink(url.appendingPathComponent(n).path) }
+    }
 
-        // The journal names every file first (with what earlier merges named), then files appear.
+    /// The journal names every file first (with what earlier merges named), then files appear.
+    private func writeJournal(naming items: [Item], owned: Set<String>) throws {
         var names = owned.filter { !$0.hasPrefix(".") }
         for item in items { names.insert(item.name) }
         var text = Data()
@@ -136,12 +141,15 @@ struct MergeOutput {
             text.append(try JSONSerialization.data(withJSONObject: ["file": n], options: [.sortedKeys]))
             text.append(UInt8(ascii: "\n"))
         }
-        try fm.createDirectory(at: state, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         try AtomicFile.write(text, to: journal)
+    }
 
-        // Stage.
+    /// Puts every item under its temporary name (a link or copy of a shard, written bytes,
+    /// fsynced), skipping shards that already are the file they would be. On a failure what was
+    /// staged is removed.
+    private func stage(_ items: [Item]) throws -> [(Item, URL)] {
         var staged: [(Item, URL)] = []
-        func unstage() { for (_, tmp) in staged { unlink(tmp.path) } }
         for item in items {
             let dst = url.appendingPathComponent(item.name)
             if case .link(let src) = item.content, Self.sameFile(src, dst) { continue }
@@ -149,34 +157,41 @@ struct MergeOutput {
             unlink(tmp.path)
             unlink(url.appendingPathComponent(Self.backup(item.name)).path)
             staged.append((item, tmp))
-            do {
-                switch item.content {
-                case .link(let src):
-                    if link(src.path, tmp.path) != 0 {
-                        do { try fm.copyItem(at: src, to: tmp) } catch {
-                            throw IngestError.output(path: dst.path, message: "cannot link or copy \(src.path) here: \(error.localizedDescription)")
-                        }
-                        try IngestJournal.fsync(tmp)
-                    }
-                case .bytes(let data):
-                    do { try data.write(to: tmp) } catch {
-                        throw IngestError.output(path: dst.path, message: "cannot write: \(error.localizedDescription)")
-                    }
-                    try IngestJournal.fsync(tmp)
-                }
-            } catch {
-                unstage()
+            do { try put(item.content, at: tmp, for: dst) } catch {
+                for (_, tmp) in staged { unlink(tmp.path) }
                 throw error
             }
         }
+        return staged
+    }
 
-        // Commit: keep a link to each file replaced, so that a failure can put it back.
+    /// Writes one staged file: `content` at `tmp` (to become `dst`).
+    private func put(_ content: Content, at tmp: URL, for dst: URL) throws {
+        switch content {
+        case .link(let src):
+            if link(src.path, tmp.path) != 0 {
+                do { try FileManager.default.copyItem(at: src, to: tmp) } catch {
+                    throw IngestError.output(path: dst.path, message: "cannot link or copy \(src.path) here: \(error.localizedDescription)")
+                }
+                try IngestJournal.fsync(tmp)
+            }
+        case .bytes(let data):
+            do { try data.write(to: tmp) } catch {
+                throw IngestError.output(path: dst.path, message: "cannot write: \(error.localizedDescription)")
+            }
+            try IngestJournal.fsync(tmp)
+        }
+    }
+
+    /// Renames every staged file into place, keeping a link to each file replaced, so that a
+    /// failure can put everything back (and remove what was staged).
+    private func commit(_ staged: [(Item, URL)]) throws {
         var done: [(dst: URL, backup: URL?)] = []
         func rollBack() {
             for (dst, backup) in done.reversed() {
                 if let backup { rename(backup.path, dst.path) } else { unlink(dst.path) }
             }
-            unstage()
+            for (_, tmp) in staged { unlink(tmp.path) }
         }
         for (item, tmp) in staged {
             let dst = url.appendingPathComponent(item.name)
@@ -199,6 +214,5 @@ struct MergeOutput {
             done.append((dst, backup))
         }
         for (_, backup) in done { if let backup { unlink(backup.path) } }
-        for n in removals { unlink(url.appendingPathComponent(n).path) }
     }
 }

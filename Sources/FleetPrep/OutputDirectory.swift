@@ -1,5 +1,6 @@
 import FleetShards
 import Foundation
+import Synchronization
 
 /// The rules for touching an ingest's `--out` (docs/ingest.md, "The output directory"):
 ///
@@ -71,7 +72,7 @@ struct OutputDirectory {
         if [manifestName, errorsName].contains(where: { name == $0 || name == "." + $0 + ".tmp" }) { return true }
         var base = Substring(name)
         if base.hasPrefix("."), base.hasSuffix(".tmp") { base = base.dropFirst().dropLast(4) }
-        return base.hasSuffix("." + shardExtension) && IngestRun.isShardName(String(base), prefix: prefix)
+        return base.hasSuffix("." + shardExtension) && DatasetNames.isShard(String(base), prefix: prefix)
     }
 
     /// Refuses a file with one of the names the run writes that the dataset does not name.
@@ -90,13 +91,14 @@ struct OutputDirectory {
 
 /// An exclusive `flock` on a file, held until `release()` (or the process ends). The holder's pid
 /// is written into the file, so that a second run can name it.
-final class OutputLock: @unchecked Sendable {
-    private var fd: Int32
+final class OutputLock: Sendable {
+    /// The lock file's descriptor (-1 once released).
+    private let descriptor: Mutex<Int32>
 
     /// Takes the lock at `file`, or throws naming the pid that holds it.
     init(file: URL, directory: String) throws {
         try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let fd = open(file.path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             throw IngestError.output(path: directory, message: "cannot create the lock file \(file.path): \(String(cString: strerror(errno)))")
         }
@@ -105,7 +107,6 @@ final class OutputLock: @unchecked Sendable {
             var buf = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buf, buf.count, 0)
             close(fd)
-            fd = -1
             let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
             if why == EWOULDBLOCK {
                 throw IngestError.output(path: directory, message: "is in use by another fleetprep ingest or merge (pid \(holder)); wait for it to finish, or use another --out")
@@ -115,13 +116,16 @@ final class OutputLock: @unchecked Sendable {
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        descriptor = Mutex(fd)
     }
 
     func release() {
-        guard fd >= 0 else { return }
-        _ = flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
+        descriptor.withLock { fd in
+            guard fd >= 0 else { return }
+            _ = flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
     }
 
     deinit { release() }

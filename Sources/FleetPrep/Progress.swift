@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Counters of an ingest run, shared by its workers.
 public struct IngestCounters: Sendable, Codable, Equatable {
@@ -39,13 +40,16 @@ public enum ProgressStyle: Sendable {
 /// again at each redraw, so a resize — `SIGWINCH` — shows at the next one; the reporter installs
 /// no signal handler), dropping the least useful fields first. The ETA is based on samples (the
 /// frames still to decode), not on clips.
-public final class ProgressReporter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var counters = IngestCounters()
+public final class ProgressReporter: Sendable {
+    /// The counters and when (and what) was last drawn, under one lock.
+    private struct State {
+        var counters = IngestCounters()
+        var lastDraw: UInt64 = 0
+        var lastLine: IngestCounters?
+    }
+    private let state = Mutex(State())
     private let style: ProgressStyle
     private let start = DispatchTime.now().uptimeNanoseconds
-    private var lastDraw: UInt64 = 0
-    private var lastLine: IngestCounters?
     private let output: FileHandle
     private let fixedWidth: Int?
 
@@ -58,35 +62,35 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// Applies `change` to the counters and redraws if it is time to.
     public func update(_ change: (inout IngestCounters) -> Void) {
-        lock.lock()
-        change(&counters)
         let now = DispatchTime.now().uptimeNanoseconds
-        var line: String? = nil
-        switch style {
-        case .quiet: break
-        case .bar:
-            if now - lastDraw > 100_000_000 { lastDraw = now; line = "\r" + render(now, width: columns()) + "\u{1B}[K" }
-        case .lines(let interval):
-            if Double(now - lastDraw) / 1e9 >= interval, hasNews {
-                lastDraw = now
-                lastLine = counters
-                line = render(now, width: nil) + "\n"
+        let line = state.withLock { s -> String? in
+            change(&s.counters)
+            switch style {
+            case .quiet: return nil
+            case .bar:
+                guard now - s.lastDraw > 100_000_000 else { return nil }
+                s.lastDraw = now
+                return "\r" + render(s.counters, now, width: columns()) + "\u{1B}[K"
+            case .lines(let interval):
+                guard Double(now - s.lastDraw) / 1e9 >= interval, Self.hasNews(s) else { return nil }
+                s.lastDraw = now
+                s.lastLine = s.counters
+                return render(s.counters, now, width: nil) + "\n"
             }
         }
-        lock.unlock()
         if let line { output.write(Data(line.utf8)) }
     }
 
     /// Something happened since the last plain line (and anything at all: no line of zeros).
-    private var hasNews: Bool {
-        let c = counters
+    private static func hasNews(_ s: State) -> Bool {
+        let c = s.counters
         guard c.framesDecoded > 0 || c.clipsDone + c.clipsFailed > 0 || c.samplesWritten > 0 else { return false }
-        return lastLine.map { $0.framesDecoded != c.framesDecoded || $0.clipsDone != c.clipsDone
+        return s.lastLine.map { $0.framesDecoded != c.framesDecoded || $0.clipsDone != c.clipsDone
             || $0.clipsFailed != c.clipsFailed || $0.samplesWritten != c.samplesWritten } ?? true
     }
 
     /// The counters so far.
-    public var snapshot: IngestCounters { lock.lock(); defer { lock.unlock() }; return counters }
+    public var snapshot: IngestCounters { state.withLock { $0.counters } }
 
     /// Seconds since the reporter was made.
     public var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
@@ -94,9 +98,7 @@ public final class ProgressReporter: @unchecked Sendable {
     /// Ends the live bar (a final newline) so that later output starts on a fresh line.
     public func finish() {
         if case .bar = style {
-            lock.lock()
-            let line = "\r" + render(DispatchTime.now().uptimeNanoseconds, width: columns()) + "\u{1B}[K\n"
-            lock.unlock()
+            let line = "\r" + render(snapshot, DispatchTime.now().uptimeNanoseconds, width: columns()) + "\u{1B}[K\n"
             output.write(Data(line.utf8))
         }
     }
@@ -118,9 +120,11 @@ public final class ProgressReporter: @unchecked Sendable {
         return max(0, total - Double(c.samplesWritten)) / (Double(c.samplesWritten) / seconds)
     }
 
-    /// The progress line; with `width`, the bar and the fields that fit in `width - 1` columns.
-    func render(_ now: UInt64, width: Int?) -> String {
-        let c = counters
+    /// The progress line of the counters so far (see `render(_:_:width:)`).
+    func render(_ now: UInt64, width: Int?) -> String { render(snapshot, now, width: width) }
+
+    /// The progress line of `c`; with `width`, the bar and the fields that fit in `width - 1` columns.
+    func render(_ c: IngestCounters, _ now: UInt64, width: Int?) -> String {
         let secs = max(Double(now - start) / 1e9, 1e-9)
         let fps = Double(c.framesDecoded) / secs
         let done = c.clipsDone + c.clipsFailed

@@ -1,8 +1,13 @@
 import Foundation
+import Synchronization
 
 /// A reusable, page-aligned byte buffer holding one sample's tensor while it travels from the
 /// transform kernels to the shard writer. Buffers come from a `RecordBufferPool` and go back to
 /// it when the writer is done, so the hot path allocates nothing per sample.
+///
+/// `@unchecked Sendable` without a lock: a buffer has one owner at a time (the pool's free list,
+/// under its lock; then the worker that fills it; then the output it is handed to, which writes
+/// it and gives it back), so `count` and the bytes are never touched by two threads at once.
 final class RecordBuffer: @unchecked Sendable {
     let capacity: Int
     /// Bytes of the current sample (≤ capacity).
@@ -26,33 +31,24 @@ final class RecordBuffer: @unchecked Sendable {
     }
 }
 
-/// A free list of `RecordBuffer`s. How many exist at once is bounded by the pipeline (window ×
-/// queue capacity + workers), not by the pool: the pool only recycles them.
-final class RecordBufferPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var free: [RecordBuffer] = []
-    private(set) var created = 0
+/// A free list of `RecordBuffer`s. How many exist at once is bounded by the engine (`--inflight`,
+/// through `InflightGate`, plus one per worker), not by the pool: the pool only recycles them.
+final class RecordBufferPool: Sendable {
+    private let free = Mutex<[RecordBuffer]>([])
 
     /// A buffer of at least `bytes` capacity with `count == bytes`.
     func take(bytes: Int) -> RecordBuffer {
-        lock.lock()
-        if let i = free.lastIndex(where: { $0.capacity >= bytes }) {
-            let b = free.remove(at: i)
-            lock.unlock()
-            b.count = bytes
-            return b
+        let reused = free.withLock { free -> RecordBuffer? in
+            guard let i = free.lastIndex(where: { $0.capacity >= bytes }) else { return nil }
+            return free.remove(at: i)
         }
-        created += 1
-        lock.unlock()
-        let b = RecordBuffer(capacity: bytes)
+        let b = reused ?? RecordBuffer(capacity: bytes)
         b.count = bytes
         return b
     }
 
     /// Returns a buffer for reuse; keeps at most `limit` idle buffers.
     func give(_ b: RecordBuffer, limit: Int = 4096) {
-        lock.lock()
-        if free.count < limit { free.append(b) }
-        lock.unlock()
+        free.withLock { free in if free.count < limit { free.append(b) } }
     }
 }

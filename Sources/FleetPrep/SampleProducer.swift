@@ -82,7 +82,7 @@ final class CameraStream {
                 guard frame.index >= local else { return false }
                 guard frame.index == local else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
-                                      message: "frame \(local) was not delivered (next was \(frame.index))", samplesKept: 0)
+                                      message: "frame \(local) was not delivered (next was \(frame.index))")
                 }
                 try transform(frame, into: out)
                 if (uses[index] ?? 0) > 1, let r = decoder.retainCurrentFrame(frame) { held = (index, r) }
@@ -90,7 +90,7 @@ final class CameraStream {
             }
             guard let got else {
                 throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
-                                  message: "the video ended before frame \(local)", samplesKept: 0)
+                                  message: "the video ended before frame \(local)")
             }
             framesDecoded += 1
             if got { return }
@@ -113,8 +113,7 @@ final class CameraStream {
                 // YUV kernels do not know): the kernel ignores it, so it cannot fail the clip.
                 guard let matrix = format.isRGB ? ColourMatrix.bt601 : config.transform.matrix ?? FrameSourceBridge.matrix(info.matrix) else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,
-                                      message: "unsupported colour matrix \(info.colorSpace); pass --matrix bt601, bt709 or bt2020 to convert it as one of those",
-                                      samplesKept: 0)
+                                      message: "unsupported colour matrix \(info.colorSpace); pass --matrix bt601, bt709 or bt2020 to convert it as one of those")
                 }
                 let t = try FrameTransformer(config: config.transform, sourceWidth: frame.width, sourceHeight: frame.height,
                                              sourceFormat: format,
@@ -122,8 +121,7 @@ final class CameraStream {
                                              streamRange: FrameSourceBridge.range(colorRange: info.colorRange, fullRangeFormat: full))
                 guard t.outputShape == plan.cameraShape else {
                     throw ClipFailure(clip: plan.item.key, path: path, stage: .transform,
-                                      message: "frames are \(frame.width)x\(frame.height), which gives a \(t.outputShape) tensor; the stream header (\(info.width)x\(info.height)) gave \(plan.cameraShape)",
-                                      samplesKept: 0)
+                                      message: "frames are \(frame.width)x\(frame.height), which gives a \(t.outputShape) tensor; the stream header (\(info.width)x\(info.height)) gave \(plan.cameraShape)")
                 }
                 transformer = t
             }

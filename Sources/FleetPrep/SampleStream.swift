@@ -1,9 +1,10 @@
 import FleetShards
 import Foundation
+import Synchronization
 
 /// One training sample delivered online by `SampleStream`: every camera's tensor in one
 /// buffer (`[camera, …]`), the label vector and mask, and timestamps.
-public final class StreamSample: @unchecked Sendable {
+public final class StreamSample: Sendable {
     /// `<clip>-<master frame index>`, as in shards.
     public let key: String
     /// dtype, shape `[camera, C, H, W]` or `[camera, H, W, C]`, layout.
@@ -114,17 +115,20 @@ public struct SampleStream: AsyncSequence, Sendable {
 }
 
 /// The failures of a stream's latest run, shared by its copies.
-final class FailureLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [ClipFailure] = []
-    var list: [ClipFailure] { lock.lock(); defer { lock.unlock() }; return items }
-    func reset() { lock.lock(); items = []; lock.unlock() }
-    func append(_ f: [ClipFailure]) { lock.lock(); items += f; lock.unlock() }
+final class FailureLog: Sendable {
+    private let items = Mutex<[ClipFailure]>([])
+    var list: [ClipFailure] { items.withLock { $0 } }
+    func reset() { items.withLock { $0 = [] } }
+    func append(_ f: [ClipFailure]) { items.withLock { $0 += f } }
 }
 
 /// Backpressure between the engine and the stream's consumer: at most `capacity` samples yielded
 /// and not yet taken. The engine's threads hold this and the continuation, never the iterator, so
 /// a consumer that goes away releases the stream and `terminate()` runs.
+///
+/// `@unchecked Sendable`: `lock` (an NSCondition: the engine's threads wait on it while the
+/// consumer is behind) guards `waiting`, `terminated`, `engine` and `output`; the rest is
+/// immutable (the continuation and the failure log are safe from any thread).
 final class StreamChannel: @unchecked Sendable {
     private let lock = NSCondition()
     private var waiting = 0
@@ -163,10 +167,9 @@ final class StreamChannel: @unchecked Sendable {
         let inputs = try IngestInputs(config: cfg)
         let items = cfg.worker.share(of: inputs.items)
         failures.append(inputs.failures)
-        let (engineConfig, _, prescanned) = IngestRun.shapeRule(cfg, inputs: inputs, items: items)
+        let plan = IngestPlan(config: cfg, inputs: inputs, items: items)
         let output = StreamOutput(budget: cfg.inflightBytes) { [self] in send($0) }
-        let engine = IngestEngine(items: items, config: engineConfig, schema: inputs.schema, sink: output,
-                                  progress: ProgressReporter(style: .quiet), resume: .init(), journal: nil, prescanned: prescanned)
+        let engine = IngestEngine(plan: plan, sink: output, progress: ProgressReporter(style: .quiet), resume: .init(), journal: nil)
         output.onConsumerGone = { [weak engine] in engine?.cancel() }   // the engine holds the output
         lock.lock()
         let stop = terminated

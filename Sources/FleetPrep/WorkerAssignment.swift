@@ -1,3 +1,5 @@
+import FleetShards
+
 /// Which share of the clips this process ingests when a batch is split over N workers.
 ///
 /// Clips are sorted by path and worker `index` takes every clip whose position `p` satisfies
@@ -78,15 +80,16 @@ public struct WorkerAssignment: Sendable, Hashable, Codable, CustomStringConvert
         items.enumerated().filter { $0.offset % count == index }.map(\.element)
     }
 
-    /// The shard-name prefix for this worker: "shard" alone, or "shard-w002of008".
-    public func shardPrefix(base: String = "shard") -> String {
-        count == 1 ? base : base + "-w" + pad(index) + "of" + pad(count)
+    /// What this worker adds to the names of its files: "" alone, or "-w002of008".
+    public var suffix: String { count == 1 ? "" : Self.suffix(index: index, count: count) }
+
+    /// "-wIIIofNNN" for worker `index` of `count`.
+    static func suffix(index: Int, count: Int) -> String {
+        "-w" + DatasetNames.padded(index, width: 3) + "of" + DatasetNames.padded(count, width: 3)
     }
 
-    private func pad(_ n: Int) -> String {
-        let s = String(n)
-        return s.count >= 3 ? s : String(repeating: "0", count: 3 - s.count) + s
-    }
+    /// The shard-name prefix for this worker: "shard" alone, or "shard-w002of008".
+    public func shardPrefix(base: String = "shard") -> String { base + suffix }
 
     public var description: String { "\(index)/\(count)" }
 }

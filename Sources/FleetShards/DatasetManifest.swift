@@ -94,7 +94,7 @@ public struct DatasetManifest: Sendable, Codable, Equatable {
         guard rename(tmp.path, url.path) == 0 else {
             throw ShardError(.io, file: url.path, "rename failed: \(String(cString: strerror(errno)))")
         }
-        DatasetWriter.syncDirectory(directory.path)
+        syncDirectory(directory.path)
     }
 
     /// Reads `index.json` from a dataset directory (or a manifest file's path).

@@ -2,6 +2,9 @@ import Foundation
 
 /// A read-only memory map of a whole file, unmapped when the object goes away. Record views
 /// handed out by readers point into it.
+///
+/// `@unchecked Sendable` without a lock: every property is set in `init` and never changed, and
+/// the map is read-only (`PROT_READ`), so any thread may read it.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let bytes: UnsafeRawBufferPointer
@@ -85,14 +88,6 @@ final class RawFile {
         guard r == bytes.count else { throw ShardError(.io, file: path, "write failed: \(String(cString: strerror(errno)))") }
     }
 
-    /// Cuts the file back to `length` bytes and continues writing there.
-    func truncate(to length: Int64) throws(ShardError) {
-        guard ftruncate(fd, off_t(length)) == 0, lseek(fd, off_t(length), SEEK_SET) == off_t(length) else {
-            throw ShardError(.io, file: path, "truncate failed: \(String(cString: strerror(errno)))")
-        }
-        offset = length
-    }
-
     func sync() throws(ShardError) {
         guard fsync(fd) == 0 else { throw ShardError(.io, file: path, "fsync failed: \(String(cString: strerror(errno)))") }
     }
@@ -109,3 +104,9 @@ struct ByteWriter {
 }
 
 func alignUp(_ v: Int64, _ a: Int64) -> Int64 { (v + a - 1) / a * a }
+
+/// Makes a rename in directory `path` durable (fsync of the directory; best effort).
+func syncDirectory(_ path: String) {
+    let fd = open(path, O_RDONLY)
+    if fd >= 0 { fsync(fd); close(fd) }
+}

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// One shard whose records were placed by a `ShardPacker`, written by any number of threads in any
 /// order: each `write` puts one record's bytes at its planned offset (`pwrite`) and keeps its index
@@ -9,7 +10,7 @@ import Foundation
 /// way every time), writes the index and header, computes the shard digest from the per-record
 /// digests (no pass re-reads the shard), fsyncs and renames the temporary file into place.
 /// Until then the shard lives under a temporary name (`.NAME.tmp`), so no reader sees part of it.
-public final class PlacedShard: @unchecked Sendable {
+public final class PlacedShard: Sendable {
     public let number: Int
     public let name: String
     public let format: ShardFormat
@@ -19,20 +20,18 @@ public final class PlacedShard: @unchecked Sendable {
     let temp: URL
     let final: URL
     private let fd: Int32
-    private let lock = NSLock()
-    /// Written records by slot (nil: not written yet). About 250 bytes a record: a shard's index
-    /// lives here until `finish`, the one thing that grows with records per shard.
-    private var records: [Written?] = []
-    private var written = 0
+    /// Written records by slot (nil: not written yet), and how many. About 250 bytes a record: a
+    /// shard's index lives here until `finish`, the one thing that grows with records per shard.
+    private let records = Mutex<(slots: [Written?], written: Int)>(([], 0))
 
-    struct Written {
+    struct Written: Sendable {
         var entry: NativeShard.Entry
         /// The segment's digest entry (12 bytes for crc32c, 32 for sha256), inline.
         var digest: SegmentEntry
     }
 
     /// Up to 32 bytes without a heap allocation.
-    struct SegmentEntry {
+    struct SegmentEntry: Sendable {
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var count: UInt8 = 0
 
@@ -65,60 +64,77 @@ public final class PlacedShard: @unchecked Sendable {
     deinit { close(fd) }
 
     /// Records written so far.
-    public var count: Int { lock.withLock { written } }
+    public var count: Int { records.withLock { $0.written } }
 
-    /// Writes `r` at `p` (from `ShardPacker.place` for this record). Safe from several threads.
-    public func write(_ r: SampleRecord, at p: ShardPlacement) throws(ShardError) {
-        guard p.shard == number else { throw ShardError(.invalidArgument, record: r.key, "placed in shard \(p.shard), not \(number)") }
-        guard r.tensor.byteCount == r.tensorBytes.count else {
-            throw ShardError(.invalidArgument, record: r.key, "tensor \(r.tensor.shape) \(r.tensor.dtype) needs \(r.tensor.byteCount) bytes, got \(r.tensorBytes.count)")
+    /// Writes `r` with the tensor bytes `tensorBytes` at `p` (from `ShardPacker.place` for this
+    /// record). See `write(_:tensorBytes:tensorCRC32C:at:)`.
+    public func write(_ r: SampleRecord, tensorBytes: UnsafeRawBufferPointer, tensorCRC32C: UInt32? = nil,
+                      at p: ShardPlacement) throws(ShardError) {
+        try write(RecordFraming(r, format: format, schema: schema), tensorBytes: tensorBytes, tensorCRC32C: tensorCRC32C, at: p)
+    }
+
+    /// Writes the record framed by `framing` with the tensor bytes `tensor` at `p` (from
+    /// `ShardPacker.place(framing)`). The bytes are read during the call only. `tensorCRC32C`:
+    /// `CRC32C.checksum(tensor)` when the caller has it (computed on a worker thread while the
+    /// bytes were in its cache); nil computes it here. A wrong value makes `verify` report the
+    /// record as damaged. Safe from several threads.
+    public func write(_ framing: RecordFraming, tensorBytes tensor: UnsafeRawBufferPointer, tensorCRC32C crc32c: UInt32? = nil,
+                      at p: ShardPlacement) throws(ShardError) {
+        let key = framing.key
+        guard p.shard == number else { throw ShardError(.invalidArgument, record: key, "placed in shard \(p.shard), not \(number)") }
+        guard framing.format == format else { throw ShardError(.invalidArgument, record: key, "framed as \(framing.format), not \(format)") }
+        guard framing.tensorBytes == tensor.count else {
+            throw ShardError(.invalidArgument, record: key, "tensor \(framing.tensor.shape) \(framing.tensor.dtype) needs \(framing.tensorBytes) bytes, got \(tensor.count)")
+        }
+        guard Int64(framing.length) == p.length else {
+            throw ShardError(.invalidArgument, record: key, "is \(framing.length) bytes; the layout plan placed \(p.length)")
         }
         // The tensor is read once for its CRC (by the producer, while it was in cache, or here);
         // the CRCs over the headers around it are combined with it, not computed over it again.
-        let tensorCRC = r.tensorCRC32C ?? CRC32C.checksum(r.tensorBytes)
-        let framing: RecordFraming
+        let tensorCRC = crc32c ?? CRC32C.checksum(tensor)
+        let tail: [UInt8]
         let crc: UInt32
         switch format {
         case .native:
-            framing = RecordFraming(r, format: .native, schema: schema)
-            crc = CRC32C.checksum(framing.tail, seed: tensorCRC)
+            tail = framing.tail(npyCRC: 0)
+            crc = CRC32C.checksum(tail, seed: tensorCRC)
         case .wds:
-            let npyCRC = CRC32C.combine(CRC32C.checksum(WebDatasetShard.npyHeader(r.tensor)), tensorCRC, lengthB: r.tensorBytes.count)
-            framing = RecordFraming(r, format: .wds, schema: schema, npyCRC: npyCRC)
+            let npyCRC = CRC32C.combine(CRC32C.checksum(WebDatasetShard.npyHeader(framing.tensor)), tensorCRC, lengthB: tensor.count)
+            tail = framing.tail(npyCRC: npyCRC)
             crc = npyCRC
         }
-        guard Int64(framing.length) == p.length else {
-            throw ShardError(.invalidArgument, record: r.key, "is \(framing.length) bytes; the layout plan placed \(p.length)")
-        }
-        // The record's segment digest, while its bytes are in this thread's cache.
-        let segment: [UInt8]
-        switch (digest, format) {
-        case (.crc32c, .native):
-            segment = ShardDigest.crcEntry(length: framing.length, crc: crc)   // the record CRC covers exactly its bytes
-        case (.crc32c, .wds):
-            let c = CRC32C.combine(CRC32C.checksum(framing.head), tensorCRC, lengthB: r.tensorBytes.count)
-            segment = ShardDigest.crcEntry(length: framing.length, crc: CRC32C.checksum(framing.tail, seed: c))
-        case (.sha256, _):
-            var h = SHA256()
-            framing.head.withUnsafeBytes { h.update(bufferPointer: $0) }
-            h.update(bufferPointer: r.tensorBytes)
-            framing.tail.withUnsafeBytes { h.update(bufferPointer: $0) }
-            segment = Array(h.finalize())
-        }
+        let segment = Self.segment(digest, format: format, head: framing.head, tensor: tensor, tensorCRC: tensorCRC,
+                                   tail: tail, recordCRC: crc, length: framing.length)
         let tensorAt = p.offset + Int64(framing.head.count)
         try pwriteAll(framing.head, at: p.offset)
-        try pwriteAll(r.tensorBytes, at: tensorAt)
-        try pwriteAll(framing.tail, at: tensorAt + Int64(r.tensorBytes.count))
-        let tail = framing.tail.count
-        let entry = NativeShard.Entry(key: r.key, offset: p.offset, length: p.length, crc32c: crc, tensor: r.tensor,
-                                      tensorBytes: r.tensorBytes.count, labels: r.labels.count,
-                                      annotationsBytes: r.annotations.utf8.count,
-                                      metadataBytes: format == .native ? tail - r.labels.count * 5 - r.annotations.utf8.count : 0)
+        try pwriteAll(tensor, at: tensorAt)
+        try pwriteAll(tail, at: tensorAt + Int64(tensor.count))
+        let entry = NativeShard.Entry(key: key, offset: p.offset, length: p.length, crc32c: crc, tensor: framing.tensor,
+                                      tensorBytes: tensor.count, labels: framing.labelCount,
+                                      annotationsBytes: framing.annotationsBytes, metadataBytes: framing.metadataBytes)
         let w = Written(entry: entry, digest: SegmentEntry(segment))
-        lock.withLock {
-            if records.count <= p.slot { records += [Written?](repeating: nil, count: max(p.slot + 1 - records.count, records.count)) }
-            if records[p.slot] == nil { written += 1 }
-            records[p.slot] = w
+        records.withLock { r in
+            if r.slots.count <= p.slot { r.slots += [Written?](repeating: nil, count: max(p.slot + 1 - r.slots.count, r.slots.count)) }
+            if r.slots[p.slot] == nil { r.written += 1 }
+            r.slots[p.slot] = w
+        }
+    }
+
+    /// A record's segment digest entry, while its bytes are in this thread's cache.
+    private static func segment(_ digest: SegmentDigestKind, format: ShardFormat, head: [UInt8], tensor: UnsafeRawBufferPointer,
+                                tensorCRC: UInt32, tail: [UInt8], recordCRC: UInt32, length: Int) -> [UInt8] {
+        switch (digest, format) {
+        case (.crc32c, .native):
+            return ShardDigest.crcEntry(length: length, crc: recordCRC)   // the record CRC covers exactly its bytes
+        case (.crc32c, .wds):
+            let c = CRC32C.combine(CRC32C.checksum(head), tensorCRC, lengthB: tensor.count)
+            return ShardDigest.crcEntry(length: length, crc: CRC32C.checksum(tail, seed: c))
+        case (.sha256, _):
+            var h = SHA256()
+            head.withUnsafeBytes { h.update(bufferPointer: $0) }
+            h.update(bufferPointer: tensor)
+            tail.withUnsafeBytes { h.update(bufferPointer: $0) }
+            return Array(h.finalize())
         }
     }
 
@@ -127,7 +143,7 @@ public final class PlacedShard: @unchecked Sendable {
     /// header, fsyncs and renames it into place. Returns nil (and removes the file) when no
     /// record is left.
     public func finish(slots: Int, dropping: Set<Int>) throws(ShardError) -> ShardInfo? {
-        let all = lock.withLock { () -> [Written?] in defer { records = [] }; return records }
+        let all = records.withLock { r -> [Written?] in defer { r.slots = [] }; return r.slots }
         var kept: [Written] = []
         kept.reserveCapacity(max(0, slots - dropping.count))
         for s in 0..<slots where !dropping.contains(s) {
@@ -178,7 +194,7 @@ public final class PlacedShard: @unchecked Sendable {
         guard rename(temp.path, final.path) == 0 else {
             throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
         }
-        DatasetWriter.syncDirectory(final.deletingLastPathComponent().path)
+        syncDirectory(final.deletingLastPathComponent().path)
         return ShardInfo(file: name, samples: kept.count, bytes: end, digest: ShardDigest.segments(digest, digests),
                          firstKey: kept.first!.entry.key, lastKey: kept.last!.entry.key)
     }

@@ -61,40 +61,32 @@ public struct TensorSpec: Sendable, Codable, Equatable {
     }
 }
 
-/// One sample to write. The tensor bytes are borrowed for the duration of `append` only.
-public struct SampleRecord {
+/// One sample's record, all but its tensor's bytes: writers are lent those for the call that
+/// writes the record (`PlacedShard.write(_:tensorBytes:tensorCRC32C:at:)`), so no record holds a
+/// pointer past the buffer it points into.
+public struct SampleRecord: Sendable {
     public var key: String
     public var tensor: TensorSpec
-    public var tensorBytes: UnsafeRawBufferPointer
     public var labels: [Float]
     public var mask: [UInt8]
     /// Annotation JSON text ("null" when none).
     public var annotations: String
     /// Source clip, cameras, timestamps...
     public var metadata: JSONValue
-    /// `CRC32C.checksum(tensorBytes)` when the producer already computed it (for example on a
-    /// worker thread, while the bytes are in its cache), so that the native writer does not
-    /// compute it again on its own thread; nil: the writer computes it. A wrong value makes
-    /// `verify` report the record as damaged.
-    public var tensorCRC32C: UInt32?
 
-    public init(key: String, tensor: TensorSpec, tensorBytes: UnsafeRawBufferPointer, labels: [Float], mask: [UInt8],
-                annotations: String, metadata: JSONValue, tensorCRC32C: UInt32? = nil) {
+    public init(key: String, tensor: TensorSpec, labels: [Float], mask: [UInt8], annotations: String, metadata: JSONValue) {
         self.key = key
         self.tensor = tensor
-        self.tensorBytes = tensorBytes
         self.labels = labels
         self.mask = mask
         self.annotations = annotations
         self.metadata = metadata
-        self.tensorCRC32C = tensorCRC32C
     }
 
-    /// Keys are `[A-Za-z0-9_-]{1,96}`: safe as file names, tar members and WebDataset keys
-    /// (which end at the first '.').
+    /// Keys are 1-96 characters of `DatasetNames.isKeyCharacter` (`[A-Za-z0-9_-]`).
     public static func isValidKey(_ key: String) -> Bool {
-        let u = Array(key.utf8)
+        let u = key.utf8
         guard !u.isEmpty, u.count <= 96 else { return false }
-        return u.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
+        return u.allSatisfy(DatasetNames.isKeyCharacter)
     }
 }

@@ -21,7 +21,8 @@ public enum SegmentDigestKind: String, Sendable, Codable, CaseIterable {
 ///   each sample's two tar members (headers, data and padding), then the end-of-archive blocks.
 ///   Every byte between segments must be zero. Each record's digest is computed by the thread
 ///   that writes it, so no pass re-reads a shard.
-/// - `sha256`: SHA-256 of the whole file (`DatasetWriter`, and manifests written before segments).
+/// - `sha256`: SHA-256 of the whole file (manifests written before segments; the tests' sequential
+///   writer).
 public enum ShardDigest {
 
     /// One segment's entry in a `kind` digest.
@@ -61,12 +62,25 @@ public enum ShardDigest {
     /// The digest of segments whose per-segment entries are `entries`, concatenated.
     static func segments(_ kind: SegmentDigestKind, _ entries: [UInt8]) -> ContentDigest { ContentDigest(scheme: kind.scheme, hex: hex(SHA256.hash(data: entries))) }
 
+    /// SHA-256 (hex) and size of a whole file (the `sha256` scheme).
+    static func sha256(of path: String) throws(ShardError) -> (String, Int64) {
+        let m = try MappedFile(path: path)
+        var h = SHA256()
+        var off = 0
+        while off < m.bytes.count {
+            let n = min(8 << 20, m.bytes.count - off)
+            h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: m.bytes[off..<(off + n)]))
+            off += n
+        }
+        return (hex(h.finalize()), Int64(m.bytes.count))
+    }
+
     /// Recomputes the digest of `file` in the scheme of `expected` (a `ShardInfo.digest`); returns
     /// it and the file's size. Throws when the shard cannot be parsed or, for segments, when a
     /// byte between segments is not zero.
     public static func compute(like expected: ContentDigest, file: URL) throws(ShardError) -> (digest: ContentDigest, size: Int64) {
         guard let kind = SegmentDigestKind.allCases.first(where: { $0.scheme == expected.scheme }) else {
-            let (hex, size) = try DatasetWriter.sha256(of: file.path)
+            let (hex, size) = try sha256(of: file.path)
             return (ContentDigest(scheme: .sha256, hex: hex), size)
         }
         let m = try MappedFile(path: file.path)

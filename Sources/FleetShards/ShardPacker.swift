@@ -52,20 +52,32 @@ public struct ShardPacker: Sendable {
     ///   record alone exceeds the budget.
     public mutating func place(_ r: SampleRecord) throws(ShardError) -> ShardPlacement {
         guard SampleRecord.isValidKey(r.key) else {
-            throw ShardError(.invalidArgument, record: r.key, "keys must be 1-96 characters of [A-Za-z0-9_-]")
+            throw ShardError(.invalidArgument, record: r.key, DatasetNames.keyRule)
         }
         guard r.labels.count == schema.width, r.mask.count == schema.width else {
             throw ShardError(.invalidArgument, record: r.key, "labels/mask have \(r.labels.count)/\(r.mask.count) values; the schema has \(schema.width)")
         }
-        let length = Int64(RecordFraming(r, format: format, schema: schema).length)
-        var fit = fitting(r, length: length)
+        return try place(RecordFraming(r, format: format, schema: schema))
+    }
+
+    /// Places the next record, framed by `framing` (in this packer's format and schema).
+    public mutating func place(_ f: RecordFraming) throws(ShardError) -> ShardPlacement {
+        guard SampleRecord.isValidKey(f.key) else {
+            throw ShardError(.invalidArgument, record: f.key, DatasetNames.keyRule)
+        }
+        guard f.format == format else { throw ShardError(.invalidArgument, record: f.key, "framed as \(f.format), not \(format)") }
+        guard f.labelCount == schema.width else {
+            throw ShardError(.invalidArgument, record: f.key, "has \(f.labelCount) label values; the schema has \(schema.width)")
+        }
+        let length = Int64(f.length)
+        var fit = fitting(f, length: length)
         if fit.size > budget.bytes && slots > 0 {
             seal()
-            fit = fitting(r, length: length)
+            fit = fitting(f, length: length)
         }
         guard fit.size <= budget.bytes else {
-            throw ShardError(.recordTooLarge, record: r.key,
-                             "needs \(fit.size) bytes in a shard (\(r.tensor.byteCount) of tensor) but the budget is \(budget.bytes) bytes (\(budget.target.name) × \(budget.fill))")
+            throw ShardError(.recordTooLarge, record: f.key,
+                             "needs \(fit.size) bytes in a shard (\(f.tensorBytes) of tensor) but the budget is \(budget.bytes) bytes (\(budget.target.name) × \(budget.fill))")
         }
         let p = ShardPlacement(shard: shard, slot: slots, offset: fit.offset, length: length)
         cursor = fit.offset + length
@@ -83,14 +95,14 @@ public struct ShardPacker: Sendable {
         indexBytes = emptyIndexBytes
     }
 
-    /// Offset, index-entry bytes and the shard's size if `r` were appended to the open shard.
-    private func fitting(_ r: SampleRecord, length: Int64) -> (offset: Int64, entryBytes: Int, size: Int64) {
+    /// Offset, index-entry bytes and the shard's size if record `f` were appended to the open shard.
+    private func fitting(_ f: RecordFraming, length: Int64) -> (offset: Int64, entryBytes: Int, size: Int64) {
         switch format {
         case .native:
             let offset = alignUp(cursor, Int64(alignment))
-            let e = NativeShard.Entry(key: r.key, offset: offset, length: length, crc32c: UInt32.max, tensor: r.tensor,
-                                      tensorBytes: r.tensor.byteCount, labels: r.labels.count,
-                                      annotationsBytes: r.annotations.utf8.count, metadataBytes: r.metadata.jsonText.utf8.count)
+            let e = NativeShard.Entry(key: f.key, offset: offset, length: length, crc32c: UInt32.max, tensor: f.tensor,
+                                      tensorBytes: f.tensorBytes, labels: f.labelCount,
+                                      annotationsBytes: f.annotationsBytes, metadataBytes: f.metadataBytes)
             let eBytes = NativeShard.entryBytes(e)
             return (offset, eBytes, offset + length + Int64(indexBytes + eBytes + 1))
         case .wds:

@@ -122,8 +122,9 @@ enum WebDatasetShard {
         }
     }
 
-    /// The .json member of a sample (its `json_crc32c` still "00000000": see `sealJSON`).
-    static func sampleJSON(_ r: SampleRecord, schema: LabelSchema, npyCRC: UInt32) -> [UInt8] {
+    /// The .json member of a sample (its `json_crc32c` still "00000000": see `sealJSON`), before
+    /// and after the decimal digits of its `npy_crc32c`, which the tensor's CRC gives.
+    static func sampleJSON(_ r: SampleRecord, schema: LabelSchema) -> (before: [UInt8], after: [UInt8]) {
         let labels = r.labels.map { v -> String in
             guard v.isFinite else { return "null" }
             return JSONValue.number(Double(v)).jsonText
@@ -131,62 +132,19 @@ enum WebDatasetShard {
         let ann = (try? JSONValue(parsing: r.annotations)) != nil ? r.annotations : JSONValue.string(r.annotations).jsonText
         let tensor = (try? NativeShard.encoder().encode(r.tensor)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
         let names = JSONValue.array(schema.names.map { .string($0) }).jsonText
-        let s = "{\"annotations\":\(ann),\"json_crc32c\":\"\(jsonCRCPlaceholder)\",\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":\(npyCRC),\"tensor\":\(tensor)}"
-        return Array(s.utf8)
+        let before = "{\"annotations\":\(ann),\"json_crc32c\":\"\(jsonCRCPlaceholder)\",\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":"
+        return (Array(before.utf8), Array(",\"tensor\":\(tensor)}".utf8))
+    }
+
+    /// The whole .json member of a sample with `npyCRC` (its `json_crc32c` still "00000000").
+    static func sampleJSON(_ r: SampleRecord, schema: LabelSchema, npyCRC: UInt32) -> [UInt8] {
+        let (before, after) = sampleJSON(r, schema: schema)
+        return before + Array(String(npyCRC).utf8) + after
     }
 }
 
-/// Writes one WebDataset tar shard.
-final class WebDatasetShardWriter: ShardFileWriter {
-    private let file: RawFile
-    private let schema: LabelSchema
-    private(set) var count = 0
-    var bytesWritten: Int64 { file.offset }
-
-    func truncate(toCount n: Int, offset: Int64) throws(ShardError) {
-        try file.truncate(to: offset)
-        count = n
-    }
-
-    init(path: String, schema: LabelSchema) throws(ShardError) {
-        file = try RawFile(creating: path)
-        self.schema = schema
-    }
-
-    func sizeIfAppended(_ r: SampleRecord) -> Int64 {
-        let npy = WebDatasetShard.npyHeader(r.tensor).count + r.tensorBytes.count
-        let json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: 0).count + 10
-        return file.offset + Int64(2 * WebDatasetShard.block + WebDatasetShard.padded(npy) + WebDatasetShard.padded(json) + 2 * WebDatasetShard.block)
-    }
-
-    func append(_ r: SampleRecord) throws(ShardError) {
-        let header = WebDatasetShard.npyHeader(r.tensor)
-        var crc = CRC32C.checksum(header)
-        crc = CRC32C.checksum(r.tensorBytes, seed: crc)
-        let npySize = header.count + r.tensorBytes.count
-        try file.write(WebDatasetShard.tarHeader(name: r.key + ".npy", size: npySize))
-        try file.write(header)
-        try file.write(r.tensorBytes)
-        try file.pad(to: Int64(WebDatasetShard.block))
-        var json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: crc)
-        WebDatasetShard.sealJSON(&json)
-        try file.write(WebDatasetShard.tarHeader(name: r.key + ".json", size: json.count))
-        try file.write(json)
-        try file.pad(to: Int64(WebDatasetShard.block))
-        count += 1
-    }
-
-    func finish() throws(ShardError) {
-        try file.write([UInt8](repeating: 0, count: 2 * WebDatasetShard.block))
-        try file.sync()
-        file.close()
-    }
-
-    func abandon() { file.close() }
-}
-
-/// Reads a WebDataset tar shard written by `WebDatasetShardWriter` (or any tar of .npy + .json
-/// pairs with the same keys).
+/// Reads a WebDataset tar shard written by `PlacedShard` (or any tar of .npy + .json pairs with
+/// the same keys).
 struct WebDatasetShardReader {
     struct Sample {
         var key: String

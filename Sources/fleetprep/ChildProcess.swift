@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// External commands for the benchmarks, started with `posix_spawn` and reaped with `wait4`, so
 /// that many can run side by side (one blocking thread per slot) and each one's CPU time is its own.
@@ -83,20 +84,21 @@ enum ChildProcess {
         var description: String { message }
     }
 
-    private final class Queue: @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [String]
-        private var next = 0
-        private(set) var failure: String?
-        private(set) var cpu = 0.0
+    private final class Queue: Sendable {
+        private let items: [String]
+        /// The next item, the first failure and the CPU seconds so far, under one lock.
+        private let state = Mutex<(next: Int, failure: String?, cpu: Double)>((0, nil, 0))
         init(_ items: [String]) { self.items = items }
+        var failure: String? { state.withLock { $0.failure } }
+        var cpu: Double { state.withLock { $0.cpu } }
         func take() -> String? {
-            lock.lock(); defer { lock.unlock() }
-            guard failure == nil, next < items.count else { return nil }
-            next += 1
-            return items[next - 1]
+            state.withLock { s in
+                guard s.failure == nil, s.next < items.count else { return nil }
+                s.next += 1
+                return items[s.next - 1]
+            }
         }
-        func add(cpu c: Double) { lock.lock(); cpu += c; lock.unlock() }
-        func fail(_ message: String) { lock.lock(); if failure == nil { failure = message }; lock.unlock() }
+        func add(cpu c: Double) { state.withLock { $0.cpu += c } }
+        func fail(_ message: String) { state.withLock { s in if s.failure == nil { s.failure = message } } }
     }
 }

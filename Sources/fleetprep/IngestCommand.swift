@@ -251,10 +251,14 @@ enum BundledSamples {
 }
 
 /// SIGINT/SIGTERM → a callback (once), instead of killing the process mid-shard.
+///
+/// `@unchecked Sendable` without a lock: `sources` is set in `init` and only read after (by
+/// `release`), and dispatch sources may be cancelled from any thread.
 final class SignalTrap: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
+    private let sources: [DispatchSourceSignal]
 
     init(_ handler: @escaping @Sendable () -> Void) {
+        var sources: [DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -265,6 +269,7 @@ final class SignalTrap: @unchecked Sendable {
             s.resume()
             sources.append(s)
         }
+        self.sources = sources
     }
 
     func release() {

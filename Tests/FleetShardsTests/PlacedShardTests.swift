@@ -8,8 +8,8 @@ import Testing
 /// the Python interop tests read with numpy); failed records are compacted out exactly; the
 /// segment digest is the documented one, recomputed here with coreutils' `sha256sum`.
 @Suite struct PlacedShardTests {
-    static func record(_ s: Sample, _ raw: UnsafeRawBufferPointer) -> SampleRecord {
-        SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
+    static func record(_ s: Sample) -> SampleRecord {
+        SampleRecord(key: s.key, tensor: s.tensor, labels: s.labels, mask: s.mask,
                      annotations: s.annotations, metadata: .object(["source": .string("test"), "i": .number(1)]))
     }
 
@@ -20,7 +20,7 @@ import Testing
         let b = try ShardBudget(target: MemoryTarget(parsing: "\(budget)"), fill: 1)
         var packer = try ShardPacker(format: format, budget: b, schema: schema)
         var placements: [ShardPlacement] = []
-        for s in samples { placements.append(try s.bytes.withUnsafeBytes { try packer.place(record(s, $0)) }) }
+        for s in samples { placements.append(try packer.place(record(s))) }
         let count = (placements.last?.shard ?? -1) + 1
         var files: [PlacedShard] = []
         for n in 0..<count {
@@ -35,7 +35,7 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: 4) { t in
             for i in stride(from: t, to: order2.count, by: 4) {
                 let s = samples[order2[i]], p = placements2[order2[i]]
-                do { try s.bytes.withUnsafeBytes { try files2[p.shard].write(record(s, $0), at: p) } } catch {
+                do { try s.bytes.withUnsafeBytes { try files2[p.shard].write(record(s), tensorBytes: $0, at: p) } } catch {
                     errors.mutate { $0.append("\(error)") }
                 }
             }

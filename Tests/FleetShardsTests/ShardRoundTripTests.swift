@@ -60,8 +60,9 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
     let w = try DatasetWriter(directory: dir, format: format, budget: b, schema: schema)
     for s in samples {
         try s.bytes.withUnsafeBytes { raw in
-            try w.append(SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
-                                      annotations: s.annotations, metadata: .object(["source": .string("test"), "i": .number(1)])))
+            try w.append(SampleRecord(key: s.key, tensor: s.tensor, labels: s.labels, mask: s.mask,
+                                      annotations: s.annotations, metadata: .object(["source": .string("test"), "i": .number(1)])),
+                         tensorBytes: raw)
         }
     }
     let shards = try w.finish()
@@ -105,7 +106,8 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         let error = #expect(throws: ShardError.self) {
             try bytes.withUnsafeBytes {
                 try w.append(SampleRecord(key: "huge-000001", tensor: TensorSpec(name: "frames", dtype: .u8, shape: [10000], layout: nil),
-                                          tensorBytes: $0, labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null))
+                                          labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null),
+                             tensorBytes: $0)
             }
         }
         #expect(error?.kind == .recordTooLarge)
@@ -121,8 +123,9 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         for key in ["../evil", "a.b", "", "x/y", String(repeating: "k", count: 97)] {
             #expect(throws: ShardError.self, "\(key)") {
                 try [UInt8(0)].withUnsafeBytes {
-                    try w.append(SampleRecord(key: key, tensor: TensorSpec(name: "f", dtype: .u8, shape: [1], layout: nil), tensorBytes: $0,
-                                              labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null))
+                    try w.append(SampleRecord(key: key, tensor: TensorSpec(name: "f", dtype: .u8, shape: [1], layout: nil),
+                                              labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null),
+                                 tensorBytes: $0)
                 }
             }
         }
@@ -217,8 +220,9 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             let w = try DatasetWriter(directory: dir, format: format, budget: budget, schema: schema, prefix: "p-\(format.rawValue)")
             for i in 0..<200 {
                 try bytes.withUnsafeBytes {
-                    try w.append(SampleRecord(key: "k-\(i)", tensor: spec, tensorBytes: $0, labels: [1, 2, 3], mask: [1, 1, 1],
-                                              annotations: "null", metadata: .object(["i": .number(Double(i))])))
+                    try w.append(SampleRecord(key: "k-\(i)", tensor: spec, labels: [1, 2, 3], mask: [1, 1, 1],
+                                              annotations: "null", metadata: .object(["i": .number(Double(i))])),
+                                 tensorBytes: $0)
                 }
             }
             let shards = try w.finish()
@@ -298,9 +302,9 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
                                   onShardFinished: { info in events.mutate { $0.append("finished \(info.file)") } })
         for s in samples {
             try s.bytes.withUnsafeBytes { raw in
-                try w.append(SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
-                                          annotations: s.annotations, metadata: .null,
-                                          tensorCRC32C: precomputedCRC ? CRC32C.softwareChecksum(raw) : nil))
+                try w.append(SampleRecord(key: s.key, tensor: s.tensor, labels: s.labels, mask: s.mask,
+                                          annotations: s.annotations, metadata: .null),
+                             tensorBytes: raw, tensorCRC32C: precomputedCRC ? CRC32C.softwareChecksum(raw) : nil)
             }
         }
         return (try w.finish(), events.get())
@@ -345,8 +349,9 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         do {
             for s in samples {
                 try s.bytes.withUnsafeBytes { raw in
-                    try w.append(SampleRecord(key: s.key, tensor: s.tensor, tensorBytes: raw, labels: s.labels, mask: s.mask,
-                                              annotations: s.annotations, metadata: .null))
+                    try w.append(SampleRecord(key: s.key, tensor: s.tensor, labels: s.labels, mask: s.mask,
+                                              annotations: s.annotations, metadata: .null),
+                                 tensorBytes: raw)
                 }
             }
             _ = try w.finish()

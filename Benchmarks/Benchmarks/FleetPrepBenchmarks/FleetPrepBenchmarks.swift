@@ -39,20 +39,24 @@ let benchmarks: @Sendable () -> Void = {
         } }
     }
 
-    Benchmark("shard write: 64 records of 8x3x240x320 f16 (native)", configuration: config) { benchmark in
+    // Ingest's writer: the layout plan places every record, then each is written in place.
+    Benchmark("shard write: 64 records of 8x3x240x320 f16 (native, placed)", configuration: config) { benchmark in
         let spec = TensorSpec(name: "frames", dtype: .f16, shape: [8, 3, 240, 320], layout: .chw)
         let bytes = [UInt8](repeating: 0x3C, count: spec.byteCount)
         let schema = LabelSchema(names: ["speed"], units: ["m/s"], kinds: [.continuous])
         for _ in benchmark.scaledIterations {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetprep-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
-            let w = try DatasetWriter(directory: dir, format: .native, budget: ShardBudget(target: MemoryTarget(parsing: "128MiB"), fill: 1), schema: schema)
+            var packer = try ShardPacker(format: .native, budget: ShardBudget(target: MemoryTarget(parsing: "128MiB"), fill: 1), schema: schema)
+            let shard = try PlacedShard(directory: dir, name: "shard-000000.fps", number: 0, format: .native, schema: schema, alignment: 4096)
             for i in 0..<64 {
                 try bytes.withUnsafeBytes {
-                    try w.append(SampleRecord(key: "k-\(i)", tensor: spec, tensorBytes: $0, labels: [1], mask: [1], annotations: "null", metadata: .null))
+                    let r = SampleRecord(key: "k-\(i)", tensor: spec, labels: [1], mask: [1], annotations: "null", metadata: .null)
+                    try shard.write(r, tensorBytes: $0, at: try packer.place(r))
                 }
             }
-            FleetBench.blackHole(try w.finish())
+            FleetBench.blackHole(try shard.finish(slots: 64, dropping: []))
         }
     }
 

@@ -1,75 +1,15 @@
-import Crypto
+@testable import FleetShards
 import Foundation
 
-/// Shard formats.
-public enum ShardFormat: String, Sendable, Codable, CaseIterable {
-    /// FleetPrep's aligned, indexed, checksummed format (docs/shard-format.md), extension `.fps`.
-    case native
-    /// WebDataset: a tar of `<key>.npy` + `<key>.json` per sample, extension `.tar`.
-    case wds
-
-    public var fileExtension: String { self == .native ? NativeShard.fileExtension : WebDatasetShard.fileExtension }
-}
-
-/// A finished shard.
-public struct ShardInfo: Sendable, Codable, Equatable {
-    /// File name, relative to the dataset directory.
-    public var file: String
-    public var samples: Int
-    public var bytes: Int64
-    /// `SCHEME:HEX` in index.json (see `ShardDigest`): `sha256-segments:…` or
-    /// `crc32c-segments:…` from ingest, `sha256:…` (the whole file) from `DatasetWriter`.
-    public var digest: ContentDigest
-    public var firstKey: String
-    public var lastKey: String
-
-    public init(file: String, samples: Int, bytes: Int64, digest: ContentDigest, firstKey: String, lastKey: String) {
-        self.file = file
-        self.samples = samples
-        self.bytes = bytes
-        self.digest = digest
-        self.firstKey = firstKey
-        self.lastKey = lastKey
-    }
-
-    enum CodingKeys: String, CodingKey { case file, samples, bytes, digest, sha256, firstKey, lastKey }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        file = try c.decode(String.self, forKey: .file)
-        samples = try c.decode(Int.self, forKey: .samples)
-        bytes = try c.decode(Int64.self, forKey: .bytes)
-        firstKey = try c.decode(String.self, forKey: .firstKey)
-        lastKey = try c.decode(String.self, forKey: .lastKey)
-        // Manifests from before segment digests carry a plain "sha256" of the whole file.
-        if let d = try c.decodeIfPresent(ContentDigest.self, forKey: .digest) { digest = d }
-        else {
-            let hex = try c.decode(String.self, forKey: .sha256)
-            guard let d = ContentDigest(parsing: ContentDigest.Scheme.sha256.rawValue + ":" + hex) else {
-                throw DecodingError.dataCorruptedError(forKey: .sha256, in: c, debugDescription: "\"\(hex)\" is not a SHA-256")
-            }
-            digest = d
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(file, forKey: .file)
-        try c.encode(samples, forKey: .samples)
-        try c.encode(bytes, forKey: .bytes)
-        try c.encode(digest, forKey: .digest)
-        try c.encode(firstKey, forKey: .firstKey)
-        try c.encode(lastKey, forKey: .lastKey)
-    }
-}
+// The sequential shard writer: one thread appends records to one open shard at a time. Ingest
+// writes with `ShardPacker` + `PlacedShard`; this writer is kept for the tests only, as an
+// independently written oracle those must agree with byte for byte (PlacedShardTests) and as a
+// quick way to make datasets for the reader tests.
 
 protocol ShardFileWriter: AnyObject {
     var count: Int { get }
-    var bytesWritten: Int64 { get }
-    /// Drops the records after the first `count`, whose data ended at `offset`.
-    func truncate(toCount count: Int, offset: Int64) throws(ShardError)
     func sizeIfAppended(_ r: SampleRecord) -> Int64
-    func append(_ r: SampleRecord) throws(ShardError)
+    func append(_ r: SampleRecord, tensorBytes: UnsafeRawBufferPointer, tensorCRC32C: UInt32?) throws(ShardError)
     func finish() throws(ShardError)
     func abandon()
 }
@@ -134,18 +74,18 @@ public final class DatasetWriter {
 
     /// Name of shard `index`.
     public func shardName(_ index: Int) -> String {
-        let n = String(index)
-        return prefix + "-" + String(repeating: "0", count: max(0, 6 - n.count)) + n + "." + format.fileExtension
+        DatasetNames.shard(prefix: prefix, number: index, format: format)
     }
 
     /// Appends a sample, closing the open shard first if the sample would push it over budget.
-    public func append(_ record: SampleRecord) throws(ShardError) {
+    /// `tensorBytes` are read during the call only; `tensorCRC32C` as in `PlacedShard.write`.
+    public func append(_ record: SampleRecord, tensorBytes: UnsafeRawBufferPointer, tensorCRC32C: UInt32? = nil) throws(ShardError) {
         if let e = pendingError() { throw e }
         guard SampleRecord.isValidKey(record.key) else {
-            throw ShardError(.invalidArgument, record: record.key, "keys must be 1-96 characters of [A-Za-z0-9_-]")
+            throw ShardError(.invalidArgument, record: record.key, DatasetNames.keyRule)
         }
-        guard record.tensor.byteCount == record.tensorBytes.count else {
-            throw ShardError(.invalidArgument, record: record.key, "tensor \(record.tensor.shape) \(record.tensor.dtype) needs \(record.tensor.byteCount) bytes, got \(record.tensorBytes.count)")
+        guard record.tensor.byteCount == tensorBytes.count else {
+            throw ShardError(.invalidArgument, record: record.key, "tensor \(record.tensor.shape) \(record.tensor.dtype) needs \(record.tensor.byteCount) bytes, got \(tensorBytes.count)")
         }
         guard record.labels.count == schema.width, record.mask.count == schema.width else {
             throw ShardError(.invalidArgument, record: record.key, "labels/mask have \(record.labels.count)/\(record.mask.count) values; the schema has \(schema.width)")
@@ -163,39 +103,11 @@ public final class DatasetWriter {
         let size = sized!
         if size > budget.bytes {
             throw ShardError(.recordTooLarge, record: record.key,
-                             "needs \(size) bytes in a shard (\(record.tensorBytes.count) of tensor) but the budget is \(budget.bytes) bytes (\(budget.target.name) × \(budget.fill))")
+                             "needs \(size) bytes in a shard (\(tensorBytes.count) of tensor) but the budget is \(budget.bytes) bytes (\(budget.target.name) × \(budget.fill))")
         }
-        try c.writer.append(record)
+        try c.writer.append(record, tensorBytes: tensorBytes, tensorCRC32C: tensorCRC32C)
         current!.last = record.key
         if c.writer.count == 1 { current!.first = record.key }
-    }
-
-    /// A point in the sample stream that `rollback(to:)` can return to.
-    public struct Mark: Sendable, Equatable {
-        let shardIndex: Int
-        let count: Int
-        let offset: Int64
-    }
-
-    /// The current position: the open shard and how much of it is written.
-    public func mark() -> Mark {
-        guard let c = current else { return Mark(shardIndex: nextIndex, count: 0, offset: 0) }
-        return Mark(shardIndex: nextIndex - 1, count: c.writer.count, offset: c.writer.bytesWritten)
-    }
-
-    /// Removes the samples appended since `mark`, if they are all still in the open shard (none
-    /// was finished since). Returns false, changing nothing, when a shard was finished since.
-    public func rollback(to mark: Mark) throws(ShardError) -> Bool {
-        guard let c = current else { return mark.shardIndex == nextIndex && mark.count == 0 }
-        if mark.shardIndex == nextIndex - 1 {
-            try c.writer.truncate(toCount: mark.count, offset: mark.offset)
-            if mark.count == 0 { current!.first = ""; current!.last = "" }
-            return true
-        }
-        if mark.shardIndex == nextIndex && mark.count == 0 && c.writer.count == 0 { return true }
-        // The mark was taken before the open shard started (a shard boundary came after it):
-        // the samples in this shard can go, but those in the finished shard stay.
-        return false
     }
 
     /// Closes the open shard (if it holds samples) and returns every shard this writer finished.
@@ -248,11 +160,11 @@ public final class DatasetWriter {
         let (temp, final, samples, first, last) = (c.temp, c.final, c.writer.count, c.first, c.last)
         let directory = self.directory
         let finishShard = { [self] () throws(ShardError) in
-            let (digest, size) = try Self.sha256(of: temp.path)
+            let (digest, size) = try ShardDigest.sha256(of: temp.path)
             guard rename(temp.path, final.path) == 0 else {
                 throw ShardError(.io, file: final.path, "rename failed: \(String(cString: strerror(errno)))")
             }
-            Self.syncDirectory(directory.path)
+            syncDirectory(directory.path)
             let info = ShardInfo(file: final.lastPathComponent, samples: samples, bytes: size, digest: ContentDigest(scheme: .sha256, hex: digest),
                                  firstKey: first, lastKey: last)
             lock.withLock { finished.append(info) }
@@ -274,28 +186,136 @@ public final class DatasetWriter {
         }
         finisher.async { job.run() }
     }
-
-    /// SHA-256 (hex) and size of a file.
-    public static func sha256(of path: String) throws(ShardError) -> (String, Int64) {
-        let m = try MappedFile(path: path)
-        var h = SHA256()
-        var off = 0
-        while off < m.bytes.count {
-            let n = min(8 << 20, m.bytes.count - off)
-            h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: m.bytes[off..<(off + n)]))
-            off += n
-        }
-        let hex = h.finalize().map { String(format: "%02x", $0) }.joined()
-        return (hex, Int64(m.bytes.count))
-    }
-
-    static func syncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-    }
 }
 
 /// A closure handed to the finishing queue (see `DatasetWriter.closeCurrent`).
 private struct UncheckedJob: @unchecked Sendable {
     let run: () -> Void
+}
+
+/// Writes one native shard (to a temporary path; `DatasetWriter` renames it).
+final class NativeShardWriter: ShardFileWriter {
+    private let file: RawFile
+    private let alignment: Int64
+    private let schema: LabelSchema
+    private var entries: [NativeShard.Entry] = []
+    private var indexBytes: Int
+
+    init(path: String, alignment: Int, schema: LabelSchema) throws(ShardError) {
+        file = try RawFile(creating: path)
+        self.alignment = Int64(alignment)
+        self.schema = schema
+        let empty = (try? NativeShard.encoder().encode(NativeShard.Index(schema: schema, records: []))) ?? Data()
+        indexBytes = empty.count
+        try file.write([UInt8](repeating: 0, count: NativeShard.headerSize))
+    }
+
+    var count: Int { entries.count }
+
+    private func parts(_ r: SampleRecord) -> (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]) {
+        var lb = [UInt8]()
+        lb.reserveCapacity(r.labels.count * 5)
+        for v in r.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { lb += $0 } }
+        lb += r.mask
+        return (lb, Array(r.annotations.utf8), Array(r.metadata.jsonText.utf8))
+    }
+
+    private func entry(_ r: SampleRecord, at offset: Int64, parts p: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]), crc: UInt32) -> NativeShard.Entry {
+        NativeShard.Entry(key: r.key, offset: offset,
+                          length: Int64(r.tensor.byteCount + p.labels.count + p.annotations.count + p.metadata.count),
+                          crc32c: crc, tensor: r.tensor, tensorBytes: r.tensor.byteCount, labels: r.labels.count,
+                          annotationsBytes: p.annotations.count, metadataBytes: p.metadata.count)
+    }
+
+    /// The encoded parts of the record last sized, so that `append` after `sizeIfAppended` (the
+    /// writer's usual pair of calls) encodes its labels and metadata once.
+    private var sized: (key: String, at: Int64, parts: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]), size: Int64)?
+
+    func sizeIfAppended(_ r: SampleRecord) -> Int64 {
+        let offset = alignUp(max(file.offset, Int64(NativeShard.headerSize)), alignment)
+        if let s = sized, s.key == r.key, s.at == file.offset { return s.size }
+        let p = parts(r)
+        let e = entry(r, at: offset, parts: p, crc: UInt32.max)
+        let eBytes = NativeShard.entryBytes(e)
+        let size = offset + e.length + Int64(indexBytes + eBytes + 1)
+        sized = (r.key, file.offset, p, size)
+        return size
+    }
+
+    func append(_ r: SampleRecord, tensorBytes: UnsafeRawBufferPointer, tensorCRC32C: UInt32?) throws(ShardError) {
+        let p: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8])
+        if let s = sized, s.key == r.key, s.at == file.offset { p = s.parts } else { p = parts(r) }
+        sized = nil
+        try file.pad(to: alignment)
+        let offset = file.offset
+        var crc = tensorCRC32C ?? CRC32C.checksum(tensorBytes)
+        crc = CRC32C.checksum(p.labels, seed: crc)
+        crc = CRC32C.checksum(p.annotations, seed: crc)
+        crc = CRC32C.checksum(p.metadata, seed: crc)
+        try file.write(tensorBytes)
+        try file.write(p.labels)
+        try file.write(p.annotations)
+        try file.write(p.metadata)
+        let e = entry(r, at: offset, parts: p, crc: crc)
+        indexBytes += NativeShard.entryBytes(e) + (entries.isEmpty ? 0 : 1)
+        entries.append(e)
+    }
+
+    func finish() throws(ShardError) {
+        let index: Data
+        do { index = Data(try NativeShard.indexBytes(schema: schema, entries: entries)) } catch {
+            throw ShardError(.io, file: file.path, "cannot encode the index: \(error)")
+        }
+        let indexOffset = file.offset
+        let ib = [UInt8](index)
+        try file.write(ib)
+        try file.pwrite(NativeShard.header(count: entries.count, alignment: Int(alignment), indexOffset: indexOffset, index: ib), at: 0)
+        try file.sync()
+        file.close()
+    }
+
+    func abandon() { file.close() }
+}
+
+/// Writes one WebDataset tar shard.
+final class WebDatasetShardWriter: ShardFileWriter {
+    private let file: RawFile
+    private let schema: LabelSchema
+    private(set) var count = 0
+
+    init(path: String, schema: LabelSchema) throws(ShardError) {
+        file = try RawFile(creating: path)
+        self.schema = schema
+    }
+
+    func sizeIfAppended(_ r: SampleRecord) -> Int64 {
+        let npy = WebDatasetShard.npyHeader(r.tensor).count + r.tensor.byteCount
+        let json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: 0).count + 10
+        return file.offset + Int64(2 * WebDatasetShard.block + WebDatasetShard.padded(npy) + WebDatasetShard.padded(json) + 2 * WebDatasetShard.block)
+    }
+
+    func append(_ r: SampleRecord, tensorBytes: UnsafeRawBufferPointer, tensorCRC32C: UInt32?) throws(ShardError) {
+        let header = WebDatasetShard.npyHeader(r.tensor)
+        var crc = CRC32C.checksum(header)
+        crc = CRC32C.checksum(tensorBytes, seed: crc)
+        let npySize = header.count + tensorBytes.count
+        try file.write(WebDatasetShard.tarHeader(name: r.key + ".npy", size: npySize))
+        try file.write(header)
+        try file.write(tensorBytes)
+        try file.pad(to: Int64(WebDatasetShard.block))
+        var json = WebDatasetShard.sampleJSON(r, schema: schema, npyCRC: crc)
+        WebDatasetShard.sealJSON(&json)
+        try file.write(WebDatasetShard.tarHeader(name: r.key + ".json", size: json.count))
+        try file.write(json)
+        try file.pad(to: Int64(WebDatasetShard.block))
+        count += 1
+    }
+
+    func finish() throws(ShardError) {
+        try file.write([UInt8](repeating: 0, count: 2 * WebDatasetShard.block))
+        try file.sync()
+        file.close()
+    }
+
+    func abandon() { file.close() }
 }
