@@ -1,6 +1,7 @@
 import FleetLabels
 import FleetShards
 import Foundation
+import Synchronization
 
 /// Runs an ingest's work on `jobs` threads with no ordered consumer:
 ///
@@ -56,8 +57,14 @@ final class IngestEngine: @unchecked Sendable {
     /// Work units made (for the summary).
     var unitCount: Int { state.lock(); defer { state.unlock() }; return groups.unitCount }
 
+    /// Engines alive in this process (a test checks that an abandoned stream's engine goes).
+    static let live = Atomic<Int>(0)
+
+    deinit { Self.live.subtract(1, ordering: .relaxed) }
+
     init(plan: IngestPlan, sink: any EngineOutput, progress: ProgressReporter, resume: IngestJournal.ResumePoint,
          journal: IngestJournal?) {
+        Self.live.add(1, ordering: .relaxed)
         prescanned = plan.firstGroup
         items = plan.items
         config = plan.config

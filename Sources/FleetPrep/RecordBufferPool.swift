@@ -14,12 +14,19 @@ final class RecordBuffer: @unchecked Sendable {
     var count = 0
     private let base: UnsafeMutableRawPointer
 
+    /// Buffers alive in this process (a test checks that an abandoned stream's buffers go).
+    static let live = Atomic<Int>(0)
+
     init(capacity: Int) {
+        Self.live.add(1, ordering: .relaxed)
         self.capacity = max(capacity, 1)
         base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 4096)
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        base.deallocate()
+        Self.live.subtract(1, ordering: .relaxed)
+    }
 
     /// The current sample's bytes, writable.
     var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: count) }
