@@ -46,7 +46,11 @@ extension UnitThreads {
 /// earliest (sample, camera) that failed, as one thread going camera by camera would. Dropping
 /// out of `fill` early (an error, cancellation) must be followed by `stop()`, which joins every
 /// lane; each `CameraStream` is used by one lane only, and by the caller again after `stop()`.
-final class CameraLanes: @unchecked Sendable {  // `state` guards `buffers`, `finished`, `decoded`, `failures`, `stopped`.
+///
+/// `@unchecked Sendable`: `state` (an NSCondition: lanes wait on it for buffers, the caller for
+/// lanes) guards `buffers`, `finished`, `decoded`, `failures` and `stopped`; the streams are each
+/// touched by one thread at a time as above, the rest is immutable.
+final class CameraLanes: @unchecked Sendable {
     private let streams: [CameraStream]
     private let lanes: Int
     private let plan: GroupPlan

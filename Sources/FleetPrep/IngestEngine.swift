@@ -18,7 +18,7 @@ import Synchronization
 /// `--inflight` (sample buffers) plus the plans of at most `lookahead` groups.
 ///
 /// `state` (an NSCondition: workers wait on it for tasks) guards every `var` below it: the task
-/// queue (`nextScan`, `scansRunning`, `active`, `units`, `unitHead`, `running`), `order`, `groups`,
+/// queue (`nextScan`, `scansRunning`, `active`, `units`, `unitHead`, `running`, `unitsRunning`), `order`, `groups`,
 /// `cancelled` and `fatal`. Everything else is immutable after `init`, or Sendable and locked on
 /// its own (the output, the producer, progress, the journal).
 final class IngestEngine: @unchecked Sendable {

@@ -226,6 +226,9 @@ struct SampleProducer {
 /// Bounds the bytes of sample tensors in flight (`--inflight`): a producer takes a sample's bytes
 /// before filling its buffer and gives them back once the sample is written (or consumed). One
 /// sample always fits, so a sample larger than the limit still goes through, alone.
+///
+/// `@unchecked Sendable`: `condition` (an NSCondition: producers wait on it for bytes) guards
+/// `used`; `limit` is immutable.
 final class InflightGate: @unchecked Sendable {
     private let limit: Int
     private var used = 0

@@ -36,19 +36,8 @@ import FleetTestSupport
         return out
     }
 
-    @Test(arguments: ["FleetMedia", "FleetKernels"])
+    @Test(arguments: ["FleetPrep", "FleetMedia", "FleetKernels", "FleetShards"])
     func noLongFunctions(module: String) throws {
-        let long = try Self.offenders(module)
-        #expect(long.isEmpty, "over \(Self.limit) lines: \(long.joined(separator: "; "))")
-    }
-
-    /// The other two pipeline modules, checked once they pass (until then this test skips and
-    /// its reason names the offenders).
-    static let pending: [String] = (try? ["FleetPrep", "FleetShards"].flatMap { try offenders($0) }) ?? ["(unreadable sources)"]
-
-    @Test(.enabled(if: pending.isEmpty, Comment(rawValue: "skipped until these are split: \(pending.joined(separator: "; "))")),
-          arguments: ["FleetPrep", "FleetShards"])
-    func noLongFunctionsInThePipeline(module: String) throws {
         let long = try Self.offenders(module)
         #expect(long.isEmpty, "over \(Self.limit) lines: \(long.joined(separator: "; "))")
     }
