@@ -47,8 +47,8 @@ import Testing
         #expect(UnitThreads(cameras: 8, cores: 2, base: 1) == UnitThreads(lanes: 2, decoderThreads: 1))
         #expect(UnitThreads(cameras: 2, cores: 6, base: 1) == UnitThreads(lanes: 2, decoderThreads: 3))
         #expect(UnitThreads(cameras: 3, cores: 16, base: 2) == UnitThreads(lanes: 3, decoderThreads: 5))
-        // One camera: one frame thread more than its cores; a larger --decoder-threads wins.
-        #expect(UnitThreads(cameras: 1, cores: 2, base: 1) == UnitThreads(lanes: 1, decoderThreads: 3))
+        // One camera: two frame threads per core; a larger --decoder-threads wins.
+        #expect(UnitThreads(cameras: 1, cores: 2, base: 1) == UnitThreads(lanes: 1, decoderThreads: 4))
         #expect(UnitThreads(cameras: 1, cores: 2, base: 8) == UnitThreads(lanes: 1, decoderThreads: 8))
     }
 }
