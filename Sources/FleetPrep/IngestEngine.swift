@@ -154,13 +154,13 @@ final class IngestEngine: @unchecked Sendable {
     }
 
     /// The cores for a unit starting now (call with `state` locked): its own, plus the ones no
-    /// other unit is using and no queued task is waiting for (a scan in progress ends within
-    /// milliseconds, so its worker counts as free). A unit that cannot be split (one key frame,
-    /// an elementary stream) at the end of a batch then decodes on every idle core instead of
-    /// one; `UnitThreads` says how (camera lanes, or FFmpeg frame threads).
+    /// other unit or scan is running on and no queued task is waiting for (the scan that queued
+    /// this unit no longer counts: it ends right after). A unit that cannot be split (one key
+    /// frame, an elementary stream) at the end of a batch then decodes on every idle core
+    /// instead of one; `UnitThreads` says how (camera lanes, or FFmpeg frame threads).
     private func unitCores() -> Int {
         let queued = (units.count - unitHead) + (nextScan < items.count && active < lookahead ? items.count - nextScan : 0)
-        return max(1, config.jobs - unitsRunning - queued)
+        return max(1, config.jobs - unitsRunning - scansRunning - queued)
     }
 
     private func fail(_ error: Error) {
