@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "FleetTestSupport", path: "Tests/FleetTestSupport"),
         .testTarget(name: "FleetMediaTests", dependencies: ["FleetMedia", "FleetTestSupport"]),
         .testTarget(name: "FleetKernelsTests", dependencies: ["FleetKernels", "FleetTestSupport"]),
-        .testTarget(name: "FleetLabelsTests", dependencies: ["FleetLabels"]),
+        .testTarget(name: "FleetLabelsTests", dependencies: ["FleetLabels", "FleetTestSupport"]),
         .testTarget(name: "FleetShardsTests", dependencies: ["FleetShards", "FleetTestSupport"],
                     exclude: ["read_native.py"]),   // the Python reader oracle the tests run
         .testTarget(name: "FleetPlannerTests", dependencies: ["FleetPlanner"]),

@@ -1,3 +1,4 @@
+import FleetTestSupport
 import Foundation
 import Testing
 @testable import FleetLabels
@@ -45,7 +46,7 @@ import Testing
 
     /// Random byte names: every one comes back byte for byte, and no two share a string.
     @Test func randomByteNamesRoundTrip() {
-        var rng = Mix(seed: 25)
+        var rng = SplitMix64(seed: 25)
         // Pieces a name is made of: ASCII, any byte, valid 2-4 byte sequences, the escape scalars'
         // own UTF-8 (F4 8F BE/BF xx), and prefixes of those cut short.
         let pieces: [[UInt8]] = [[0x61], [0x2E], [0x2F], [0xC3, 0xA9], [0xE6, 0x9D, 0xB1], [0xF0, 0x9F, 0x9A, 0x97],
@@ -116,16 +117,4 @@ import Testing
         #expect(Terminal.escape("ok\u{1b}]0;x\u{07}") == "ok\\e]0;x\\u{7}")
     }
 
-    /// SplitMix64 (the test support's generator; this target does not depend on it).
-    struct Mix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }

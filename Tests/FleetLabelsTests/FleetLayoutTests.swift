@@ -1,3 +1,4 @@
+import FleetTestSupport
 import Foundation
 import Testing
 @testable import FleetLabels
@@ -155,7 +156,7 @@ struct FleetLayoutTests {
     /// Seeded mutations of the new input kinds — numpy arrays, frame-times logs, manifest lines,
     /// TeslaCam names: a `LabelError` (or a per-line problem) is fine, a crash or another error is not.
     @Test func fuzzedNumpyLogsManifestsAndNamesFailCleanly() throws {
-        var rng = SplitMix(state: 2025)
+        var rng = SplitMix64(seed: 2025)
         let good = Self.npy(descr: "<f8", shape: "(4,)", data: [1.0, 2.0, 3.0, 4.0].flatMap { Self.le($0.bitPattern) })
         var parsed = 0
         for _ in 0..<1500 {

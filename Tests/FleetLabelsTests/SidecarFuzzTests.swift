@@ -1,3 +1,4 @@
+import FleetTestSupport
 import Foundation
 import Testing
 @testable import FleetLabels
@@ -20,7 +21,7 @@ import Testing
         ("manifest", "{\"event_id\":\"e1\",\"cameras\":[\"main\",\"rear\"],\"master\":\"main\",\"offsets\":{\"rear\":0.01},\"units\":{\"speed\":\"m/s\"},\"categorical\":[\"gear\"]}"),
     ]
 
-    static func mutate(_ s: [UInt8], _ rng: inout SplitMix) -> [UInt8] {
+    static func mutate(_ s: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var b = s
         switch rng.next() % 7 {
         case 0: if !b.isEmpty { b[Int(rng.next() % UInt64(b.count))] ^= UInt8(1 << (rng.next() % 8)) }
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func mutatedSidecarsFailCleanlyAndQuoteLittle() {
-        var rng = SplitMix(state: 25)
+        var rng = SplitMix64(seed: 25)
         var refused = 0, parsed = 0
         for round in 0..<Self.rounds {
             let seed = Self.seeds[round % Self.seeds.count]
@@ -78,17 +79,5 @@ import Testing
             }
         }
         #expect(refused > 0 && parsed > 0, "refused \(refused), parsed \(parsed)")
-    }
-}
-
-/// SplitMix64 (the suite has no FleetTestSupport dependency).
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
