@@ -11,7 +11,13 @@ import Testing
     /// Mutations per clip; about 2,000 in all, well under a minute in release builds.
     static let rounds = 500
 
+    /// Runs alone in a child process (`IsolatedTest`), so that the peak RSS it checks is its own.
     @Test func mutatedClipsNeverCrashHangOrOverAllocate() throws {
+        guard IsolatedTest.inChild else {
+            let child = try IsolatedTest.runAlone("MediaFuzzTests/mutatedClipsNeverCrashHangOrOverAllocate")
+            #expect(child.passed, "the fuzz failed in its own process (exit \(child.status)):\n\(child.log.suffix(4000))")
+            return
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetmedia-fuzz-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

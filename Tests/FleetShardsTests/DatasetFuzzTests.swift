@@ -33,8 +33,18 @@ import Testing
         return Data(b)
     }
 
-    @Test(arguments: [ShardFormat.native, .wds])
-    func everyMutationIsReportedAndNoneCrashes(format: ShardFormat) throws {
+    /// Runs alone in a child process (`IsolatedTest`), so that the peak RSS it checks is its own.
+    @Test func everyMutationIsReportedAndNoneCrashes() throws {
+        guard IsolatedTest.inChild else {
+            let child = try IsolatedTest.runAlone("DatasetFuzzTests/everyMutationIsReportedAndNoneCrashes")
+            #expect(child.passed, "the fuzz failed in its own process (exit \(child.status)):\n\(child.log.suffix(4000))")
+            return
+        }
+        for format in [ShardFormat.native, .wds] { try fuzz(format) }
+        if let rss = testPeakResidentBytes() { #expect(rss < 1 << 30, "peak RSS \(rss) bytes") }
+    }
+
+    func fuzz(_ format: ShardFormat) throws {
         let dir = scratch("dsfuzz")
         defer { try? FileManager.default.removeItem(at: dir) }
         let shards = try write(makeSamples(9, seed: 11), to: dir, format: format, budget: 8 * 1024)
@@ -69,6 +79,5 @@ import Testing
         }
         #expect(missed.isEmpty, "\(format): \(missed.count) mutation(s) not reported, e.g. \(missed.prefix(5))")
         #expect(DatasetVerifier.verify(directory: dir).problems.isEmpty)
-        if let rss = testPeakResidentBytes() { #expect(rss < 1 << 30, "peak RSS \(rss) bytes") }
     }
 }
