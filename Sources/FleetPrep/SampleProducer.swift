@@ -16,6 +16,9 @@ final class CameraStream {
     private let options: DecoderOptions
     /// The open file: its part number and decoder.
     private var current: (part: Int, decoder: VideoDecoder)?
+    /// Frames decoded ahead on a thread of their own (`DecodeAhead`), when `decodeAhead` > 0.
+    private var ahead: DecodeAhead?
+    private let decodeAhead: Int
     private var transformer: FrameTransformer?
     private var bridge = FrameSourceBridge()
     private var held: (index: Int, frame: RetainedFrame)?
@@ -28,8 +31,9 @@ final class CameraStream {
 
     /// Opens camera `camera` of `plan` for the samples `range` (kept positions), its decoders
     /// with `threads` FFmpeg threads.
-    init(plan: GroupPlan, camera: Int, range: Range<Int>, config: IngestConfiguration, threads: Int) throws {
+    init(plan: GroupPlan, camera: Int, range: Range<Int>, config: IngestConfiguration, threads: Int, decodeAhead: Int = 0) throws {
         self.plan = plan
+        self.decodeAhead = decodeAhead
         self.camera = camera
         self.config = config
         track = plan.tracks[camera]
@@ -45,12 +49,18 @@ final class CameraStream {
         if let first = uses.keys.min() { try open(track.part(containing: first), at: first) }
     }
 
-    deinit { current?.decoder.close() }
+    deinit { closeCurrent() }
+
+    private func closeCurrent() {
+        ahead?.stop()
+        ahead = nil
+        current?.decoder.close()
+        current = nil
+    }
 
     /// Opens part `p`, selects the unit's frames in it and seeks to `index` (camera numbering).
     private func open(_ p: Int, at index: Int) throws {
-        current?.decoder.close()
-        current = nil
+        closeCurrent()
         let part = track.parts[p]
         let decoder = try VideoDecoder(path: part.path, options: options, reusing: part.parameters)
         let all = part.frames.pts
@@ -60,6 +70,12 @@ final class CameraStream {
             try decoder.seek(toFrame: index - part.first, in: part.frames)
         }
         current = (p, decoder)
+        if decodeAhead > 0 {
+            // Up to the unit's last frame in this file; to the end when that is the camera's
+            // last frame (`finish` reads on to the end of the stream).
+            let last = lastNeeded == track.count - 1 ? nil : min(lastNeeded, part.first + all.count - 1) - part.first
+            ahead = DecodeAhead(decoder, depth: decodeAhead, lastIndex: last)
+        }
     }
 
     /// Transforms frame `index` of this camera into `out` (decoding forward to it).
@@ -78,15 +94,13 @@ final class CameraStream {
         guard let (_, decoder) = current else { return }
         let local = index - track.parts[p].first
         while true {
-            let got: Bool? = try decoder.nextFrame { frame in
-                guard frame.index >= local else { return false }
-                guard frame.index == local else {
-                    throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
-                                      message: "frame \(local) was not delivered (next was \(frame.index))")
+            let got: Bool?
+            if let ahead {
+                got = try ahead.next().map { frame in try take(frame.view, local: local, index: index, into: out) { frame } }
+            } else {
+                got = try decoder.nextFrame { frame in
+                    try take(frame, local: local, index: index, into: out) { decoder.retainCurrentFrame(frame) }
                 }
-                try transform(frame, into: out)
-                if (uses[index] ?? 0) > 1, let r = decoder.retainCurrentFrame(frame) { held = (index, r) }
-                return true
             }
             guard let got else {
                 throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
@@ -102,7 +116,25 @@ final class CameraStream {
     /// still fails the clip. Nothing is decoded past a needed frame otherwise.
     func finish() throws {
         guard lastNeeded == track.count - 1, let (_, decoder) = current else { return }
-        while try decoder.nextFrame({ _ in }) != nil {}
+        if let ahead {
+            while try ahead.next() != nil {}
+        } else {
+            while try decoder.nextFrame({ _ in }) != nil {}
+        }
+    }
+
+    /// Frame `frame` of the open file, which holds needed frame `index` at `local`: false when it
+    /// comes before it (not selected for this unit), transformed into `out` when it is it.
+    private func take(_ frame: FrameView, local: Int, index: Int, into out: UnsafeMutableRawBufferPointer,
+                      retain: () -> RetainedFrame?) throws -> Bool {
+        guard frame.index >= local else { return false }
+        guard frame.index == local else {
+            throw ClipFailure(clip: plan.item.key, path: path, stage: .decode,
+                              message: "frame \(local) was not delivered (next was \(frame.index))")
+        }
+        try transform(frame, into: out)
+        if (uses[index] ?? 0) > 1, let r = retain() { held = (index, r) }
+        return true
     }
 
     private func transform(_ frame: FrameView, into out: UnsafeMutableRawBufferPointer) throws {
@@ -149,7 +181,8 @@ struct SampleProducer {
         guard !range.isEmpty else { return 0 }
         let split = UnitThreads(cameras: plan.cameras.count, cores: cores, base: config.decoderThreads)
         let streams = try plan.cameras.indices.map {
-            try CameraStream(plan: plan, camera: $0, range: range, config: config, threads: split.decoderThreads)
+            try CameraStream(plan: plan, camera: $0, range: range, config: config, threads: split.decoderThreads,
+                             decodeAhead: split.lanes == 1 && split.decoderThreads > 1 ? 3 : 0)
         }
         if split.lanes > 1 { return try runLanes(plan, range: range, streams: streams, lanes: split.lanes, emit: emit) }
         let per = plan.cameraBytes

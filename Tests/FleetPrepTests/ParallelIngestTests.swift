@@ -156,6 +156,48 @@ struct ParallelIngestTests {
         #expect(errors[0] == errors[1], "lanes report the failure one thread reports")
     }
 
+    /// A one-camera clip with one key frame is one work unit; with `--jobs 2` it gets both cores,
+    /// and its frames are decoded ahead on a thread of their own (`DecodeAhead`) while the unit's
+    /// thread transforms and writes. The bytes equal `--jobs 1`'s (no thread ahead), with every
+    /// frame and with every 3rd, and a clip damaged part-way fails with the same error.
+    @Test func decodeAheadGivesTheSequentialBytes() throws {
+        let dir = IngestCLITests.tempDir("ahead")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = dir.appendingPathComponent("one.mp4")
+        try Self.ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=3", "-vf", "noise=alls=20:allf=t", "-c:v", "libx264",
+                         "-g", "1000", "-bf", "2", "-pix_fmt", "yuv420p", clip.path])
+        let common = ["--size", "96x72", "--dtype", "f16", "--target", "400KiB", "--quiet", "--json"]
+        for stride in [1, 3] {
+            var shards: [[String: Data]] = []
+            for jobs in [1, 2] {
+                let out = dir.appendingPathComponent("out-\(jobs)-\(stride)")
+                let r = try TestPaths.fleetprep(["ingest", clip.path, "--out", out.path, "--jobs", "\(jobs)", "--stride", "\(stride)"] + common)
+                #expect(r.status == 0, "\(r.stderr)")
+                let s = try Self.summary(r.stdout)
+                #expect(s["workUnits"] as? Int == 1, "one key frame: one unit; \(s)")
+                #expect(s["samples"] as? Int == 90 / stride)
+                shards.append(try IngestCLITests.shardFiles(out))
+            }
+            #expect(shards[0].count > 1)
+            #expect(shards[1] == shards[0], "--jobs 2 (decode ahead) differs from --jobs 1, stride \(stride)")
+        }
+        var data = try Data(contentsOf: clip)
+        let at = data.count * 2 / 3
+        for i in at..<(at + 300) { data[i] = 0xFF }
+        let bad = dir.appendingPathComponent("bad.mp4")
+        try data.write(to: bad)
+        var errors: [String] = []
+        for jobs in [1, 2] {
+            let out = dir.appendingPathComponent("bad-\(jobs)")
+            let r = try TestPaths.fleetprep(["ingest", bad.path, "--out", out.path, "--jobs", "\(jobs)"] + common)
+            #expect(r.status == 2, "the only clip failed: \(r.stderr)")
+            let e = try String(contentsOf: out.appendingPathComponent("errors.jsonl"), encoding: .utf8)
+            #expect(e.contains("bad.mp4") && e.contains("\"stage\":\"decode\""), "\(e)")
+            errors.append(e)
+        }
+        #expect(errors[0] == errors[1], "decoding ahead reports the failure one thread reports")
+    }
+
     /// Both digest kinds in both formats verify, and name their scheme in index.json; `--dtype u8`
     /// alone means raw values (`--normalize none`), not an error.
     @Test func digestKindsAndFormatsVerify() throws {
