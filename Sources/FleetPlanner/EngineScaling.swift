@@ -55,16 +55,23 @@ extension EngineSpeedReport {
         /// is not installed).
         public var ffmpegFramesPerSecond: Double?
         public var ffmpegCPUSeconds: Double?
+        /// Frames per second of ffmpeg decoding and writing every decoded frame raw to the
+        /// benchmark's scratch directory, on the same cores: the cost of putting bytes in the page
+        /// cache, with no transform (nil where the workload does not measure it).
+        public var ffmpegWriteFramesPerSecond: Double?
 
         public init(jobs: Int, fleetprepFramesPerSecond: Double, fleetprepCPUSeconds: Double? = nil,
-                    ffmpegFramesPerSecond: Double? = nil, ffmpegCPUSeconds: Double? = nil) {
+                    ffmpegFramesPerSecond: Double? = nil, ffmpegCPUSeconds: Double? = nil,
+                    ffmpegWriteFramesPerSecond: Double? = nil) {
             self.jobs = jobs; self.fleetprepFramesPerSecond = fleetprepFramesPerSecond
             self.fleetprepCPUSeconds = fleetprepCPUSeconds; self.ffmpegFramesPerSecond = ffmpegFramesPerSecond
-            self.ffmpegCPUSeconds = ffmpegCPUSeconds
+            self.ffmpegCPUSeconds = ffmpegCPUSeconds; self.ffmpegWriteFramesPerSecond = ffmpegWriteFramesPerSecond
         }
 
         /// fleetprep frames/s over ffmpeg frames/s.
         public var ratio: Double? { ffmpegFramesPerSecond.flatMap { $0 > 0 ? fleetprepFramesPerSecond / $0 : nil } }
+        /// fleetprep frames/s over ffmpeg's decode-and-write frames/s.
+        public var writeRatio: Double? { ffmpegWriteFramesPerSecond.flatMap { $0 > 0 ? fleetprepFramesPerSecond / $0 : nil } }
     }
 
     /// Peak resident memory of `fleetprep ingest` at a few clip counts (it should not grow with them).

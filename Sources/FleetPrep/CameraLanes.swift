@@ -8,10 +8,11 @@ import Foundation
 ///   decoder with `--decoder-threads` threads: the cameras of a group that cannot be split at key
 ///   frames (one key frame per clip, elementary streams) decode side by side, as separate
 ///   processes over separate files would.
-/// - A one-camera unit gives its decoder two FFmpeg frame threads per core, so that frames are
-///   still decoding while the unit's own thread transforms and writes the last one, and while
-///   a frame thread waits for its reference frame's rows (measured on 2 cores, 1280x960 HEVC,
-///   one key frame: 4 threads 9% faster than 3, 3 faster than 2).
+/// - A one-camera unit gives its decoder two FFmpeg frame threads per core, so that a frame is
+///   still decoding while a frame thread waits for its reference frame's rows (measured on
+///   2 cores, 1280x960 HEVC, one key frame: 4 threads 9% faster than 3, 3 faster than 2), and
+///   `CameraStream` decodes ahead on a thread of its own (`DecodeAhead`) while the unit's
+///   thread transforms and writes.
 /// - `--decoder-threads 0` (FFmpeg's choice) is left alone, on one lane.
 struct UnitThreads: Equatable {
     /// Threads that decode and transform the unit's cameras (1: the unit's own thread only).

@@ -44,6 +44,11 @@ struct ScalingBenchmark {
         var ingestArguments: [String]
         /// True: N concurrent `ffmpeg -threads 1` over the files; false: one `ffmpeg -threads N`.
         var processPerFile: Bool
+        /// Also time ffmpeg writing the decoded frames raw (yuv420p) to the scratch directory:
+        /// for the long clip, 1280x960 yuv420p is 1,843,200 bytes a frame, as many as fleetprep
+        /// writes (a 3x480x640 f16 tensor), so the two write the same bytes and ffmpeg transforms
+        /// nothing.
+        var writeBaseline = false
     }
 
     let settings: Settings
@@ -171,7 +176,7 @@ struct ScalingBenchmark {
             Workload(name: "long-clip",
                      description: "1 clip × \(settings.longSeconds) s, \(video)" + (hevc ? "" : ", key frame every \(Self.rate) frames") + " → --size 640x480 --dtype f16",
                      inputs: [long], files: [long], frames: frames([long]),
-                     ingestArguments: ["--size", "640x480", "--dtype", "f16"], processPerFile: false),
+                     ingestArguments: ["--size", "640x480", "--dtype", "f16"], processPerFile: false, writeBaseline: true),
             Workload(name: "camera-groups",
                      description: "\(settings.groups) groups × 8 cameras × \(clipSeconds) s, \(video) → --size 320x240 --dtype f16",
                      inputs: [dir.appendingPathComponent("groups").path], files: groups, frames: frames(groups),
@@ -232,6 +237,23 @@ struct ScalingBenchmark {
         }
     }
 
+    /// ffmpeg decoding `w`'s one file on `jobs` threads and writing every frame raw (yuv420p) to
+    /// the scratch directory: frames per second (see `Workload.writeBaseline`).
+    func writeBaseline(_ w: Workload, jobs: Int) -> Double? {
+        let tmp = settings.scratch.appendingPathComponent("fleetprep-bench-write-\(getpid())")
+        try? FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let exe = ffmpeg, out = tmp.appendingPathComponent("frames.yuv").path
+        let r = ChildProcess.runQueue(w.files, slots: 1, stderrDirectory: tmp) { file in
+            (exe, ["-hide_banner", "-nostdin", "-v", "error", "-y", "-threads", "\(jobs)", "-i", file, "-map", "0:v:0",
+                   "-f", "rawvideo", "-pix_fmt", "yuv420p", out])
+        }
+        switch r {
+        case .success(let m): return Double(w.frames) / m.wall
+        case .failure(let f): say("  ffmpeg write baseline failed: \(f.message)"); return nil
+        }
+    }
+
     func baselineDescription(_ w: Workload) -> String {
         w.processPerFile
             ? "N concurrent `ffmpeg -threads 1 -i FILE -f null -` processes over the \(w.files.count) files (a work queue over N slots)"
@@ -254,6 +276,7 @@ struct ScalingBenchmark {
             for j in jobs {
                 var best: IngestBenchmark.Run? = nil
                 var bestFF: (fps: Double, cpu: Double)? = nil
+                var bestWrite: Double? = nil
                 var failure: String? = nil
                 for _ in 0..<settings.rounds {
                     do {
@@ -266,6 +289,7 @@ struct ScalingBenchmark {
                         failure = "fleetprep ingest failed: \(error)"
                     }
                     if let f = baseline(w, jobs: j), bestFF == nil || f.fps > bestFF!.fps { bestFF = f }
+                    if w.writeBaseline, let f = writeBaseline(w, jobs: j), f > (bestWrite ?? 0) { bestWrite = f }
                 }
                 if let failure { say("  jobs \(j): \(failure)") }
                 guard let best else { continue }
@@ -273,7 +297,8 @@ struct ScalingBenchmark {
                     say("  note: fleetprep decoded \(best.frames) frames, the files hold \(w.frames)")
                 }
                 let p = EngineSpeedReport.ScalingPoint(jobs: j, fleetprepFramesPerSecond: best.fps, fleetprepCPUSeconds: best.cpu,
-                                                      ffmpegFramesPerSecond: bestFF?.fps, ffmpegCPUSeconds: bestFF?.cpu)
+                                                      ffmpegFramesPerSecond: bestFF?.fps, ffmpegCPUSeconds: bestFF?.cpu,
+                                                      ffmpegWriteFramesPerSecond: bestWrite)
                 curve.points.append(p)
                 let ffSpeedup: Double? = {
                     guard let a = curve.point(jobs: 1)?.ffmpegFramesPerSecond, a > 0, let b = p.ffmpegFramesPerSecond else { return nil }
@@ -285,6 +310,10 @@ struct ScalingBenchmark {
                            p.ratio.map { String(format: "%.2f", $0) } ?? "n/a",
                            curve.speedup(jobs: j).map { String(format: "%.2fx", $0) } ?? "n/a",
                            ffSpeedup.map { String(format: "%.2fx", $0) } ?? "n/a"))
+                if let wf = p.ffmpegWriteFramesPerSecond, let r = p.writeRatio {
+                    say(String(format: "         ffmpeg decode + raw write of the same bytes %7.1f fps (%.2f of its decode-only)   ratio %.2f",
+                               wf, p.ffmpegFramesPerSecond.map { wf / $0 } ?? .nan, r))
+                }
             }
             if let s2 = curve.speedup(jobs: 2) {
                 let f2: String = {
@@ -304,7 +333,8 @@ struct ScalingBenchmark {
                 }()
                 say(String(format: "%@ fleetprep %@ (ffmpeg %@), ratio at jobs %d %@", c.workload.padding(toLength: 14, withPad: " ", startingAt: 0),
                            c.speedup(jobs: top).map { String(format: "%.2fx", $0) } ?? "n/a", ff, top,
-                           c.point(jobs: top)?.ratio.map { String(format: "%.2f", $0) } ?? "n/a"))
+                           c.point(jobs: top)?.ratio.map { String(format: "%.2f", $0) } ?? "n/a")
+                    + (c.point(jobs: top)?.writeRatio.map { String(format: " (%.2f of ffmpeg decoding and writing the same bytes)", $0) } ?? ""))
             }
         }
         return curves
