@@ -1,5 +1,4 @@
 import FleetShards
-import FleetLabels
 import Foundation
 
 /// Joins the manifests that `--worker I/N` runs wrote (`index-wIIIofNNN.json`, in one shared
@@ -45,6 +44,11 @@ public enum DatasetMerge {
     public static func merge(_ directories: [URL], into output: URL? = nil, allowPartial: Bool = false) throws -> Result {
         guard let first = directories.first else { throw IngestError.badOption("DIR", "give at least one directory") }
         let out = output ?? first
+        // Manifests are read and the output written through Foundation, whose paths are UTF-8 (as
+        // for ingest's --out): a directory whose path is not would be read or made under other bytes.
+        for (option, dir) in [("--out", out)] + directories.map({ ("DIR", $0) }) where FilePathBytes.hasEscapes(dir.path) {
+            throw IngestError.badOption(option, "\(Terminal.escape(dir.path)) is not valid UTF-8; give the directory a UTF-8 path")
+        }
         // The same directory named twice (or through a symlink) counts once.
         var dirs: [URL] = []
         var seen = Set<String>()

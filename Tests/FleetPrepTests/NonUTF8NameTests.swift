@@ -169,6 +169,14 @@ import Testing
         let refused = try TestPaths.run("/bin/sh", ["-c", "exec \"$0\" ingest \"$1\" --out \"$(printf '%s/out\\377' \"$2\")\"",
                                                     TestPaths.fleetprepExecutable, input.path, dir.path])
         #expect(refused.0 == 2 && refused.2.contains("out\\xff is not valid UTF-8"), "\(refused.0) \(refused.2)")
+        // So is merge's (before it reads or writes anything), and a worker directory that is not.
+        let merge = try TestPaths.run("/bin/sh", ["-c", "exec \"$0\" merge \"$1\" --out \"$(printf '%s/out\\377' \"$1\")\"",
+                                                  TestPaths.fleetprepExecutable, dir.path])
+        #expect(merge.0 == 2 && merge.2.contains("--out") && merge.2.contains("out\\xff is not valid UTF-8"), "\(merge.0) \(merge.2)")
+        let worker = try TestPaths.run("/bin/sh", ["-c", "exec \"$0\" merge \"$(printf '%s/w\\377' \"$1\")\" --out \"$1/merged\"",
+                                                   TestPaths.fleetprepExecutable, dir.path])
+        #expect(worker.0 == 2 && worker.2.contains("w\\xff is not valid UTF-8"), "\(worker.0) \(worker.2)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("merged").path))
     }
 
     @Test(.enabled(if: ffmpeg != nil && ffprobe != nil && python != nil, "needs ffmpeg, ffprobe and a python with numpy (FLEETPREP_PYTHON) for the Python reader"))
