@@ -40,8 +40,9 @@ let package = Package(
         .target(name: "CFFmpegLog", dependencies: ["CFFmpeg"]),
         .target(name: "FleetMedia", dependencies: ["CFFmpeg", "CFFmpegLog", "FleetVocabulary"]),
         // The vocabulary types that cross modules (ElementType, LabelSchema, LabelField,
-        // SignalKind, FilePathBytes), defined once; FleetKernels, FleetLabels and FleetShards
-        // re-export it (FleetMedia opens files by FilePathBytes).
+        // SignalKind, TensorLayout, ContentDigest, CameraName, JSONValue, Annotation,
+        // FilePathBytes), defined once; FleetKernels, FleetLabels and FleetShards re-export it
+        // (FleetMedia opens files by FilePathBytes).
         .target(name: "FleetVocabulary"),
         // Normalize-and-store rows with AVX2/F16C/FMA, chosen at run time (no build flags needed).
         .target(name: "CTensorStore"),

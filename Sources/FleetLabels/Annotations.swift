@@ -12,7 +12,7 @@ public struct AnnotationRecord: Sendable, Hashable, Codable {
     public var key: Key
     /// The whole line's JSON object, compacted (insignificant whitespace removed; keys, key
     /// order and number spellings exactly as written).
-    public var json: String
+    public var annotation: Annotation
     /// 1-based line in the file.
     public var line: Int
 }
@@ -66,7 +66,12 @@ public struct Annotations: Sendable, Hashable, Codable {
             } else {
                 throw LabelError(.badValue, file: file, line: line, "object has neither \"frame\" nor \"t\"")
             }
-            records.append(AnnotationRecord(key: key, json: compactJSON(bytes, r), line: line))
+            let annotation: Annotation
+            do throws(Annotation.ValidationError) { annotation = try Annotation(validatingUTF8: bytes[r]) } catch {
+                // JSONSerialization took it; JSONValue did not (a number outside binary64's range).
+                throw LabelError(.invalidJSON, file: file, line: line, "invalid JSON: \(Terminal.excerpt(error.message, limit: 160))")
+            }
+            records.append(AnnotationRecord(key: key, annotation: annotation, line: line))
         }
         return Annotations(file: file, records: records)
     }
@@ -75,8 +80,8 @@ public struct Annotations: Sendable, Hashable, Codable {
     /// clock (sorted), `period` its nominal frame period. Returns one entry per frame (nil = no
     /// annotation) and the number of records that matched no frame (index out of range, or no
     /// frame within `period / 2` of `t`).
-    public func match(frameTimes: [Double], period: Double) throws -> (perFrame: [String?], unmatched: Int) {
-        var perFrame = [String?](repeating: nil, count: frameTimes.count)
+    public func match(frameTimes: [Double], period: Double) throws -> (perFrame: [Annotation?], unmatched: Int) {
+        var perFrame = [Annotation?](repeating: nil, count: frameTimes.count)
         var lineOf = [Int](repeating: 0, count: frameTimes.count)
         var unmatched = 0
         for record in records {
@@ -92,7 +97,7 @@ public struct Annotations: Sendable, Hashable, Codable {
                 throw LabelError(.duplicateAnnotation, file: file, line: record.line,
                                  "frame \(f) already has the annotation on line \(lineOf[f])")
             }
-            perFrame[f] = record.json
+            perFrame[f] = record.annotation
             lineOf[f] = record.line
         }
         return (perFrame, unmatched)
@@ -113,26 +118,5 @@ public struct Annotations: Sendable, Hashable, Codable {
             if d < bestDelta { best = i; bestDelta = d }
         }
         return bestDelta <= tolerance ? best : nil
-    }
-
-    /// Removes whitespace outside strings from one JSON text (already validated).
-    static func compactJSON(_ bytes: [UInt8], _ r: Range<Int>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(r.count)
-        var inString = false, escaped = false
-        for i in r {
-            let b = bytes[i]
-            if inString {
-                out.append(b)
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
-            } else {
-                switch b {
-                case 0x20, 0x09, 0x0A, 0x0D: continue
-                case UInt8(ascii: "\""): inString = true; out.append(b)
-                default: out.append(b)
-                }
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

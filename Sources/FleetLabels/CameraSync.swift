@@ -36,8 +36,8 @@ public struct SyncedSample: Sendable, Hashable, Codable {
 
 /// Counts from one sync, for logs and manifests.
 public struct SyncReport: Sendable, Hashable, Codable {
-    public var cameras: [String]
-    public var master: String
+    public var cameras: [CameraName]
+    public var master: CameraName
     public var policy: MissingCameraPolicy
     /// Seconds; a camera frame further than this from the tick is out of tolerance.
     public var tolerance: Double
@@ -52,9 +52,9 @@ public struct SyncReport: Sendable, Hashable, Codable {
     /// Samples kept with at least one camera missing or out of tolerance (`nearest`/`fill`).
     public var filled: Int
     /// Per camera: ticks where that camera had no frame within tolerance.
-    public var missed: [String: Int]
+    public var missed: [CameraName: Int]
     /// Per camera: the largest |clipTime − tick| among frames within tolerance.
-    public var maxDelta: [String: Double]
+    public var maxDelta: [CameraName: Double]
 }
 
 /// Synchronizes cameras on the master camera's ticks.
@@ -70,14 +70,14 @@ public enum CameraSync {
     ///   - cameras: camera names, in sample order.
     ///   - frameTimes: decoded frame times per camera (same order as `cameras`), seconds.
     ///   - files: a name per camera used in errors (e.g. the video path); defaults to the camera.
-    public static func sync(cameras: [String], frameTimes: [[Double]], master: String,
-                            offsets: [String: Double] = [:], tolerance: Double? = nil,
+    public static func sync(cameras: [CameraName], frameTimes: [[Double]], master: CameraName,
+                            offsets: [CameraName: Double] = [:], tolerance: Double? = nil,
                             policy: MissingCameraPolicy = .drop,
                             files: [String]? = nil) throws -> (samples: [SyncedSample], report: SyncReport) {
         precondition(cameras.count == frameTimes.count, "one frame-time list per camera")
-        let files = files ?? cameras
+        let files = files ?? cameras.map(\.rawValue)
         guard let m = cameras.firstIndex(of: master) else {
-            throw LabelError(.unknownCamera, file: files.first ?? master, "master camera \"\(master)\" is not among \(cameras)")
+            throw LabelError(.unknownCamera, file: files.first ?? master.rawValue, "master camera \"\(master)\" is not among \(cameras)")
         }
         for (c, times) in frameTimes.enumerated() {
             for (i, t) in times.enumerated() {

@@ -19,7 +19,7 @@ public struct ClipGroup: Sendable, Hashable, Codable {
     }
     /// A video found for a camera name.
     public struct Video: Sendable, Hashable, Codable {
-        public var camera: String
+        public var camera: CameraName
         /// The camera's file (its first segment's, when it has several).
         public var path: String
         /// Consecutive files of one continuous stream (TeslaCam minutes), in time order, each with
@@ -32,7 +32,7 @@ public struct ClipGroup: Sendable, Hashable, Codable {
         /// The name the layout gave this camera (TeslaCam `front`), when it differs.
         public var sourceName: String? = nil
 
-        public init(camera: String, path: String, segments: [Segment]? = nil, frameTimes: String? = nil, sourceName: String? = nil) {
+        public init(camera: CameraName, path: String, segments: [Segment]? = nil, frameTimes: String? = nil, sourceName: String? = nil) {
             self.camera = camera
             self.path = path
             self.segments = segments
@@ -80,7 +80,7 @@ public struct ClipGroup: Sendable, Hashable, Codable {
     /// TeslaCam `event.json`, recorded in each sample's metadata.
     public var event: String? = nil
     /// Per-camera offsets in seconds given by the layout (a manifest line's `offsets`).
-    public var offsets: [String: Double] = [:]
+    public var offsets: [CameraName: Double] = [:]
 }
 
 /// Finds clip groups under input paths. The rules (also in docs/clip-groups.md):
@@ -201,7 +201,8 @@ public struct ClipGroupDiscovery: Sendable {
         }
         let videos = files.filter { options.isVideo($0) }
         let stem = { (name: String) in (name as NSString).deletingPathExtension }
-        let isGroup = files.contains("clip.json") || videos.contains { options.cameraNames.contains(stem($0)) }
+        let camera = { (name: String) in CameraName(stem(name)) }
+        let isGroup = files.contains("clip.json") || videos.contains { options.cameraNames.contains(camera($0)) }
         var sidecarDirs = Set<String>()
         let dirName = (Self.canonical(dir) as NSString).lastPathComponent
         if !isGroup, Comma2k19.isSegment(files: files, subdirs: subdirs) {
@@ -221,10 +222,10 @@ public struct ClipGroupDiscovery: Sendable {
                               layout: .directory, videos: [], signalsTable: nil, signalFiles: [],
                               annotations: nil, manifest: nil, ignored: [])
             for v in videos {
-                if options.cameraNames.contains(stem(v)) {
+                if options.cameraNames.contains(camera(v)) {
                     seen.insert(Self.canonical(join(dir, v)))
                     let log = FrameTimesSidecar.find(stem: stem(v), entries: files, shared: true)
-                    g.videos.append(.init(camera: stem(v), path: join(dir, v), frameTimes: log.map { join(dir, $0) }))
+                    g.videos.append(.init(camera: camera(v), path: join(dir, v), frameTimes: log.map { join(dir, $0) }))
                 } else {
                     g.ignored.append(join(dir, v))
                 }

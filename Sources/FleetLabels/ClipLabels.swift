@@ -9,9 +9,9 @@ public struct ClipSidecars: Sendable, Hashable, Codable {
     /// The group's cameras in sample order (clip.json `cameras`, else `LabelOptions.cameraNames`
     /// order), each with its video.
     public var cameras: [ClipGroup.Video]
-    public var master: String
+    public var master: CameraName
     /// Per-camera offsets in seconds (clip time = decoded time + offset).
-    public var offsets: [String: Double]
+    public var offsets: [CameraName: Double]
     public var manifest: ClipManifest
     /// signals.csv columns in header order, then per-signal files in name order.
     public var signals: [SignalSeries]
@@ -21,7 +21,7 @@ public struct ClipSidecars: Sendable, Hashable, Codable {
     /// TeslaCam `event.json` as compact JSON (sorted keys), when the group has one.
     public var event: String? = nil
 
-    public var cameraNames: [String] { cameras.map(\.camera) }
+    public var cameraNames: [CameraName] { cameras.map(\.camera) }
 }
 
 /// The labelled samples of one clip group.
@@ -34,8 +34,8 @@ public struct ClipLabels: Sendable, Hashable, Codable {
     public var samples: [SyncedSample]
     public var values: [Float]
     public var mask: [UInt8]
-    /// Per sample: the annotation object as compact JSON, or nil.
-    public var annotations: [String?]
+    /// Per sample: the annotation object (its compact JSON as written), or nil.
+    public var annotations: [Annotation?]
     public var sync: SyncReport
     /// Annotation lines that matched no kept sample (out of range, no frame near `t`, or on a
     /// dropped tick).
@@ -62,7 +62,7 @@ extension ClipGroup {
 
         // Cameras and master.
         var cameras: [ClipGroup.Video]
-        var master: String
+        var master: CameraName
         switch layout {
         case .loneVideo:
             if let list = manifest.cameras, list.count > 1 {
@@ -83,7 +83,7 @@ extension ClipGroup {
             }
             master = cameras.contains(where: { $0.camera == options.master }) ? options.master : cameras[0].camera
         case .directory:
-            var byCamera: [String: String] = [:]
+            var byCamera: [CameraName: String] = [:]
             for v in videos {
                 if let other = byCamera[v.camera] {
                     throw LabelError(.duplicateCamera, file: v.path, "camera \"\(v.camera)\" also has \(other)")
@@ -96,7 +96,7 @@ extension ClipGroup {
                     guard let p = byCamera[name] else {
                         let bytes = (try? SidecarIO.read(self.manifest!, limit: limit)) ?? []
                         throw LabelError(.missingVideo, file: self.manifest!,
-                                         line: ClipManifest.lineOfString(name, afterKey: "cameras", in: bytes),
+                                         line: ClipManifest.lineOfString(name.rawValue, afterKey: "cameras", in: bytes),
                                          "camera \"\(name)\" has no video in \(path)")
                     }
                     cameras.append(.init(camera: name, path: p))
@@ -184,7 +184,7 @@ extension ClipSidecars {
     ///
     /// - Parameter frameTimes: decoded frame times (pts × time_base, seconds) per camera name,
     ///   for every camera in `cameras`, in decode order.
-    public func labels(frameTimes: [String: [Double]], options: LabelOptions = LabelOptions()) throws -> ClipLabels {
+    public func labels(frameTimes: [CameraName: [Double]], options: LabelOptions = LabelOptions()) throws -> ClipLabels {
         var lists: [[Double]] = []
         for cam in cameras {
             guard let t = frameTimes[cam.camera] else {
@@ -216,7 +216,7 @@ extension ClipSidecars {
             }
         }
 
-        var perSample = [String?](repeating: nil, count: samples.count)
+        var perSample = [Annotation?](repeating: nil, count: samples.count)
         var unmatched = 0
         if let annotations {
             let (perFrame, _) = try annotations.match(frameTimes: masterTimes, period: report.masterPeriod)

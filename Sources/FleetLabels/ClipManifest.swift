@@ -11,17 +11,17 @@ import Foundation
 ///       "categorical": ["gear"] }                  // signals held, not interpolated
 public struct ClipManifest: Sendable, Codable, Hashable {
     public var eventID: String?
-    public var cameras: [String]?
-    public var master: String?
+    public var cameras: [CameraName]?
+    public var master: CameraName?
     /// Per-camera offset in seconds: clip time = decoded frame time + offset (missing = 0).
-    public var offsets: [String: Double]
+    public var offsets: [CameraName: Double]
     public var units: [String: String]
     public var categorical: [String]
     /// Path it was read from (nil for a manifest built in code).
     public var file: String?
 
-    public init(eventID: String? = nil, cameras: [String]? = nil, master: String? = nil,
-                offsets: [String: Double] = [:], units: [String: String] = [:],
+    public init(eventID: String? = nil, cameras: [CameraName]? = nil, master: CameraName? = nil,
+                offsets: [CameraName: Double] = [:], units: [String: String] = [:],
                 categorical: [String] = [], file: String? = nil) {
         self.eventID = eventID
         self.cameras = cameras
@@ -35,13 +35,13 @@ public struct ClipManifest: Sendable, Codable, Hashable {
     /// Reads and validates a manifest. Camera names (in `cameras`, `master`, `offsets`) must be
     /// in `knownCameras`; `master` and `offsets` keys must also be listed in `cameras` when
     /// that list is present. Errors name the file and the line of the offending value.
-    public static func load(path: String, knownCameras: [String],
+    public static func load(path: String, knownCameras: [CameraName],
                             maxBytes: Int = LabelOptions.defaultMaxSidecarBytes) throws -> ClipManifest {
         let bytes = try SidecarIO.read(path, limit: maxBytes)
         return try parse(bytes, file: path, knownCameras: knownCameras)
     }
 
-    static func parse(_ bytes: [UInt8], file: String, knownCameras: [String]) throws -> ClipManifest {
+    static func parse(_ bytes: [UInt8], file: String, knownCameras: [CameraName]) throws -> ClipManifest {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes))
@@ -65,7 +65,7 @@ public struct ClipManifest: Sendable, Codable, Hashable {
             var seen = Set<String>()
             for name in names {
                 let line = lineOfString(name, afterKey: "cameras", in: bytes)
-                guard knownCameras.contains(name) else {
+                guard knownCameras.contains(CameraName(name)) else {
                     throw LabelError(.unknownCamera, file: file, line: line,
                                      "unknown camera \"\(Terminal.excerpt(name))\" (known: \(knownCameras.joined(separator: ", ")))")
                 }
@@ -73,15 +73,15 @@ public struct ClipManifest: Sendable, Codable, Hashable {
                     throw LabelError(.duplicateCamera, file: file, line: line, "camera \"\(Terminal.excerpt(name))\" listed twice")
                 }
             }
-            m.cameras = names
+            m.cameras = names.map { CameraName($0) }
         }
         func checkCamera(_ name: String, key: String) throws {
             let line = lineOfString(name, afterKey: key, in: bytes)
-            if !knownCameras.contains(name) {
+            if !knownCameras.contains(CameraName(name)) {
                 throw LabelError(.unknownCamera, file: file, line: line,
                                  "unknown camera \"\(Terminal.excerpt(name))\" in \"\(key)\" (known: \(knownCameras.joined(separator: ", ")))")
             }
-            if let cams = m.cameras, !cams.contains(name) {
+            if let cams = m.cameras, !cams.contains(CameraName(name)) {
                 throw LabelError(.unknownCamera, file: file, line: line,
                                  "camera \"\(Terminal.excerpt(name))\" in \"\(key)\" is not in \"cameras\"")
             }
@@ -89,7 +89,7 @@ public struct ClipManifest: Sendable, Codable, Hashable {
         if let v = dict["master"] {
             guard let s = v as? String else { throw bad("master", "a string") }
             try checkCamera(s, key: "master")
-            m.master = s
+            m.master = CameraName(s)
         }
         if let v = dict["offsets"] {
             guard let d = v as? [String: Any] else { throw bad("offsets", "an object of camera: seconds") }
@@ -99,7 +99,7 @@ public struct ClipManifest: Sendable, Codable, Hashable {
                     throw LabelError(.badValue, file: file, line: lineOfString(name, afterKey: "offsets", in: bytes),
                                      "offset of \"\(Terminal.excerpt(name))\" must be a number of seconds")
                 }
-                m.offsets[name] = seconds
+                m.offsets[CameraName(name)] = seconds
             }
         }
         if let v = dict["units"] {

@@ -7,7 +7,7 @@ import Foundation
 /// TeslaCam file names: `YYYY-MM-DD_HH-MM-SS-<camera>.mp4`, one file per camera and minute.
 public enum TeslaCam {
     /// TeslaCam camera names → FleetPrep camera names (recorded in docs and in index.json).
-    public static let cameraNames: [(tesla: String, camera: String)] = [
+    public static let cameraNames: [(tesla: String, camera: CameraName)] = [
         ("front", "main"), ("back", "rear"),
         ("left_repeater", "left_repeater"), ("right_repeater", "right_repeater"),
         ("left_pillar", "left_pillar"), ("right_pillar", "right_pillar"),
@@ -15,7 +15,7 @@ public enum TeslaCam {
 
     /// The start time (the name's wall-clock time read as UTC, seconds since 1970) and the
     /// TeslaCam camera of a file name, or nil when the name is not a TeslaCam name.
-    public static func parse(_ name: String) -> (start: Double, tesla: String, camera: String)? {
+    public static func parse(_ name: String) -> (start: Double, tesla: String, camera: CameraName)? {
         let u = Array(name.utf8)
         // 2026-11-30_10-04-00-front.mp4: 19 characters of time, '-', camera, ".mp4".
         guard u.count > 24, name.lowercased().hasSuffix(".mp4") else { return nil }
@@ -48,9 +48,9 @@ public enum TeslaCam {
     /// The event group of a directory's TeslaCam files (`names` are file names in `dir`), or nil
     /// when it holds none. Cameras come in `order` (FleetPrep names), each with its minute
     /// files in time order.
-    static func group(dir: String, name: String, names: [String], order: [String],
+    static func group(dir: String, name: String, names: [String], order: [CameraName],
                       join: (String, String) -> String) -> ClipGroup? {
-        var byCamera: [String: [(start: Double, path: String, tesla: String)]] = [:]
+        var byCamera: [CameraName: [(start: Double, path: String, tesla: String)]] = [:]
         var others: [String] = []
         for n in names {
             if let p = parse(n) {
@@ -66,7 +66,7 @@ public enum TeslaCam {
             guard let segs = byCamera[camera]?.sorted(by: { $0.start < $1.start }) else { continue }
             videos.append(ClipGroup.Video(camera: camera, path: segs[0].path,
                                           segments: segs.map { ClipGroup.Segment(path: $0.path, start: $0.start) },
-                                          sourceName: segs[0].tesla == camera ? nil : segs[0].tesla))
+                                          sourceName: segs[0].tesla == camera.rawValue ? nil : segs[0].tesla))
         }
         var g = ClipGroup(name: name, path: dir, layout: .teslacam, videos: videos, signalsTable: nil, signalFiles: [],
                           annotations: nil, manifest: nil, ignored: [])
@@ -90,7 +90,7 @@ public enum Comma2k19 {
     /// The one-camera group of a segment directory. Its frame times are
     /// `global_pose/frame_times`; its signals every `processed_log/CAN/<name>/` that holds `t` and
     /// `value`, in byte order of name.
-    static func group(dir: String, files: [String], camera: String,
+    static func group(dir: String, files: [String], camera: CameraName,
                       list: (String) throws -> [String], isFile: (String) -> Bool,
                       join: (String, String) -> String) throws -> ClipGroup {
         let video = videoNames.first { files.contains($0) }!

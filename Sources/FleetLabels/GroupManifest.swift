@@ -53,14 +53,14 @@ public enum GroupManifest {
         func resolve(_ p: String) -> String {
             p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
         }
-        func paths(_ key: String) throws -> [String: String] {
+        func paths(_ key: String) throws -> [CameraName: String] {
             guard let v = dict[key] else { return [:] }
             guard let d = v as? [String: Any] else { throw bad("\"\(key)\" must be an object of camera: path") }
-            var out: [String: String] = [:]
+            var out: [CameraName: String] = [:]
             for (camera, p) in d {
                 guard isCameraName(camera) else { throw bad("\"\(key)\": \(SidecarIO.excerpt(camera)) is not a camera name (letters, digits, _ and - only)") }
                 guard let s = p as? String, !s.isEmpty else { throw bad("\"\(key)\".\(camera) must be a path") }
-                out[camera] = resolve(s)
+                out[CameraName(camera)] = resolve(s)
             }
             return out
         }
@@ -68,18 +68,18 @@ public enum GroupManifest {
         guard !cameras.isEmpty else { throw bad("\"cameras\" must name at least one camera: {\"main\": \"path.mp4\"}") }
         let logs = try paths("frame_times")
         for c in logs.keys.sorted() where cameras[c] == nil { throw bad("\"frame_times\" names camera \(c), which \"cameras\" does not") }
-        var offsets: [String: Double] = [:]
+        var offsets: [CameraName: Double] = [:]
         if let v = dict["offsets"] {
             guard let d = v as? [String: Any] else { throw bad("\"offsets\" must be an object of camera: seconds") }
             for (c, o) in d {
-                guard cameras[c] != nil else { throw bad("\"offsets\" names camera \(SidecarIO.excerpt(c)), which \"cameras\" does not") }
+                guard cameras[CameraName(c)] != nil else { throw bad("\"offsets\" names camera \(SidecarIO.excerpt(c)), which \"cameras\" does not") }
                 guard let x = jsonNumber(o), x.isFinite, abs(x) <= 86_400 else { throw bad("\"offsets\".\(c) must be a number of seconds") }
-                offsets[c] = x
+                offsets[CameraName(c)] = x
             }
         }
         // Known camera names in their standard order, then the others in byte order.
         let order = options.cameraNames.filter { cameras[$0] != nil }
-            + cameras.keys.filter { !options.cameraNames.contains($0) }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            + cameras.keys.filter { !options.cameraNames.contains($0) }.sorted { Array($0.rawValue.utf8).lexicographicallyPrecedes(Array($1.rawValue.utf8)) }
         var g = ClipGroup(name: id, path: manifest + "#" + id, layout: .manifest,
                           videos: order.map { ClipGroup.Video(camera: $0, path: cameras[$0]!, frameTimes: logs[$0]) },
                           signalsTable: nil, signalFiles: [], annotations: nil, manifest: nil, ignored: [])

@@ -9,7 +9,7 @@ public struct LabelOptions: Sendable, Hashable, Codable {
     /// 0.25 s: a frame further than this from the samples it would be computed from is masked.
     public static let defaultMaxGap = 0.25
     /// The camera names of a multi-camera event, in their default sample order.
-    public static let standardCameras = ["main", "narrow", "wide", "left_pillar", "right_pillar",
+    public static let standardCameras: [CameraName] = ["main", "narrow", "wide", "left_pillar", "right_pillar",
                                          "left_repeater", "right_repeater", "rear"]
     /// Video file extensions discovery recognizes (compared case-insensitively).
     public static let standardVideoExtensions = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts",
@@ -22,11 +22,11 @@ public struct LabelOptions: Sendable, Hashable, Codable {
     public var maxSidecarBytes: Int = LabelOptions.defaultMaxSidecarBytes
     /// Known camera names: a video whose stem is one of these makes its directory a
     /// multi-camera group; clip.json may name no other camera.
-    public var cameraNames: [String] = LabelOptions.standardCameras
+    public var cameraNames: [CameraName] = LabelOptions.standardCameras
     public var videoExtensions: [String] = LabelOptions.standardVideoExtensions
     /// Master camera when clip.json does not name one (falls back to the group's first camera
     /// when the group has no camera of this name).
-    public var master: String = "main"
+    public var master: CameraName = "main"
     /// Sync tolerance in seconds; nil = half the master's nominal frame period.
     public var syncTolerance: Double? = nil
     public var missingCameraPolicy: MissingCameraPolicy = .drop

@@ -7,7 +7,7 @@ import Foundation
 /// would take from it, found by reading headers and packets only (nothing is decoded).
 public struct DiscoveredGroup: Sendable, Codable {
     public struct Camera: Sendable, Codable {
-        public var camera: String
+        public var camera: CameraName
         /// The layout's own name for the camera (TeslaCam `front`), when it differs.
         public var sourceName: String?
         public var files: [String]
@@ -39,7 +39,7 @@ public struct DiscoveredGroup: Sendable, Codable {
     public var name: String
     public var layout: String
     public var path: String
-    public var master: String?
+    public var master: CameraName?
     public var cameras: [Camera]
     public var signals: [Signal]
     /// Samples the group would give (before `--stride`/`--fps`) and ticks dropped by the sync.
@@ -69,7 +69,7 @@ public enum GroupDiscoveryReport {
         var out: [DiscoveredGroup] = []
         // Ingest's one-shape rule (unless --mixed-shapes or --cameras): the batch's first usable
         // group fixes the cameras; a group with more gives those, one lacking any fails.
-        var datasetCameras: [String]? = nil
+        var datasetCameras: [CameraName]? = nil
         if !config.mixedShapes, config.cameras == nil {
             for item in inputs.items {
                 let g = describe(item, config: config, schema: inputs.schema)
@@ -109,7 +109,7 @@ public enum GroupDiscoveryReport {
                 .init(name: $0.name, file: $0.file, samples: $0.times.count, start: $0.times.first, end: $0.times.last)
             }
             var cameras: [DiscoveredGroup.Camera] = []
-            var times: [String: [Double]] = [:]
+            var times: [CameraName: [Double]] = [:]
             for cam in sidecars.cameras {
                 var c = DiscoveredGroup.Camera(camera: cam.camera, sourceName: cam.sourceName, files: cam.files,
                                                frameTimes: "pts", frameTimesLog: cam.frameTimes, gaps: [])
@@ -159,7 +159,7 @@ public enum GroupDiscoveryReport {
         func s(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "?" }
         var lines = ["\(g.key)  [\(g.layout)]  \(g.path)"]
         for c in g.cameras {
-            let name = c.sourceName.map { "\(c.camera) (\($0))" } ?? c.camera
+            let name = c.sourceName.map { "\(c.camera) (\($0))" } ?? c.camera.rawValue
             let files = c.files.count == 1 ? c.files[0] : "\(c.files.count) files: \(c.files[0]) …"
             var line = "  \(name): \(files)"
             if let codec = c.codec {

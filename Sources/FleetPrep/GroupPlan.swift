@@ -14,7 +14,7 @@ final class GroupPlan: Sendable {
     let number: Int
     let item: IngestItem
     let cameras: [ClipGroup.Video]
-    let master: String
+    let master: CameraName
     let masterSlot: Int
     /// Each camera's files as scanned (one, or a TeslaCam camera's minutes).
     let tracks: [CameraTrack]
@@ -35,7 +35,7 @@ final class GroupPlan: Sendable {
 
     var count: Int { kept.count }
 
-    private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: String, tracks: [CameraTrack],
+    private init(number: Int, item: IngestItem, cameras: [ClipGroup.Video], master: CameraName, tracks: [CameraTrack],
                  labels: ClipLabels, event: JSONValue?, kept: [Int], cameraShape: [Int], cameraBytes: Int,
                  tensor: TensorSpec, geometry: JSONValue) {
         self.geometry = geometry
@@ -99,9 +99,9 @@ final class GroupPlan: Sendable {
     /// Scans each camera (demux only): its track, frame times, and the tensor shape and geometry
     /// its stream's picture size gives. Throws when two cameras give different shapes.
     private static func scanCameras(_ cams: [ClipGroup.Video], item: IngestItem, config: IngestConfiguration) throws
-        -> (tracks: [CameraTrack], times: [String: [Double]], shape: [Int]?, geometry: [JSONValue]) {
+        -> (tracks: [CameraTrack], times: [CameraName: [Double]], shape: [Int]?, geometry: [JSONValue]) {
         var tracks: [CameraTrack] = []
-        var times: [String: [Double]] = [:]
+        var times: [CameraName: [Double]] = [:]
         var shape: [Int]? = nil
         var geometry: [JSONValue] = []
         for cam in cams {
@@ -160,12 +160,12 @@ final class GroupPlan: Sendable {
         var fields: [String: JSONValue] = [
             "clip": .string(labels.eventID),
             "source": .string(FilePathBytes.display(item.group.path)),   // as index.json's sources' path
-            "cameras": .array(cameras.map { .string($0.camera) }),
+            "cameras": .array(cameras.map { .string($0.camera.rawValue) }),
             "camera_mask": .array(refs.map { .number($0 == nil ? 0 : 1) }),
             "frame_index": .array(refs.map { $0.map { .number(Double($0.index)) } ?? .null }),
             "frame_time": .array(refs.map { $0.map { .number($0.time) } ?? .null }),
             "geometry": geometry,
-            "master": .string(master),
+            "master": .string(master.rawValue),
             "master_index": .number(Double(sample.masterIndex)),
             "time": .number(sample.masterTime),
         ]
@@ -173,7 +173,7 @@ final class GroupPlan: Sendable {
         let metadata: JSONValue = .object(fields)
         return SampleRecord(key: item.key + "-" + DatasetNames.padded(sample.masterIndex), tensor: tensor,
                             labels: Array(labels.values(ofSample: s)), mask: Array(labels.mask(ofSample: s)),
-                            annotations: labels.annotations[s] ?? "null", metadata: metadata)
+                            annotations: labels.annotations[s], metadata: metadata)
     }
 
     /// Splits the kept samples into at most `parts` ranges that start at key frames of the master

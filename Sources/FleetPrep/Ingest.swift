@@ -375,8 +375,8 @@ public final class IngestRun: Sendable {
         o["layout"] = .string(item.group.layout.rawValue)
         var names: [String: JSONValue] = [:], logs: [String: JSONValue] = [:]
         for v in item.group.videos {
-            if let s = v.sourceName { names[s] = .string(v.camera) }
-            if let f = v.frameTimes { logs[v.camera.isEmpty ? "main" : v.camera] = .string(FilePathBytes.display(f)) }
+            if let s = v.sourceName { names[s] = .string(v.camera.rawValue) }
+            if let f = v.frameTimes { logs[v.camera.isEmpty ? "main" : v.camera.rawValue] = .string(FilePathBytes.display(f)) }
         }
         if !names.isEmpty { o["camera_names"] = .object(names) }
         if !logs.isEmpty { o["frame_times"] = .object(logs) }

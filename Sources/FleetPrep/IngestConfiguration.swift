@@ -32,10 +32,10 @@ public struct IngestConfiguration: Sendable {
     /// The first clip group's cameras (nil with `--mixed-shapes` or `--cameras`): a later group
     /// that has all of them and more (a 6-camera TeslaCam event after a 4-camera one) gives
     /// these, in this order.
-    public internal(set) var datasetCameras: [String]?
+    public internal(set) var datasetCameras: [CameraName]?
     public let labelOptions: LabelOptions
     /// Cameras to keep (in tensor order), nil for every camera of each group.
-    public let cameras: [String]?
+    public let cameras: [CameraName]?
     /// Label fields, in order (nil: every signal found).
     public let signals: [String]?
     public let stride: Int
@@ -97,7 +97,7 @@ public struct IngestConfiguration: Sendable {
     public init(inputs: [String] = [], manifest: String? = nil, output: URL = URL(fileURLWithPath: "shards"),
                 transform: TransformConfig = TransformConfig(size: nil),
                 stride: Int = 1, fps: Double? = nil, assumeFPS: Double? = nil,
-                cameras: [String]? = nil, master: String? = nil, syncTolerance: Double? = nil,
+                cameras: [CameraName]? = nil, master: CameraName? = nil, syncTolerance: Double? = nil,
                 missingCamera: MissingCameraPolicy = .drop, maxGap: Double = LabelOptions.defaultMaxGap, signals: [String]? = nil,
                 format: ShardFormat = .native, digest: SegmentDigestKind = .crc32c,
                 target: MemoryTarget = .byteCount(512 << 20), fill: Double? = nil, alignment: Int = 4096,
@@ -203,7 +203,7 @@ public struct IngestConfiguration: Sendable {
         return t
     }
 
-    private static func labelOptions(cameras: [String]?, master: String?, syncTolerance: Double?, missingCamera: MissingCameraPolicy,
+    private static func labelOptions(cameras: [CameraName]?, master: CameraName?, syncTolerance: Double?, missingCamera: MissingCameraPolicy,
                                      maxGap: Double, signals: [String]?, limits: UploadLimits) -> LabelOptions {
         var l = LabelOptions()
         if let master { l.master = master }
@@ -227,7 +227,7 @@ public struct IngestConfiguration: Sendable {
 extension IngestConfiguration {
     /// Every range check of the configuration, for the typed initializer and the command line
     /// alike; an error names the command-line flag of the value.
-    private func validate(master: String?, limits: UploadLimits) throws {
+    private func validate(master: CameraName?, limits: UploadLimits) throws {
         if let m = manifest, m.isEmpty { throw IngestError.badOption("--manifest", "give the path of a .jsonl clip manifest") }
         if let f = assumeFPS { try Self.within(f, "--assume-fps", Limits.fps, "frames per second") }
         guard !outputDirectory.path.isEmpty else { throw IngestError.badOption("--out", "an output directory is required") }
@@ -278,13 +278,13 @@ extension IngestConfiguration {
         }
     }
 
-    private func validateLabels(master: String?) throws {
-        if let master, !Self.isSafeName(master) {
+    private func validateLabels(master: CameraName?) throws {
+        if let master, !Self.isSafeName(master.rawValue) {
             throw IngestError.badOption("--master", "\"\(master)\" is not a camera name (letters, digits, _ and - only)")
         }
         if let cams = cameras {
             guard !cams.isEmpty else { throw IngestError.badOption("--cameras", "list at least one camera") }
-            for c in cams where !Self.isSafeName(c) {
+            for c in cams where !Self.isSafeName(c.rawValue) {
                 throw IngestError.badOption("--cameras", "\"\(c)\" is not a camera name (letters, digits, _ and - only)")
             }
             guard Set(cams).count == cams.count else { throw IngestError.badOption("--cameras", "a camera is listed twice") }
@@ -360,7 +360,7 @@ extension IngestConfiguration {
 
     /// The typed values in the command line's spelling (what `index.json` and the fingerprint
     /// record): `fleetprep ingest` given these flags records the same options.
-    private func canonicalOptions(master: String?, limits: UploadLimits) -> IngestOptions {
+    private func canonicalOptions(master: CameraName?, limits: UploadLimits) -> IngestOptions {
         var o = IngestOptions()
         o.inputs = inputs.isEmpty ? nil : inputs
         o.out = outputDirectory.path

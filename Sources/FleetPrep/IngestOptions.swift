@@ -63,9 +63,9 @@ public struct IngestOptions: Codable, Sendable, Equatable {
 
     // Labels and cameras (see `LabelOptions`).
     /// Cameras to take from each group, in tensor order (default: every camera found).
-    public var cameras: [String]?
+    public var cameras: [CameraName]?
     /// Master camera whose frames are the sample ticks.
-    public var master: String?
+    public var master: CameraName?
     /// Camera sync tolerance in seconds (default: half the master's frame period).
     public var syncTolerance: Double?
     /// `drop`, `nearest` or `fill`: a tick with a camera missing or out of tolerance.

@@ -12,8 +12,8 @@ public final class StreamSample: Sendable {
     public let labels: [Float]
     /// 1 where `labels[i]` is valid.
     public let mask: [UInt8]
-    /// The sample's annotation JSON ("null" when none).
-    public let annotations: String
+    /// The sample's annotation (its JSON object as written in annotations.jsonl), nil when none.
+    public let annotations: Annotation?
     /// Master frame time on the clip clock, seconds.
     public let time: Double
     /// Each camera's frame time (nil: camera absent, blank image).

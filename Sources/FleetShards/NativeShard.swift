@@ -195,7 +195,7 @@ struct NativeShardReader {
         entries = index.records
     }
 
-    func record(_ i: Int) -> RecordView {
+    func record(_ i: Int) throws(ShardError) -> RecordView {
         let e = entries[i]
         let base = Int(e.offset)
         let t = UnsafeRawBufferPointer(rebasing: file.bytes[base..<(base + e.tensorBytes)])
@@ -205,7 +205,7 @@ struct NativeShardReader {
         p += 4 * e.labels
         let mask = Array(file.bytes[p..<(p + e.labels)])
         p += e.labels
-        let ann = String(decoding: file.bytes[p..<(p + e.annotationsBytes)], as: UTF8.self)
+        let ann = try RecordFraming.annotation(file.bytes[p..<(p + e.annotationsBytes)], file: file.path, record: e.key)
         p += e.annotationsBytes
         let metaText = String(decoding: file.bytes[p..<(p + e.metadataBytes)], as: UTF8.self)
         return RecordView(key: e.key, tensor: e.tensor, tensorBytes: t, labels: labels, mask: mask, annotations: ann,

@@ -35,7 +35,8 @@ public struct RecordFraming: Sendable {
         tensor = r.tensor
         self.format = format
         labelCount = r.labels.count
-        annotationsBytes = r.annotations.utf8.count
+        let annotations = Array(r.annotationsText.utf8)
+        annotationsBytes = annotations.count
         switch format {
         case .native:
             let metadata = Array(r.metadata.jsonText.utf8)
@@ -45,7 +46,7 @@ public struct RecordFraming: Sendable {
             t.reserveCapacity(r.labels.count * 5 + annotationsBytes + metadata.count)
             for v in r.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { t += $0 } }
             t += r.mask
-            t += Array(r.annotations.utf8)
+            t += annotations
             t += metadata
             tailStart = t
             (jsonBefore, jsonAfter) = ([], [])
@@ -76,5 +77,15 @@ public struct RecordFraming: Sendable {
         t += json
         t += [UInt8](repeating: 0, count: WebDatasetShard.padded(json.count) - json.count)
         return t
+    }
+}
+
+extension RecordFraming {
+    /// A stored annotation's bytes read back: nil for `null`, else the JSON object they hold.
+    static func annotation(_ bytes: Slice<UnsafeRawBufferPointer>, file: String, record: String) throws(ShardError) -> Annotation? {
+        if bytes.elementsEqual("null".utf8) { return nil }
+        do throws(Annotation.ValidationError) { return try Annotation(validatingUTF8: bytes) } catch {
+            throw ShardError(.notAShard, file: file, record: record, "the annotation is \(error.message): neither null nor a JSON object")
+        }
     }
 }

@@ -69,12 +69,12 @@ public struct SampleRecord: Sendable {
     public var tensor: TensorSpec
     public var labels: [Float]
     public var mask: [UInt8]
-    /// Annotation JSON text ("null" when none).
-    public var annotations: String
+    /// The sample's annotation (nil: none; the formats store `null`).
+    public var annotations: Annotation?
     /// Source clip, cameras, timestamps...
     public var metadata: JSONValue
 
-    public init(key: String, tensor: TensorSpec, labels: [Float], mask: [UInt8], annotations: String, metadata: JSONValue) {
+    public init(key: String, tensor: TensorSpec, labels: [Float], mask: [UInt8], annotations: Annotation?, metadata: JSONValue) {
         self.key = key
         self.tensor = tensor
         self.labels = labels
@@ -82,6 +82,9 @@ public struct SampleRecord: Sendable {
         self.annotations = annotations
         self.metadata = metadata
     }
+
+    /// The annotation as the formats store it: the object's text, or `null`.
+    var annotationsText: String { annotations?.json ?? "null" }
 
     /// Keys are 1-96 characters of `DatasetNames.isKeyCharacter` (`[A-Za-z0-9_-]`).
     public static func isValidKey(_ key: String) -> Bool {

@@ -10,7 +10,8 @@ public struct RecordView {
     var tensorBytes: UnsafeRawBufferPointer
     public var labels: [Float]
     public var mask: [UInt8]
-    public var annotations: String
+    /// The sample's annotation as stored, byte for byte (nil where the record stores `null`).
+    public var annotations: Annotation?
     public var metadata: JSONValue
     /// The checksum stored for this record (native: the whole record; wds: the .npy member).
     var storedCRC32C: UInt32?
@@ -117,7 +118,7 @@ public final class ShardDataset: Sequence {
         precondition(i >= 0 && i < count, "sample \(i) outside 0..<\(count)")
         let (s, j) = locate(i)
         switch shards[s] {
-        case .native(let r): return r.record(j)
+        case .native(let r): return try r.record(j)
         case .wds(let r): return try r.record(j)
         }
     }

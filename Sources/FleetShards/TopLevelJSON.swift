@@ -2,12 +2,32 @@
 /// values of a top-level key? It follows the grammar (strings with escapes, nested objects and
 /// arrays, numbers, literals, whitespace anywhere JSON allows it), so a key written with spaces
 /// (`"k" : "v"`) is found and the same key inside a nested value is not. Used to locate a wds
-/// .json member's `json_crc32c` digits, which the CRC must skip.
+/// .json member's `json_crc32c` digits, which the CRC must skip, and its `annotations` as written.
 enum TopLevelJSON {
     /// The byte ranges (inside the quotes) of every string value of top-level `key`, in order;
     /// a value of `key` that is not a string is reported as an empty range at its position.
     /// nil when `bytes` is not one JSON object (trailing whitespace allowed).
     static func stringValues(_ bytes: UnsafeRawBufferPointer, key: String) -> [Range<Int>]? {
+        values(bytes, key: key) { s in
+            if s.peek == UInt8(ascii: "\"") { return s.string() }
+            let at = s.i
+            return s.value(depth: 0) ? at..<at : nil
+        }
+    }
+
+    /// The byte ranges of every value of top-level `key` as written (a string with its quotes),
+    /// in order; nil when `bytes` is not one JSON object (trailing whitespace allowed).
+    static func valueRanges(_ bytes: UnsafeRawBufferPointer, key: String) -> [Range<Int>]? {
+        values(bytes, key: key) { s in
+            let at = s.i
+            return s.value(depth: 0) ? at..<s.i : nil
+        }
+    }
+
+    /// Walks the top-level object: `take` reads each value of `key` (returning its range, nil
+    /// when it is malformed); other values are skipped.
+    private static func values(_ bytes: UnsafeRawBufferPointer, key: String,
+                               take: (inout Scanner) -> Range<Int>?) -> [Range<Int>]? {
         var s = Scanner(b: bytes)
         let wanted = Array(key.utf8)
         var out: [Range<Int>] = []
@@ -21,14 +41,11 @@ enum TopLevelJSON {
             s.ws()
             guard s.eat(UInt8(ascii: ":")) else { return nil }
             s.ws()
-            let isKey = s.equals(k, wanted)
-            if isKey, s.peek == UInt8(ascii: "\"") {
-                guard let v = s.string() else { return nil }
+            if s.equals(k, wanted) {
+                guard let v = take(&s) else { return nil }
                 out.append(v)
             } else {
-                let at = s.i
                 guard s.value(depth: 0) else { return nil }
-                if isKey { out.append(at..<at) }
             }
             s.ws()
             if s.eat(UInt8(ascii: ",")) { continue }

@@ -98,6 +98,13 @@ enum WebDatasetShard {
         return r
     }
 
+    /// The top-level `annotations` of a .json member, byte for byte as written (nil when it is
+    /// `null` or absent). Throws when it is neither `null` nor one JSON object.
+    static func annotation(_ json: UnsafeRawBufferPointer, file: String, record: String) throws(ShardError) -> Annotation? {
+        guard let r = TopLevelJSON.valueRanges(json, key: "annotations")?.first else { return nil }
+        return try RecordFraming.annotation(json[r], file: file, record: record)
+    }
+
     /// `jsonCRCField`, or nil for a member that is not JSON or whose field is malformed (writers
     /// only: they made the member).
     static func jsonCRCRange(_ json: UnsafeRawBufferPointer) -> Range<Int>? {
@@ -129,10 +136,9 @@ enum WebDatasetShard {
             guard v.isFinite else { return "null" }
             return JSONValue.number(Double(v)).jsonText
         }.joined(separator: ",")
-        let ann = (try? JSONValue(parsing: r.annotations)) != nil ? r.annotations : JSONValue.string(r.annotations).jsonText
         let tensor = (try? NativeShard.encoder().encode(r.tensor)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
         let names = JSONValue.array(schema.names.map { .string($0) }).jsonText
-        let before = "{\"annotations\":\(ann),\"json_crc32c\":\"\(jsonCRCPlaceholder)\",\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":"
+        let before = "{\"annotations\":\(r.annotationsText),\"json_crc32c\":\"\(jsonCRCPlaceholder)\",\"key\":\(JSONValue.string(r.key).jsonText),\"label_names\":\(names),\"labels\":[\(labels)],\"mask\":[\(r.mask.map(String.init).joined(separator: ","))],\"metadata\":\(r.metadata.jsonText),\"npy_crc32c\":"
         return (Array(before.utf8), Array(",\"tensor\":\(tensor)}".utf8))
     }
 
@@ -249,8 +255,9 @@ struct WebDatasetShardReader {
                 throw ShardError(.checksumMismatch, file: file.path, record: s.key, "the .json member's CRC-32C does not match (labels, mask or metadata damaged)")
             }
         }
+        let annotations = try WebDatasetShard.annotation(json, file: file.path, record: s.key)
         return RecordView(key: s.key, tensor: tensor, tensorBytes: UnsafeRawBufferPointer(rebasing: npy[off...]),
-                          labels: labels, mask: mask, annotations: meta["annotations"]?.jsonText ?? "null",
+                          labels: labels, mask: mask, annotations: annotations,
                           metadata: meta["metadata"] ?? .null, storedCRC32C: crc, recordBytes: npy, file: file)
     }
 }

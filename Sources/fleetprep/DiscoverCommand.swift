@@ -40,8 +40,8 @@ struct DiscoverCommand: ParsableCommand {
         if !inputs.isEmpty { o.inputs = inputs }
         o.manifest = manifest ?? o.manifest
         o.assumeFps = assumeFps ?? o.assumeFps
-        o.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? o.cameras
-        o.master = master ?? o.master
+        o.cameras = cameras.map(IngestCommand.cameraList) ?? o.cameras
+        o.master = master.map { CameraName($0) } ?? o.master
         o.syncTolerance = syncTolerance ?? o.syncTolerance
         if mixedShapes { o.mixedShapes = true }
         guard !(o.inputs ?? []).isEmpty || o.manifest != nil else {

@@ -121,6 +121,12 @@ struct IngestCommand: ParsableCommand {
         return ArgumentHelp(o.helpLine, valueName: o.value.isEmpty || o.flag == "INPUT" ? nil : o.value)
     }
 
+    /// `--cameras A,B,…` as camera names (spaces around each trimmed; `IngestConfiguration`
+    /// checks the names).
+    static func cameraList(_ flag: String) -> [CameraName] {
+        flag.split(separator: ",").map { CameraName(String($0).trimmingCharacters(in: .whitespaces)) }
+    }
+
     func options() throws -> IngestOptions {
         var o = IngestOptions()
         if let config { o = try IngestOptions.load(configFile: config) }
@@ -134,8 +140,8 @@ struct IngestCommand: ParsableCommand {
         c.stride = stride; c.fps = fps; c.jobs = jobs; c.decoderThreads = decoderThreads; c.inflight = inflight
         c.lenient = lenient ? true : nil
         c.mixedShapes = mixedShapes ? true : nil
-        c.cameras = cameras.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        c.master = master; c.syncTolerance = syncTolerance; c.missingCamera = missingCamera; c.maxGap = maxGap
+        c.cameras = cameras.map(Self.cameraList)
+        c.master = master.map { CameraName($0) }; c.syncTolerance = syncTolerance; c.missingCamera = missingCamera; c.maxGap = maxGap
         c.signals = signals.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         c.format = format; c.digest = digest; c.target = target; c.fill = fill; c.alignment = alignment
         c.maxPixels = maxPixels; c.maxFrames = maxFrames; c.maxSidecarBytes = maxSidecarBytes

@@ -165,7 +165,7 @@ struct DumpCommand: ParsableCommand {
                     (CRC32C.checksum(bytes), hex ? bytes.map { String(format: "%02x", $0) }.joined() : nil)
                 }
                 let line = Line(index: i, key: r.key, tensor: r.tensor, tensorCRC32C: crc, tensorHex: hexText,
-                                labels: r.labels, mask: r.mask, annotations: (try? JSONValue(parsing: r.annotations)) ?? .string(r.annotations),
+                                labels: r.labels, mask: r.mask, annotations: r.annotations?.value ?? .null,
                                 metadata: r.metadata)
                 print(String(decoding: try enc.encode(line), as: UTF8.self))
             }

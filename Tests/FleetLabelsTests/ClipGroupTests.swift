@@ -80,7 +80,7 @@ struct ClipGroupTests {
             LabelField(name: "steering_angle", unit: "deg", kind: .continuous),
             LabelField(name: "gear", unit: "categorical", kind: .categorical),
         ]))
-        var frameTimes: [String: [Double]] = [:]
+        var frameTimes: [CameraName: [Double]] = [:]
         for cam in Fixtures.cameras { frameTimes[cam] = try Fixtures.probeFrameTimes(cam) }
         let labels = try sidecars.labels(frameTimes: frameTimes)
         #expect(labels.count == 71 && labels.sync.dropped == 1)
@@ -108,7 +108,7 @@ struct ClipGroupTests {
         for (i, s) in labels.samples.enumerated() {
             if s.masterIndex % 9 == 0 {
                 let n = s.masterIndex
-                #expect(labels.annotations[i] == "{\"frame\":\(n),\"boxes\":[{\"label\":\"car\",\"xyxy\":[\(10 + n),20,\(60 + n),70]}]}")
+                #expect(labels.annotations[i]?.json == "{\"frame\":\(n),\"boxes\":[{\"label\":\"car\",\"xyxy\":[\(10 + n),20,\(60 + n),70]}]}")
             } else {
                 #expect(labels.annotations[i] == nil)
             }
@@ -124,7 +124,7 @@ struct ClipGroupTests {
         options.schema = LabelSchema(fields: [LabelField(name: "gear", kind: .categorical),
                                               LabelField(name: "yaw_rate", unit: "rad/s")])
         let sidecars = try ClipGroupDiscovery(options: options).discover([Fixtures.event])[0].load(options: options)
-        var frameTimes: [String: [Double]] = [:]
+        var frameTimes: [CameraName: [Double]] = [:]
         for cam in Fixtures.cameras { frameTimes[cam] = try Fixtures.probeFrameTimes(cam) }
         let labels = try sidecars.labels(frameTimes: frameTimes, options: options)
         #expect(labels.schema.width == 2)
@@ -152,8 +152,8 @@ struct ClipGroupTests {
         let labels = try s.labels(frameTimes: ["main": main, "rear": rear])
         #expect(labels.count == 10 && labels.sync.dropped == 0)
         #expect(labels.samples[3].cameras[0]?.index == 3 && labels.samples[3].cameras[1]?.index == 3)
-        #expect(labels.annotations[2] == #"{"t":0.24,"lanes":[[0,1],[2,3]]}"#)
-        #expect(labels.annotations[5] == #"{"t":0.5,"note":"a b"}"#)
+        #expect(labels.annotations[2]?.json == #"{"t":0.24,"lanes":[[0,1],[2,3]]}"#)
+        #expect(labels.annotations[5]?.json == #"{"t":0.5,"note":"a b"}"#)
         #expect(labels.annotations.compactMap { $0 }.count == 2 && labels.unmatchedAnnotations == 2)
         #expect(labels.schema.width == 0 && labels.values.isEmpty)
     }

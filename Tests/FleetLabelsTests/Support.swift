@@ -22,7 +22,7 @@ enum Fixtures {
     }()
 
     /// Frame times recorded by ffprobe beside a sample video (`<camera>.probe.json`).
-    static func probeFrameTimes(_ camera: String, in dir: String = event) throws -> [Double] {
+    static func probeFrameTimes(_ camera: CameraName, in dir: String = event) throws -> [Double] {
         let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(camera).probe.json"))
         let root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let frames = root["frames"] as! [[String: Any]]

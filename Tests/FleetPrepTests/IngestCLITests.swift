@@ -202,7 +202,7 @@ import Testing
             var bytes = r.tensorData
             r.labels.withUnsafeBytes { bytes += $0 }
             bytes += r.mask
-            bytes += Array(r.annotations.utf8)
+            bytes += Array((r.annotations?.json ?? "null").utf8)
             out[r.key] = bytes
         }
         return out

@@ -26,7 +26,7 @@ import Testing
     static func expected(_ samples: [Sample]) -> String {
         samples.map { s in
             let labels = s.labels.map { String(Double($0)) }.joined(separator: ",")
-            return "{\"key\":\"\(s.key)\",\"dtype\":\"\(s.tensor.dtype.rawValue)\",\"shape\":[\(s.tensor.shape.map(String.init).joined(separator: ","))],\"hex\":\"\(s.bytes.map { String(format: "%02x", $0) }.joined())\",\"labels\":[\(labels)],\"mask\":[\(s.mask.map(String.init).joined(separator: ","))],\"annotations\":\(s.annotations)}"
+            return "{\"key\":\"\(s.key)\",\"dtype\":\"\(s.tensor.dtype.rawValue)\",\"shape\":[\(s.tensor.shape.map(String.init).joined(separator: ","))],\"hex\":\"\(s.bytes.map { String(format: "%02x", $0) }.joined())\",\"labels\":[\(labels)],\"mask\":[\(s.mask.map(String.init).joined(separator: ","))],\"annotations\":\(s.annotations?.json ?? "null")}"
         }.joined(separator: "\n")
     }
 

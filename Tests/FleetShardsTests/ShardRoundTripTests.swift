@@ -22,7 +22,7 @@ struct Sample {
     var bytes: [UInt8]
     var labels: [Float]
     var mask: [UInt8]
-    var annotations: String
+    var annotations: Annotation?
 }
 
 func scratch(_ name: String) -> URL {
@@ -49,7 +49,7 @@ func makeSamples(_ n: Int, seed: UInt64) -> [Sample] {
         }
         let labels = (0..<3).map { _ in rng.float() }
         let mask = (0..<3).map { _ in UInt8(rng.next() % 2) }
-        let ann = i % 3 == 0 ? "null" : "{\"boxes\":[[\(i),2,3,4]],\"label\":\"car \(i)\"}"
+        let ann = i % 3 == 0 ? nil : try! Annotation(validating: "{\"boxes\":[[\(i),2,3,4]],\"label\":\"car \(i)\"}")
         out.append(Sample(key: "clip_\(i / 10)-\(String(format: "%06d", i))", tensor: spec, bytes: bytes, labels: labels, mask: mask, annotations: ann))
     }
     return out
@@ -88,7 +88,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             #expect(r.tensorData == s.bytes)
             #expect(r.labels.map(\.bitPattern) == s.labels.map(\.bitPattern))
             #expect(r.mask == s.mask)
-            #expect(try JSONValue(parsing: r.annotations) == JSONValue(parsing: s.annotations))
+            #expect(r.annotations == s.annotations)
         }
         #expect(ds.verify().isEmpty)
         for s in shards { #expect(s.bytes <= 16 * 1024) }
@@ -106,7 +106,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
         let error = #expect(throws: ShardError.self) {
             try bytes.withUnsafeBytes {
                 try w.append(SampleRecord(key: "huge-000001", tensor: TensorSpec(name: "frames", dtype: .u8, shape: [10000], layout: nil),
-                                          labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null),
+                                          labels: [0, 0, 0], mask: [0, 0, 0], annotations: nil, metadata: .null),
                              tensorBytes: $0)
             }
         }
@@ -124,7 +124,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             #expect(throws: ShardError.self, "\(key)") {
                 try [UInt8(0)].withUnsafeBytes {
                     try w.append(SampleRecord(key: key, tensor: TensorSpec(name: "f", dtype: .u8, shape: [1], layout: nil),
-                                              labels: [0, 0, 0], mask: [0, 0, 0], annotations: "null", metadata: .null),
+                                              labels: [0, 0, 0], mask: [0, 0, 0], annotations: nil, metadata: .null),
                                  tensorBytes: $0)
                 }
             }
@@ -221,7 +221,7 @@ func write(_ samples: [Sample], to dir: URL, format: ShardFormat, budget: Int64)
             for i in 0..<200 {
                 try bytes.withUnsafeBytes {
                     try w.append(SampleRecord(key: "k-\(i)", tensor: spec, labels: [1, 2, 3], mask: [1, 1, 1],
-                                              annotations: "null", metadata: .object(["i": .number(Double(i))])),
+                                              annotations: nil, metadata: .object(["i": .number(Double(i))])),
                                  tensorBytes: $0)
                 }
             }

@@ -52,7 +52,7 @@ let benchmarks: @Sendable () -> Void = {
             let shard = try PlacedShard(directory: dir, name: "shard-000000.fps", number: 0, format: .native, schema: schema, alignment: 4096)
             for i in 0..<64 {
                 try bytes.withUnsafeBytes {
-                    let r = SampleRecord(key: "k-\(i)", tensor: spec, labels: [1], mask: [1], annotations: "null", metadata: .null)
+                    let r = SampleRecord(key: "k-\(i)", tensor: spec, labels: [1], mask: [1], annotations: nil, metadata: .null)
                     try shard.write(r, tensorBytes: $0, at: try packer.place(r))
                 }
             }

@@ -217,7 +217,7 @@ final class NativeShardWriter: ShardFileWriter {
         lb.reserveCapacity(r.labels.count * 5)
         for v in r.labels { withUnsafeBytes(of: v.bitPattern.littleEndian) { lb += $0 } }
         lb += r.mask
-        return (lb, Array(r.annotations.utf8), Array(r.metadata.jsonText.utf8))
+        return (lb, Array((r.annotations?.json ?? "null").utf8), Array(r.metadata.jsonText.utf8))
     }
 
     private func entry(_ r: SampleRecord, at offset: Int64, parts p: (labels: [UInt8], annotations: [UInt8], metadata: [UInt8]), crc: UInt32) -> NativeShard.Entry {
