@@ -22,22 +22,28 @@ import Synchronization
 /// runs `deinit`, which stops the thread, even while the thread waits for room in a full queue.
 public final class DecodeAhead: Sendable {
     private let queue: Queue
-    /// The decoding thread's name ("fp-ahead-N", N counting instances; at most 15 bytes), as
-    /// /proc/self/task/*/comm shows it.
-    public let threadName: String
+    /// Whether the decoding loop still runs; kept by whoever wants to check that dropping the
+    /// owner ended it (it does not keep the owner alive).
+    public let loop: Loop
 
-    private static let instances = Mutex(0)
+    /// The decoding loop's state, apart from its owner.
+    public final class Loop: Sendable {
+        private let running = Mutex(true)
+        /// False once the decoding thread's loop has returned (the end, an error, or `stop`).
+        public var isRunning: Bool { running.withLock { $0 } }
+        func ended() { running.withLock { $0 = false } }
+    }
 
     public init(_ decoder: VideoDecoder, depth: Int = 3, lastIndex: Int? = nil) {
         let queue = Queue(depth: max(1, depth))
+        let loop = Loop()
         self.queue = queue
-        threadName = "fp-ahead-\(Self.instances.withLock { n in n = (n + 1) % 1000; return n })"
+        self.loop = loop
         let handle = DecoderHandle(decoder)
-        let name = threadName
         let thread = Thread {
-            Thread.current.name = name    // set from the thread itself, Foundation names the pthread
-            queue.run(handle.decoder, lastIndex: lastIndex)
+            queue.run(handle.decoder, lastIndex: lastIndex, loop: loop)
         }
+        thread.name = "fleetprep-decode-ahead"
         thread.start()
     }
 
@@ -94,8 +100,11 @@ private final class Queue: @unchecked Sendable {
 
     /// The decoding thread's loop: decodes while there is room, until the end, an error, the
     /// frame at `lastIndex`, or `stop`.
-    func run(_ decoder: VideoDecoder, lastIndex: Int?) {
-        defer { finished.signal() }
+    func run(_ decoder: VideoDecoder, lastIndex: Int?, loop: DecodeAhead.Loop) {
+        defer {
+            loop.ended()
+            finished.signal()    // after `ended`: `stop` returns with the loop seen as over
+        }
         while true {
             condition.lock()
             while frames.count >= depth && !stopping { condition.wait() }

@@ -64,16 +64,18 @@ final class CameraStream {
         let part = track.parts[p]
         let decoder = try VideoDecoder(path: part.path, options: options, reusing: part.parameters)
         let all = part.frames.pts
-        let local = Set(uses.keys.filter { part.first..<(part.first + all.count) ~= $0 }.map { all[$0 - part.first] })
+        let neededHere = uses.keys.filter { part.first..<(part.first + all.count) ~= $0 }
+        let local = Set(neededHere.map { all[$0 - part.first] })
         decoder.select(timestamps: local, allTimestamps: all)
         if let kf = part.frames.keyFrame(atOrBefore: index - part.first), kf > 0 {
             try decoder.seek(toFrame: index - part.first, in: part.frames)
         }
         current = (p, decoder)
         if decodeAhead > 0 {
-            // Up to the unit's last frame in this file; to the end when that is the camera's
-            // last frame (`finish` reads on to the end of the stream).
-            let last = lastNeeded == track.count - 1 ? nil : min(lastNeeded, part.first + all.count - 1) - part.first
+            // Up to the unit's last needed frame in this file; to the end when that is the
+            // camera's last frame (`finish` reads on to the end of the stream).
+            let toEnd = lastNeeded == track.count - 1 && neededHere.contains(lastNeeded)
+            let last = toEnd ? nil : neededHere.max().map { $0 - part.first }
             ahead = DecodeAhead(decoder, depth: decodeAhead, lastIndex: last)
         }
     }
