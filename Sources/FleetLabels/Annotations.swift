@@ -42,34 +42,25 @@ public struct Annotations: Sendable, Hashable, Codable {
         try SidecarIO.forEachLine(bytes) { line, range in
             let r = SidecarIO.trim(bytes, range)
             if r.isEmpty { return }
-            let object: Any
-            do {
-                object = try JSONSerialization.jsonObject(with: Data(bytes[r]))
-            } catch {
-                let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-                throw LabelError(.invalidJSON, file: file, line: line, "invalid JSON: \(Terminal.excerpt(text, limit: 160))")
-            }
-            guard let dict = object as? [String: Any] else {
-                throw LabelError(.invalidJSON, file: file, line: line, "each line must be a JSON object")
+            // One parse gives the annotation and the keys it is placed by.
+            let annotation: Annotation, dict: [String: JSONValue]
+            do throws(Annotation.ValidationError) { (annotation, dict) = try Annotation.parsing(utf8: bytes[r]) } catch {
+                throw LabelError(.invalidJSON, file: file, line: line, error.kind == .notAnObject
+                                 ? "each line must be a JSON object" : Terminal.excerpt(error.message, limit: 160))
             }
             let key: AnnotationRecord.Key
             if let v = dict["frame"] {
-                guard let d = jsonNumber(v), d >= 0, d == d.rounded(), d < 1e15 else {
+                guard case .number(let d) = v, d >= 0, d == d.rounded(), d < 1e15 else {
                     throw LabelError(.badValue, file: file, line: line, "\"frame\" must be an integer >= 0")
                 }
                 key = .frame(Int(d))
             } else if let v = dict["t"] {
-                guard let d = jsonNumber(v), d.isFinite else {
+                guard case .number(let d) = v, d.isFinite else {
                     throw LabelError(.badValue, file: file, line: line, "\"t\" must be a number of seconds")
                 }
                 key = .time(d)
             } else {
                 throw LabelError(.badValue, file: file, line: line, "object has neither \"frame\" nor \"t\"")
-            }
-            let annotation: Annotation
-            do throws(Annotation.ValidationError) { annotation = try Annotation(validatingUTF8: bytes[r]) } catch {
-                // JSONSerialization took it; JSONValue did not (a number outside binary64's range).
-                throw LabelError(.invalidJSON, file: file, line: line, "invalid JSON: \(Terminal.excerpt(error.message, limit: 160))")
             }
             records.append(AnnotationRecord(key: key, annotation: annotation, line: line))
         }

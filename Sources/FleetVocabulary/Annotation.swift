@@ -31,18 +31,33 @@ public struct Annotation: Sendable, Hashable, CustomStringConvertible, Codable {
 
     /// The JSON object in the UTF-8 `bytes`, compacted. Throws unless they are one JSON object.
     public init<C: Collection>(validatingUTF8 bytes: C) throws(ValidationError) where C.Element == UInt8 {
+        self = try Self.parsing(utf8: bytes).annotation
+    }
+
+    /// The annotation and the object it holds, from one parse (a reader that also looks inside,
+    /// as the annotations.jsonl parser does for `frame` and `t`, need not parse again).
+    public static func parsing<C: Collection>(utf8 bytes: C) throws(ValidationError) -> (annotation: Annotation, object: [String: JSONValue])
+    where C.Element == UInt8 {
         // Parsed as written: whitespace between tokens counts (`{"a":1 2}` is not JSON).
         let parsed: JSONValue
         do {
             parsed = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
-            throw ValidationError(kind: .invalidJSON, message: "not valid JSON (\(error))")
+            // JSONDecoder says only "not valid JSON"; on this failure path, JSONSerialization
+            // says where ("Garbage at end around line 1, column 19.").
+            var detail = "\(error)"
+            do { _ = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) } catch let e as NSError {
+                detail = e.userInfo[NSDebugDescriptionErrorKey] as? String ?? detail
+            } catch {}
+            throw ValidationError(kind: .invalidJSON, message: "not valid JSON (\(detail))")
         }
-        guard case .object = parsed else {
+        guard case .object(let object) = parsed else {
             throw ValidationError(kind: .notAnObject, message: "not a JSON object")
         }
-        json = Self.compact(bytes)
+        return (Annotation(json: compact(bytes)), object)
     }
+
+    private init(json: String) { self.json = json }
 
     /// The object, parsed (key order and number spellings are not kept: `json` has them).
     public var value: JSONValue {
