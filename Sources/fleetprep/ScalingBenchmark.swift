@@ -223,34 +223,32 @@ struct ScalingBenchmark {
 
     /// The ffmpeg decode-only baseline on `jobs` cores: frames per second and CPU seconds.
     func baseline(_ w: Workload, jobs: Int) -> (fps: Double, cpu: Double)? {
-        let tmp = settings.scratch.appendingPathComponent("fleetprep-bench-stderr-\(getpid())")
-        try? FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let exe = ffmpeg
-        let threads = w.processPerFile ? 1 : jobs
-        let r = ChildProcess.runQueue(w.files, slots: w.processPerFile ? jobs : 1, stderrDirectory: tmp) { file in
-            (exe, ["-hide_banner", "-nostdin", "-v", "error", "-threads", "\(threads)", "-i", file, "-map", "0:v:0", "-f", "null", "-"])
-        }
-        switch r {
-        case .success(let m): return (Double(w.frames) / m.wall, m.cpu)
-        case .failure(let f): say("  ffmpeg baseline failed: \(f.message)"); return nil
-        }
+        timeFFmpeg(w, jobs: jobs, what: "baseline") { _ in ["-f", "null", "-"] }
     }
 
     /// ffmpeg decoding `w`'s one file on `jobs` threads and writing every frame raw (yuv420p) to
     /// the scratch directory: frames per second (see `Workload.writeBaseline`).
     func writeBaseline(_ w: Workload, jobs: Int) -> Double? {
-        let tmp = settings.scratch.appendingPathComponent("fleetprep-bench-write-\(getpid())")
+        timeFFmpeg(w, jobs: jobs, what: "write baseline") { tmp in
+            ["-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", tmp.appendingPathComponent("frames.yuv").path]
+        }?.fps
+    }
+
+    /// Runs ffmpeg over `w`'s files on `jobs` cores, decoding the first video stream into the
+    /// output `output` gives for a scratch directory (removed afterwards); frames per second and
+    /// CPU seconds.
+    private func timeFFmpeg(_ w: Workload, jobs: Int, what: String, output: (URL) -> [String]) -> (fps: Double, cpu: Double)? {
+        let tmp = settings.scratch.appendingPathComponent("fleetprep-bench-baseline-\(getpid())")
         try? FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: tmp) }
-        let exe = ffmpeg, out = tmp.appendingPathComponent("frames.yuv").path
-        let r = ChildProcess.runQueue(w.files, slots: 1, stderrDirectory: tmp) { file in
-            (exe, ["-hide_banner", "-nostdin", "-v", "error", "-y", "-threads", "\(jobs)", "-i", file, "-map", "0:v:0",
-                   "-f", "rawvideo", "-pix_fmt", "yuv420p", out])
+        let exe = ffmpeg, out = output(tmp)
+        let threads = w.processPerFile ? 1 : jobs
+        let r = ChildProcess.runQueue(w.files, slots: w.processPerFile ? jobs : 1, stderrDirectory: tmp) { file in
+            (exe, ["-hide_banner", "-nostdin", "-v", "error", "-threads", "\(threads)", "-i", file, "-map", "0:v:0"] + out)
         }
         switch r {
-        case .success(let m): return Double(w.frames) / m.wall
-        case .failure(let f): say("  ffmpeg write baseline failed: \(f.message)"); return nil
+        case .success(let m): return (Double(w.frames) / m.wall, m.cpu)
+        case .failure(let f): say("  ffmpeg \(what) failed: \(f.message)"); return nil
         }
     }
 
